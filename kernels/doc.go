@@ -1,0 +1,9 @@
+// Package kernels holds the hot numeric loops of vit: single-precision
+// matrix multiply (packed, cache-blocked, with assembly microkernels where
+// the CPU allows), row-wise softmax, layer normalisation and GELU, and the
+// worker pool that spreads them across cores.
+//
+// All matrices are row-major float32. Nothing above this package sees
+// packing, tiling, assembly or goroutines: callers see Sgemm and a few
+// row operations.
+package kernels
