@@ -1,0 +1,91 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/vitgo/vit/kernels"
+)
+
+// Attention is the parameter-free core of multi-head self-attention
+// (the paper's Eq. 2 between its input and output projections):
+// for each head, softmax(q·kᵀ/√dh)·v.
+//
+// Tokens arrive as qkv: [batch, tokens, 3, heads, dh], the output of one
+// fused projection (timm's layout), and leave as out: [batch, tokens, heads·dh]
+// with the heads concatenated.
+type Attention struct {
+	Heads, Dim int // Dim = Heads·dh
+}
+
+// HeadDim is dh, the width of one head.
+func (a Attention) HeadDim() int { return a.Dim / a.Heads }
+
+// Forward computes out: [batch, tokens, dim] from qkv: [batch, tokens, 3·dim]
+// and writes the attention probabilities probs: [batch, heads, tokens, tokens].
+//
+// With attention dropout, mask: [batch, heads, tokens, tokens] holds 0 or
+// 1/keep and dropped (same shape) receives probs⊙mask, which then weighs the
+// values; pass nil for both otherwise.
+func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, tokens int) {
+	dh := a.HeadDim()
+	d3 := 3 * a.Dim
+	tt := tokens * tokens
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	kernels.ParallelFor(batch*a.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/a.Heads, bh%a.Heads
+			base := b * tokens * d3
+			q := qkv[base+h*dh:]
+			k := qkv[base+a.Dim+h*dh:]
+			v := qkv[base+2*a.Dim+h*dh:]
+			p := probs[bh*tt : (bh+1)*tt]
+			kernels.SgemmSerial(false, true, tokens, tokens, dh, scale, q, d3, k, d3, 0, p, tokens)
+			SoftmaxRows(p, tokens, tokens)
+			weights := p
+			if mask != nil {
+				weights = dropped[bh*tt : (bh+1)*tt]
+				for i, m := range mask[bh*tt : (bh+1)*tt] {
+					weights[i] = p[i] * m
+				}
+			}
+			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, weights, tokens, v, d3, 0, out[b*tokens*a.Dim+h*dh:], a.Dim)
+		}
+	})
+}
+
+// Backward takes dout: [batch, tokens, dim] and the forward's qkv, probs and
+// (with dropout) dropped and mask, and writes dqkv: [batch, tokens, 3·dim]
+// (overwriting). dprobs: [batch, heads, tokens, tokens] is scratch.
+func (a Attention) Backward(dqkv, dprobs, dout, qkv, probs, dropped, mask []float32, batch, tokens int) {
+	dh := a.HeadDim()
+	d3 := 3 * a.Dim
+	tt := tokens * tokens
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	kernels.ParallelFor(batch*a.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/a.Heads, bh%a.Heads
+			base := b * tokens * d3
+			q, k, v := qkv[base+h*dh:], qkv[base+a.Dim+h*dh:], qkv[base+2*a.Dim+h*dh:]
+			dq, dk, dv := dqkv[base+h*dh:], dqkv[base+a.Dim+h*dh:], dqkv[base+2*a.Dim+h*dh:]
+			do := dout[b*tokens*a.Dim+h*dh:]
+			p := probs[bh*tt : (bh+1)*tt]
+			weights := p
+			if mask != nil {
+				weights = dropped[bh*tt : (bh+1)*tt]
+			}
+			dp := dprobs[bh*tt : (bh+1)*tt]
+			// dV = Wᵀ·dO, dW = dO·Vᵀ
+			kernels.SgemmSerial(true, false, tokens, dh, tokens, 1, weights, tokens, do, a.Dim, 0, dv, d3)
+			kernels.SgemmSerial(false, true, tokens, tokens, dh, 1, do, a.Dim, v, d3, 0, dp, tokens)
+			if mask != nil {
+				for i, m := range mask[bh*tt : (bh+1)*tt] {
+					dp[i] *= m
+				}
+			}
+			// dS = P⊙(dP − rowdot)·scale, then dQ = dS·K, dK = dSᵀ·Q
+			SoftmaxBackwardRows(dp, p, tokens, tokens, scale)
+			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, dp, tokens, k, d3, 0, dq, d3)
+			kernels.SgemmSerial(true, false, tokens, dh, tokens, 1, dp, tokens, q, d3, 0, dk, d3)
+		}
+	})
+}

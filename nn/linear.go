@@ -1,0 +1,74 @@
+package nn
+
+import "github.com/vitgo/vit/kernels"
+
+// Linear is a dense layer y = x·Wᵀ + b.
+// W: [out, in] (the layout of PyTorch and safetensors checkpoints), B: [out] or nil.
+type Linear struct {
+	W, B    *Param
+	In, Out int
+}
+
+// NewLinear allocates a zeroed layer; the caller initialises it.
+func NewLinear(name string, in, out int, bias bool) *Linear {
+	l := &Linear{W: NewParam(name+".weight", false, out, in), In: in, Out: out}
+	if bias {
+		l.B = NewParam(name+".bias", true, out)
+	}
+	return l
+}
+
+// Forward computes y = x·Wᵀ + b for n rows. x: [n, in], y: [n, out].
+func (l *Linear) Forward(y, x []float32, n int) {
+	kernels.Sgemm(false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, 0, y, l.Out)
+	if l.B != nil {
+		AddBias(y, l.B.Data, n)
+	}
+}
+
+// Backward takes dy: [n, out] and the forward input x: [n, in]. It adds
+// dyᵀ·x to W.Grad and the column sums of dy to B.Grad, and, when dx is not
+// nil, writes dx = dy·W: [n, in] (overwriting).
+func (l *Linear) Backward(dx, dy, x []float32, n int) {
+	if !l.W.Frozen {
+		kernels.Sgemm(true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
+	}
+	if l.B != nil && !l.B.Frozen {
+		ColumnSums(l.B.Grad, dy, n)
+	}
+	if dx != nil {
+		kernels.Sgemm(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dx, l.In)
+	}
+}
+
+// Params lists the layer's tensors.
+func (l *Linear) Params() []*Param {
+	if l.B == nil {
+		return []*Param{l.W}
+	}
+	return []*Param{l.W, l.B}
+}
+
+// AddBias adds b: [cols] to every row of y: [rows, cols].
+func AddBias(y, b []float32, rows int) {
+	cols := len(b)
+	kernels.ParallelFor(rows, 4096/max(cols, 1)+1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := y[r*cols : (r+1)*cols]
+			for j, v := range b {
+				row[j] += v
+			}
+		}
+	})
+}
+
+// ColumnSums adds the column sums of x: [rows, len(sum)] to sum.
+func ColumnSums(sum, x []float32, rows int) {
+	cols := len(sum)
+	for r := 0; r < rows; r++ {
+		row := x[r*cols : (r+1)*cols]
+		for j, v := range row {
+			sum[j] += v
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package nn
+
+// Param is one learnable tensor and its gradient, both row-major.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+	Grad  []float32
+	// NoDecay excludes the tensor from weight decay (biases, norms,
+	// position embeddings, the class token).
+	NoDecay bool
+	// Frozen tensors are never updated (fixed sin-cos position embeddings,
+	// a frozen body during a linear probe).
+	Frozen bool
+}
+
+// NewParam allocates a zeroed parameter of the given shape.
+func NewParam(name string, noDecay bool, shape ...int) *Param {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return &Param{
+		Name:    name,
+		Shape:   append([]int(nil), shape...),
+		Data:    make([]float32, n),
+		Grad:    make([]float32, n),
+		NoDecay: noDecay,
+	}
+}
+
+// Size is the number of elements.
+func (p *Param) Size() int { return len(p.Data) }
+
+// ZeroGrad clears the gradient.
+func (p *Param) ZeroGrad() { clear(p.Grad) }
