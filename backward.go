@@ -1,0 +1,133 @@
+package vit
+
+import (
+	"errors"
+
+	"github.com/vitgo/vit/nn"
+)
+
+// Backward propagates dlogits: [batch, classes], the gradient of the loss
+// with respect to the logits of the last Forward on ws, back through the
+// model, adding every parameter's gradient into its Grad (clear them with
+// ZeroGrad between steps). ws must be a training workspace.
+func (m *Model) Backward(ws *Workspace, dlogits []float32, batch int) error {
+	if !ws.train {
+		return errors.New("vit: Backward needs a workspace made with train = true")
+	}
+	c := m.Config
+	t, d := c.Tokens(), c.Dim
+	n := batch * t
+	g := ws.grads
+
+	// (4) head and final LayerNorm, into dz = ∂L/∂z_L.
+	m.Head.Backward(g.dfeatures, dlogits, ws.features, batch)
+	dz := g.dz[:n*d]
+	clear(dz)
+	zL := ws.zIn(c.Depth)
+	if c.ClassToken() {
+		dcls := g.dpooled[:batch*d]
+		clear(dcls)
+		m.Norm.Backward(dcls, g.dfeatures, ws.pooledIn, ws.normMean, ws.normRstd, batch)
+		for b := range batch {
+			copy(dz[b*t*d:], dcls[b*d:(b+1)*d])
+		}
+	} else {
+		dnorm := g.dpooled[:n*d]
+		for b := range batch {
+			f := g.dfeatures[b*d : (b+1)*d]
+			for i := range t {
+				row := dnorm[(b*t+i)*d : (b*t+i+1)*d]
+				for j, v := range f {
+					row[j] = v / float32(t)
+				}
+			}
+		}
+		m.Norm.Backward(dz, dnorm, zL, ws.normMean, ws.normRstd, n)
+	}
+
+	// (3), (2) through the blocks in reverse; dz is ∂L/∂z_l, then ∂L/∂z_{l-1}.
+	for l := c.Depth - 1; l >= 0; l-- {
+		m.blockBackward(ws, l, m.Blocks[l], batch)
+	}
+
+	// (1) class token, position embedding and patch embedding.
+	if ws.embedMask != nil {
+		nn.Mul(dz, ws.embedMask)
+	}
+	np := c.NumPatches()
+	first := 0
+	if c.ClassToken() {
+		first = 1
+	}
+	pos := m.PosEmbed
+	for b := range batch {
+		zb := dz[b*t*d : (b+1)*t*d]
+		if !pos.Frozen {
+			for i, v := range zb {
+				pos.Grad[i] += v
+			}
+		}
+		if first == 1 {
+			for j, v := range zb[:d] {
+				m.ClassToken.Grad[j] += v
+			}
+		}
+		copy(g.dembed[b*np*d:(b+1)*np*d], zb[first*d:])
+	}
+	m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
+	return nil
+}
+
+// blockBackward turns g.dz = ∂L/∂z_l into ∂L/∂z_{l-1}, in place.
+func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
+	c := m.Config
+	t, d, mlp := c.Tokens(), c.Dim, c.MLPDim
+	n := batch * t
+	g := ws.grads
+	a := &ws.blocks[l]
+	dz, dmid := g.dz[:n*d], g.dmid[:n*d]
+
+	// (3) zₗ = FC2(GELU(FC1(LN2(z'ₗ)))) + z'ₗ
+	dbranch := branchGrad(g.dbranch, dz, a.fc2Mask, a.keepMLP, batch, t*d)
+	dh := g.dhidden[:n*mlp]
+	b.FC2.Backward(dh, dbranch, a.act, n)
+	if a.fc1Mask != nil {
+		nn.Mul(dh, a.fc1Mask)
+	}
+	nn.GELUBackward(dh, dh, a.hidden[:n*mlp])
+	b.FC1.Backward(g.dln, dh, a.ln2, n)
+	copy(dmid, dz)
+	b.Norm2.Backward(dmid, g.dln, a.mid, a.mean2, a.rstd2, n)
+
+	// (2) z'ₗ = Proj(Attention(QKV(LN1(zₗ₋₁)))) + zₗ₋₁
+	dbranch = branchGrad(g.dbranch, dmid, a.projMask, a.keepAttn, batch, t*d)
+	b.Proj.Backward(g.dattn, dbranch, a.attn, n)
+	b.Attn.Backward(g.dqkv, g.dprobs, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+	b.QKV.Backward(g.dln, g.dqkv, a.ln1, n)
+	copy(dz, dmid)
+	b.Norm1.Backward(dz, g.dln, ws.zIn(l), a.mean1, a.rstd1, n)
+}
+
+// branchGrad is the gradient reaching a residual branch's output from the
+// gradient dsum of the block's sum: dsum⊙mask·keep, written into buf; dsum
+// itself when there is neither dropout nor stochastic depth.
+func branchGrad(buf, dsum, mask, keep []float32, batch, per int) []float32 {
+	if mask == nil && keep == nil {
+		return dsum
+	}
+	out := buf[:batch*per]
+	copy(out, dsum)
+	if mask != nil {
+		nn.Mul(out, mask[:batch*per])
+	}
+	if keep != nil {
+		for b := range batch {
+			k := keep[b]
+			row := out[b*per : (b+1)*per]
+			for i := range row {
+				row[i] *= k
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+package vit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config describes a Vision Transformer. The zero values of the optional
+// fields give the paper's model: class-token pooling, learned position
+// embeddings, biases on the query/key/value projection.
+type Config struct {
+	ImageHeight int `json:"image_height"` // pixels; divisible by Patch
+	ImageWidth  int `json:"image_width"`  // pixels; divisible by Patch
+	Channels    int `json:"channels"`     // 1 (grey) or 3 (RGB)
+	Patch       int `json:"patch"`        // side of a square patch, pixels
+	Dim         int `json:"dim"`          // token width D
+	Depth       int `json:"depth"`        // number of encoder blocks L
+	Heads       int `json:"heads"`        // attention heads; Dim divisible by Heads
+	MLPDim      int `json:"mlp_dim"`      // hidden width of each block's MLP
+	Classes     int `json:"classes"`      // outputs of the head
+
+	Pool     string `json:"pool,omitempty"`      // "cls" (default) or "gap": class token or mean of the tokens
+	PosEmbed string `json:"pos_embed,omitempty"` // "learned" (default) or "sincos": fixed 2-D sine-cosine
+
+	NoQKVBias    bool    `json:"no_qkv_bias,omitempty"`
+	LayerNormEps float32 `json:"layer_norm_eps,omitempty"` // default 1e-6, as in the official JAX models
+
+	Dropout          float32 `json:"dropout,omitempty"`           // after the position embedding and each dense layer but qkv
+	AttentionDropout float32 `json:"attention_dropout,omitempty"` // on the attention probabilities
+	DropPath         float32 `json:"drop_path,omitempty"`         // stochastic depth rate of the last block (linear in depth)
+
+	Labels []string `json:"labels,omitempty"` // class names, index order
+}
+
+// Preset dimensions from the paper's Table 1 (and DeiT's Ti and S).
+var presets = map[string]struct{ dim, depth, heads, mlp int }{
+	"Ti": {192, 12, 3, 768},
+	"S":  {384, 12, 6, 1536},
+	"B":  {768, 12, 12, 3072},
+	"L":  {1024, 24, 16, 4096},
+	"H":  {1280, 32, 16, 5120},
+}
+
+// Preset returns the configuration named like the paper, "B/16" (ViT-Base
+// with 16×16 patches), for a square image of the given side, channels and
+// classes. Sizes are Ti, S, B, L and H; any patch size is accepted.
+func Preset(name string, image, channels, classes int) (Config, error) {
+	size, patch, ok := strings.Cut(strings.TrimPrefix(name, "ViT-"), "/")
+	p, ok2 := presets[size]
+	n, err := strconv.Atoi(patch)
+	if !ok || !ok2 || err != nil || n <= 0 {
+		return Config{}, fmt.Errorf("unknown model preset %q: use SIZE/PATCH with SIZE one of Ti, S, B, L, H (e.g. B/16, S/32, Ti/16)", name)
+	}
+	c := Config{ImageHeight: image, ImageWidth: image, Channels: channels, Patch: n,
+		Dim: p.dim, Depth: p.depth, Heads: p.heads, MLPDim: p.mlp, Classes: classes}
+	return c, c.Validate()
+}
+
+// Validate reports the first inconsistency in c, in words a user can act on.
+func (c Config) Validate() error {
+	switch {
+	case c.Patch <= 0:
+		return fmt.Errorf("patch size must be positive, got %d", c.Patch)
+	case c.ImageHeight <= 0 || c.ImageWidth <= 0:
+		return fmt.Errorf("image size must be positive, got %d×%d", c.ImageHeight, c.ImageWidth)
+	case c.ImageHeight%c.Patch != 0 || c.ImageWidth%c.Patch != 0:
+		return fmt.Errorf("image %d×%d is not divisible by patch %d: choose an image side that is a multiple of the patch", c.ImageHeight, c.ImageWidth, c.Patch)
+	case c.Channels != 1 && c.Channels != 3:
+		return fmt.Errorf("channels must be 1 or 3, got %d", c.Channels)
+	case c.Dim <= 0 || c.Depth <= 0 || c.Heads <= 0 || c.MLPDim <= 0:
+		return fmt.Errorf("dim, depth, heads and mlp must be positive, got %d, %d, %d, %d", c.Dim, c.Depth, c.Heads, c.MLPDim)
+	case c.Dim%c.Heads != 0:
+		return fmt.Errorf("dim %d is not divisible by heads %d", c.Dim, c.Heads)
+	case c.Classes <= 0:
+		return fmt.Errorf("classes must be positive, got %d", c.Classes)
+	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap":
+		return fmt.Errorf("pool must be cls or gap, got %q", c.Pool)
+	case c.PosEmbed != "" && c.PosEmbed != "learned" && c.PosEmbed != "sincos":
+		return fmt.Errorf("pos_embed must be learned or sincos, got %q", c.PosEmbed)
+	case c.PosEmbed == "sincos" && c.Dim%4 != 0:
+		return fmt.Errorf("sincos position embeddings need dim divisible by 4, got %d", c.Dim)
+	case c.Dropout < 0 || c.Dropout >= 1 || c.AttentionDropout < 0 || c.AttentionDropout >= 1 || c.DropPath < 0 || c.DropPath >= 1:
+		return fmt.Errorf("dropout rates must be in [0, 1)")
+	case c.Labels != nil && len(c.Labels) != c.Classes:
+		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
+	}
+	return nil
+}
+
+// GridH and GridW are the patch grid's rows and columns.
+func (c Config) GridH() int { return c.ImageHeight / c.Patch }
+func (c Config) GridW() int { return c.ImageWidth / c.Patch }
+
+// NumPatches is N = H·W/P², the number of patch tokens.
+func (c Config) NumPatches() int { return c.GridH() * c.GridW() }
+
+// ClassToken reports whether a [class] token is prepended (pool "cls").
+func (c Config) ClassToken() bool { return c.Pool != "gap" }
+
+// Tokens is the sequence length: the patches plus the class token, if any.
+func (c Config) Tokens() int {
+	if c.ClassToken() {
+		return c.NumPatches() + 1
+	}
+	return c.NumPatches()
+}
+
+// PatchSize is the length of a flattened patch, C·P².
+func (c Config) PatchSize() int { return c.Channels * c.Patch * c.Patch }
+
+// Eps is the LayerNorm epsilon in effect.
+func (c Config) Eps() float32 {
+	if c.LayerNormEps == 0 {
+		return 1e-6
+	}
+	return c.LayerNormEps
+}
+
+// FLOPs is the forward cost of one image in floating-point operations, a
+// multiply-add counted as 2: the matrix products of the patch embedding,
+// every block (qkv, q·kᵀ, attention·v, output projection, MLP) and the head.
+// Elementwise work (norms, softmax, GELU) is left out; it is under 1%.
+func (c Config) FLOPs() int64 {
+	n, t, d, m := int64(c.NumPatches()), int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)
+	embed := 2 * n * int64(c.PatchSize()) * d
+	block := 2*t*d*3*d + 2*2*t*t*d + 2*t*d*d + 2*2*t*d*m
+	return embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
+}

@@ -1,0 +1,222 @@
+package vit
+
+import (
+	"fmt"
+
+	"github.com/vitgo/vit/kernels"
+	"github.com/vitgo/vit/nn"
+)
+
+// Forward runs the model on batch images x: [batch, channels, height,
+// width] and returns the logits: [batch, classes], a slice of ws valid until
+// ws is used again. The equations are those of the paper's Section 3.1:
+//
+//	z₀ = [x_class; x¹_p·E; …; xᴺ_p·E] + E_pos                (1)
+//	z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁                                (2)
+//	zₗ = MLP(LN(z'ₗ)) + z'ₗ                                    (3)
+//	y = LN(z⁰_L), then the head                                (4)
+//
+// With a training workspace, dropout and stochastic depth are active and
+// everything Backward needs is kept.
+func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error) {
+	c := m.Config
+	if batch > ws.batch {
+		return nil, fmt.Errorf("vit: batch of %d images in a workspace sized for %d", batch, ws.batch)
+	}
+	if want := batch * c.Channels * c.ImageHeight * c.ImageWidth; len(x) < want {
+		return nil, fmt.Errorf("vit: %d input values for %d images of %d×%d×%d", len(x), batch, c.Channels, c.ImageHeight, c.ImageWidth)
+	}
+	m.embed(ws, x, batch) // (1)
+	for l, b := range m.Blocks {
+		m.block(ws, l, b, batch) // (2), (3)
+	}
+	m.head(ws, batch) // (4)
+	return ws.logits[:batch*c.Classes], nil
+}
+
+// embed computes z₀ (Eq. 1).
+func (m *Model) embed(ws *Workspace, x []float32, batch int) {
+	c := m.Config
+	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
+	Patchify(ws.patches, x, batch, c.Channels, c.ImageHeight, c.ImageWidth, c.Patch)
+	m.PatchEmbed.Forward(ws.embed, ws.patches, batch*np) // x_p·E
+	z0 := ws.z[0]
+	pos := m.PosEmbed.Data
+	first := 0
+	if c.ClassToken() {
+		first = 1
+	}
+	for b := range batch {
+		zb := z0[b*t*d : (b+1)*t*d]
+		if first == 1 {
+			for j, v := range m.ClassToken.Data {
+				zb[j] = v + pos[j]
+			}
+		}
+		e := ws.embed[b*np*d : (b+1)*np*d]
+		p := pos[first*d:]
+		for i, v := range e {
+			zb[first*d+i] = v + p[i]
+		}
+	}
+	if ws.embedMask != nil {
+		nn.DropoutMask(ws.embedMask[:batch*t*d], c.Dropout, ws.rng)
+		nn.Mul(z0[:batch*t*d], ws.embedMask)
+	}
+}
+
+// acts returns the activations of block l (shared at inference).
+func (ws *Workspace) acts(l int) *blockActs {
+	if ws.train {
+		return &ws.blocks[l]
+	}
+	return &ws.blocks[0]
+}
+
+// zIn and zOut are the residual stream before and after block l.
+func (ws *Workspace) zIn(l int) []float32  { return ws.z[l%len(ws.z)] }
+func (ws *Workspace) zOut(l int) []float32 { return ws.z[(l+1)%len(ws.z)] }
+
+// block runs encoder block l: Eq. 2 then Eq. 3.
+func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
+	c := m.Config
+	t, d := c.Tokens(), c.Dim
+	n := batch * t
+	a := ws.acts(l)
+	zIn, zOut := ws.zIn(l), ws.zOut(l)
+	m.dropMasks(ws, a, l, batch)
+
+	// (2) z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁
+	b.Norm1.Forward(a.ln1, zIn, a.mean1, a.rstd1, n)
+	b.QKV.Forward(a.qkv, a.ln1, n)
+	b.Attn.Forward(a.attn, a.probs, a.dropped, a.attnMask, a.qkv, batch, t)
+	if ws.capture != nil {
+		ws.capture(l, a.probs[:batch*c.Heads*t*t])
+	}
+	b.Proj.Forward(a.mid, a.attn, n)
+	residual(a.mid, zIn, a.projMask, a.keepAttn, batch, t*d)
+
+	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ
+	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, n)
+	b.FC1.Forward(a.hidden, a.ln2, n)
+	nn.GELU(a.act[:n*c.MLPDim], a.hidden[:n*c.MLPDim])
+	if a.fc1Mask != nil {
+		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
+	}
+	b.FC2.Forward(zOut, a.act, n)
+	residual(zOut, a.mid, a.fc2Mask, a.keepMLP, batch, t*d)
+}
+
+// residual turns a branch output into branch⊙mask·keep + skip, in place in
+// branch: [batch, per]. mask (dropout, [batch, per]) and keep (stochastic
+// depth, [batch]) may be nil.
+func residual(branch, skip, mask, keep []float32, batch, per int) {
+	kernels.ParallelFor(batch, 1, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			br, sk := branch[b*per:(b+1)*per], skip[b*per:(b+1)*per]
+			if mask != nil {
+				nn.Mul(br, mask[b*per:(b+1)*per])
+			}
+			if keep != nil {
+				k := keep[b]
+				for i := range br {
+					br[i] *= k
+				}
+			}
+			for i, v := range sk {
+				br[i] += v
+			}
+		}
+	})
+}
+
+// dropMasks draws block l's dropout and stochastic-depth masks for a
+// training step; at inference there are none.
+func (m *Model) dropMasks(ws *Workspace, a *blockActs, l, batch int) {
+	if !ws.train {
+		return
+	}
+	c := m.Config
+	t, d, h := c.Tokens(), c.Dim, c.Heads
+	n := batch * t
+	if a.attnMask != nil {
+		nn.DropoutMask(a.attnMask[:batch*h*t*t], c.AttentionDropout, ws.rng)
+	}
+	if a.projMask != nil {
+		nn.DropoutMask(a.projMask[:n*d], c.Dropout, ws.rng)
+		nn.DropoutMask(a.fc2Mask[:n*d], c.Dropout, ws.rng)
+		nn.DropoutMask(a.fc1Mask[:n*c.MLPDim], c.Dropout, ws.rng)
+	}
+	if a.keepAttn != nil {
+		rate := c.DropPath
+		if c.Depth > 1 {
+			rate *= float32(l) / float32(c.Depth-1)
+		}
+		if rate == 0 {
+			fill(a.keepAttn[:batch], 1)
+			fill(a.keepMLP[:batch], 1)
+		} else {
+			nn.DropoutMask(a.keepAttn[:batch], rate, ws.rng)
+			nn.DropoutMask(a.keepMLP[:batch], rate, ws.rng)
+		}
+	}
+}
+
+func fill(x []float32, v float32) {
+	for i := range x {
+		x[i] = v
+	}
+}
+
+// head applies the final LayerNorm and the classifier (Eq. 4): to the class
+// token, or to the mean of the normalised tokens with pool "gap".
+func (m *Model) head(ws *Workspace, batch int) {
+	c := m.Config
+	t, d := c.Tokens(), c.Dim
+	zL := ws.zIn(c.Depth)
+	if c.ClassToken() {
+		for b := range batch {
+			copy(ws.pooledIn[b*d:(b+1)*d], zL[b*t*d:])
+		}
+		m.Norm.Forward(ws.features, ws.pooledIn, ws.normMean, ws.normRstd, batch)
+	} else {
+		m.Norm.Forward(ws.pooledOut, zL, ws.normMean, ws.normRstd, batch*t)
+		for b := range batch {
+			f := ws.features[b*d : (b+1)*d]
+			clear(f)
+			for i := range t {
+				for j, v := range ws.pooledOut[(b*t+i)*d : (b*t+i+1)*d] {
+					f[j] += v
+				}
+			}
+			for j := range f {
+				f[j] /= float32(t)
+			}
+		}
+	}
+	m.Head.Forward(ws.logits, ws.features, batch)
+}
+
+// Patchify cuts images x: [batch, channels, height, width] into flattened
+// patches: [batch, (height/p)·(width/p), channels·p·p], patches in row-major
+// grid order and each flattened as (channel, row, column): the layout that
+// makes a Linear with W: [dim, channels·p·p] equal to a convolution with
+// kernel = stride = p and weight [dim, channels, p, p].
+func Patchify(patches, x []float32, batch, channels, height, width, p int) {
+	gh, gw := height/p, width/p
+	ps := channels * p * p
+	for b := range batch {
+		img := x[b*channels*height*width:]
+		for gy := range gh {
+			for gx := range gw {
+				dst := patches[((b*gh+gy)*gw+gx)*ps:]
+				for ch := range channels {
+					for py := range p {
+						src := img[(ch*height+gy*p+py)*width+gx*p:]
+						copy(dst[(ch*p+py)*p:(ch*p+py+1)*p], src[:p])
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package vit
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/vitgo/vit/nn"
+)
+
+// Model is a Vision Transformer (Dosovitskiy et al. 2020, Section 3.1).
+//
+// Its weights are read-only during inference, so one Model can serve many
+// goroutines through Predict and Features; training (Forward and Backward
+// with a training Workspace) belongs to one goroutine at a time.
+type Model struct {
+	Config Config
+
+	// PatchEmbed is E of Eq. 1: W: [dim, channels·patch·patch], the
+	// kernel of a convolution with kernel = stride = patch, flattened.
+	PatchEmbed *nn.Linear
+	ClassToken *nn.Param // x_class: [dim]; nil with pool "gap"
+	PosEmbed   *nn.Param // E_pos: [tokens, dim]
+	Blocks     []*Block
+	Norm       *nn.LayerNorm // the final LayerNorm of Eq. 4
+	Head       *nn.Linear    // [classes, dim]
+
+	pools sync.Map // batch size → *sync.Pool of inference workspaces
+}
+
+// Block is one pre-LayerNorm encoder block (Eq. 2 and 3).
+type Block struct {
+	Norm1 *nn.LayerNorm
+	QKV   *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
+	Attn  nn.Attention
+	Proj  *nn.Linear // [dim, dim]
+	Norm2 *nn.LayerNorm
+	FC1   *nn.Linear // [mlp, dim]
+	FC2   *nn.Linear // [dim, mlp]
+}
+
+// New builds a model with the initialisation of the official JAX
+// implementation (google-research/vision_transformer):
+//   - patch embedding: LeCun normal (truncated), zero bias;
+//   - position embedding: normal, std 0.02; class token: zeros;
+//   - attention and MLP kernels: Xavier uniform (the fused qkv kernel uses the
+//     bound of one of its three [dim, dim] parts, as separate q, k, v kernels
+//     would); MLP biases normal with std 1e-6; attention biases zero;
+//   - head: zeros; LayerNorms: weight 1, bias 0.
+//
+// seed makes the initialisation reproducible.
+func New(c Config, seed uint64) (*Model, error) {
+	m, err := newZero(c)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	lecunNormal(rng, m.PatchEmbed.W.Data, c.PatchSize())
+	if c.PosEmbed == "sincos" {
+		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.ClassToken())
+	} else {
+		normal(rng, m.PosEmbed.Data, 0.02)
+	}
+	for _, b := range m.Blocks {
+		xavierUniform(rng, b.QKV.W.Data, c.Dim, c.Dim)
+		xavierUniform(rng, b.Proj.W.Data, c.Dim, c.Dim)
+		xavierUniform(rng, b.FC1.W.Data, c.Dim, c.MLPDim)
+		xavierUniform(rng, b.FC2.W.Data, c.MLPDim, c.Dim)
+		normal(rng, b.FC1.B.Data, 1e-6)
+		normal(rng, b.FC2.B.Data, 1e-6)
+	}
+	return m, nil
+}
+
+// newZero allocates every tensor of c, zeroed (LayerNorm weights 1).
+func newZero(c Config) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	eps := c.Eps()
+	m := &Model{
+		Config:     c,
+		PatchEmbed: nn.NewLinear("patch_embed", c.PatchSize(), c.Dim, true),
+		PosEmbed:   nn.NewParam("pos_embed", true, c.Tokens(), c.Dim),
+		Norm:       nn.NewLayerNorm("norm", c.Dim, eps),
+		Head:       nn.NewLinear("head", c.Dim, c.Classes, true),
+	}
+	m.PosEmbed.Frozen = c.PosEmbed == "sincos"
+	if c.ClassToken() {
+		m.ClassToken = nn.NewParam("cls_token", true, c.Dim)
+	}
+	for i := range c.Depth {
+		p := fmt.Sprintf("blocks.%d.", i)
+		m.Blocks = append(m.Blocks, &Block{
+			Norm1: nn.NewLayerNorm(p+"norm1", c.Dim, eps),
+			QKV:   nn.NewLinear(p+"attn.qkv", c.Dim, 3*c.Dim, !c.NoQKVBias),
+			Attn:  nn.Attention{Heads: c.Heads, Dim: c.Dim},
+			Proj:  nn.NewLinear(p+"attn.proj", c.Dim, c.Dim, true),
+			Norm2: nn.NewLayerNorm(p+"norm2", c.Dim, eps),
+			FC1:   nn.NewLinear(p+"mlp.fc1", c.Dim, c.MLPDim, true),
+			FC2:   nn.NewLinear(p+"mlp.fc2", c.MLPDim, c.Dim, true),
+		})
+	}
+	return m, nil
+}
+
+// Params lists every tensor in a fixed order; names follow timm.
+func (m *Model) Params() []*nn.Param {
+	ps := m.PatchEmbed.Params()
+	if m.ClassToken != nil {
+		ps = append(ps, m.ClassToken)
+	}
+	ps = append(ps, m.PosEmbed)
+	for _, b := range m.Blocks {
+		ps = append(ps, b.Params()...)
+	}
+	ps = append(ps, m.Norm.Params()...)
+	return append(ps, m.Head.Params()...)
+}
+
+// Params lists the block's tensors.
+func (b *Block) Params() []*nn.Param {
+	var ps []*nn.Param
+	for _, l := range [][]*nn.Param{b.Norm1.Params(), b.QKV.Params(), b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
+		ps = append(ps, l...)
+	}
+	return ps
+}
+
+// NumParams counts the learnable values (fixed sin-cos embeddings excluded).
+func (m *Model) NumParams() int64 {
+	var n int64
+	for _, p := range m.Params() {
+		if !(p == m.PosEmbed && m.Config.PosEmbed == "sincos") {
+			n += int64(p.Size())
+		}
+	}
+	return n
+}
+
+// ZeroGrad clears every gradient.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.Params() {
+		p.ZeroGrad()
+	}
+}
+
+func normal(rng *rand.Rand, x []float32, std float64) {
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * std)
+	}
+}
+
+// lecunNormal draws from a normal truncated at two standard deviations with
+// variance 1/fanIn after truncation (flax's lecun_normal).
+func lecunNormal(rng *rand.Rand, x []float32, fanIn int) {
+	std := math.Sqrt(1/float64(fanIn)) / 0.87962566103423978
+	for i := range x {
+		v := rng.NormFloat64()
+		for math.Abs(v) > 2 {
+			v = rng.NormFloat64()
+		}
+		x[i] = float32(v * std)
+	}
+}
+
+func xavierUniform(rng *rand.Rand, x []float32, fanIn, fanOut int) {
+	bound := math.Sqrt(6 / float64(fanIn+fanOut))
+	for i := range x {
+		x[i] = float32((2*rng.Float64() - 1) * bound)
+	}
+}
+
+// sinCos2D writes fixed 2-D sine-cosine position embeddings into pos:
+// [tokens, dim]. The first half of each vector encodes the patch's row, the
+// second half its column, each as [sin(p·ω_k), cos(p·ω_k)] with
+// ω_k = 10000^(−k/(dim/4)). The class token, if any, gets zeros.
+func sinCos2D(pos []float32, gh, gw, dim int, classToken bool) {
+	off := 0
+	if classToken {
+		clear(pos[:dim])
+		off = 1
+	}
+	q := dim / 4
+	for r := range gh {
+		for c := range gw {
+			v := pos[(off+r*gw+c)*dim:]
+			for k := range q {
+				w := math.Pow(10000, -float64(k)/float64(q))
+				v[k] = float32(math.Sin(float64(r) * w))
+				v[q+k] = float32(math.Cos(float64(r) * w))
+				v[2*q+k] = float32(math.Sin(float64(c) * w))
+				v[3*q+k] = float32(math.Cos(float64(c) * w))
+			}
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package vit
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/nn"
+)
+
+func tinyConfig() Config {
+	return Config{ImageHeight: 8, ImageWidth: 12, Channels: 3, Patch: 4, Dim: 8, Depth: 2, Heads: 2, MLPDim: 16, Classes: 3}
+}
+
+// TestModelBackward checks every parameter's gradient of the whole model
+// against finite differences, for each pooling, position embedding and
+// regularisation option.
+func TestModelBackward(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"cls", func(*Config) {}},
+		{"gap", func(c *Config) { c.Pool = "gap" }},
+		{"sincos", func(c *Config) { c.PosEmbed = "sincos"; c.NoQKVBias = true }},
+		{"dropout", func(c *Config) { c.Dropout = 0.2; c.AttentionDropout = 0.2; c.DropPath = 0.3 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			tc.edit(&c)
+			m, err := New(c, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(2, 3))
+			// A zero head would hide the body's gradients: give it weights.
+			copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+			if m.ClassToken != nil {
+				copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+			}
+			batch := 2
+			x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+			labels := []int{0, 2}
+			ws := m.NewWorkspace(batch, true)
+			loss := func() float64 {
+				ws.Seed(7, 7)
+				logits, err := m.Forward(ws, x, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, _ := nn.CrossEntropy(nil, logits, labels, c.Classes, 0.1)
+				return l
+			}
+			loss()
+			dlogits := make([]float32, batch*c.Classes)
+			ws.Seed(7, 7)
+			logits, _ := m.Forward(ws, x, batch)
+			nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0.1)
+			m.ZeroGrad()
+			if err := m.Backward(ws, dlogits, batch); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range m.Params() {
+				if p.Frozen {
+					continue
+				}
+				gradcheck.Check(t, p.Name, p.Data, p.Grad, loss, 1e-2, 2e-2, 24)
+			}
+		})
+	}
+}
+
+// TestInferenceMatchesTraining checks that the shared-buffer inference path
+// and the training path give the same logits when no regulariser is active.
+func TestInferenceMatchesTraining(t *testing.T) {
+	c := tinyConfig()
+	c.Depth = 3
+	m, _ := New(c, 4)
+	rng := rand.New(rand.NewPCG(5, 6))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	batch := 3
+	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	train, _ := m.Forward(m.NewWorkspace(batch, true), x, batch)
+	infer, err := m.Predict(x, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range train {
+		if math.Abs(float64(train[i]-infer[i])) > 1e-5 {
+			t.Fatalf("logit %d: train path %v, inference path %v", i, train[i], infer[i])
+		}
+	}
+}
+
+func TestPatchify(t *testing.T) {
+	// A 1×2×4×4 image with patch 2: the first patch of channel 0 is the top-left 2×2.
+	x := make([]float32, 2*4*4)
+	for i := range x {
+		x[i] = float32(i)
+	}
+	p := make([]float32, 4*8)
+	Patchify(p, x, 1, 2, 4, 4, 2)
+	want := []float32{0, 1, 4, 5, 16, 17, 20, 21}
+	for i, v := range want {
+		if p[i] != v {
+			t.Fatalf("patch 0 = %v, want %v", p[:8], want)
+		}
+	}
+	// Patch 1 (row 0, column 1) starts at pixel 2.
+	if p[8] != 2 || p[9] != 3 || p[10] != 6 {
+		t.Fatalf("patch 1 = %v", p[8:16])
+	}
+}
+
+func TestPresetsAndFLOPs(t *testing.T) {
+	tests := []struct {
+		name   string
+		params int64 // the paper's Table 1 (millions) and timm's exact counts
+		gflops float64
+	}{
+		{"B/16", 86567656, 35.1},
+		{"L/16", 304326632, 123.1},
+		{"Ti/16", 5717416, 2.5},
+		{"S/16", 22050664, 9.2},
+	}
+	for _, tt := range tests {
+		c, err := Preset(tt.name, 224, 3, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := newZero(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.NumParams(); got != tt.params {
+			t.Errorf("%s: %d parameters, want %d", tt.name, got, tt.params)
+		}
+		if got := float64(c.FLOPs()) / 1e9; math.Abs(got-tt.gflops) > 0.05*tt.gflops {
+			t.Errorf("%s: %.2f GFLOPs, want about %.1f", tt.name, got, tt.gflops)
+		}
+	}
+	for _, bad := range []string{"X/16", "B", "B/0", "B/x"} {
+		if _, err := Preset(bad, 224, 3, 10); err == nil {
+			t.Errorf("Preset(%q) gave no error", bad)
+		}
+	}
+	if _, err := Preset("B/16", 100, 3, 10); err == nil {
+		t.Error("image 100 with patch 16 gave no error")
+	}
+}

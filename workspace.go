@@ -1,0 +1,144 @@
+package vit
+
+import "math/rand/v2"
+
+// Workspace holds the activations of one batch: what Backward needs from
+// Forward in training, or the scratch of one call at inference. It is sized
+// once for a batch size and reused, so a steady training loop allocates
+// nothing. A Workspace belongs to one goroutine at a time.
+type Workspace struct {
+	batch, tokens int
+	train         bool
+
+	patches            []float32   // [batch, patches, channels·patch·patch]
+	embed              []float32   // [batch, patches, dim] patch embeddings x_p·E
+	z                  [][]float32 // residual stream z_0 … z_L: [batch, tokens, dim]; two alternating at inference
+	blocks             []blockActs // one per block in training; one shared at inference
+	pooledIn           []float32   // final-norm input rows: [batch, dim] (cls) or [batch, tokens, dim] (gap)
+	pooledOut          []float32   // final-norm output, same shape
+	normMean, normRstd []float32
+	features           []float32 // [batch, dim]: pre-head representation
+	logits             []float32 // [batch, classes]
+
+	// Training only.
+	embedMask []float32 // dropout after the position embedding: [batch, tokens, dim]
+	pcg       *rand.PCG
+	rng       *rand.Rand
+	grads     *backwardBuffers
+
+	// capture, when set, receives each block's attention probabilities.
+	capture func(layer int, probs []float32)
+}
+
+// blockActs are one block's saved activations. Shapes use n = batch·tokens.
+type blockActs struct {
+	ln1, ln2          []float32 // [n, dim] LayerNorm outputs
+	mean1, rstd1      []float32 // [n]
+	mean2, rstd2      []float32 // [n]
+	qkv               []float32 // [n, 3·dim]
+	probs             []float32 // [batch, heads, tokens, tokens]
+	attn              []float32 // [n, dim] heads concatenated
+	mid               []float32 // [n, dim] z'_l of Eq. 2
+	hidden, act       []float32 // [n, mlp] before and after GELU
+	attnMask, dropped []float32 // attention dropout: [batch, heads, tokens, tokens]
+	projMask, fc2Mask []float32 // dropout after the two branch outputs: [n, dim]
+	fc1Mask           []float32 // dropout after GELU: [n, mlp]
+	keepAttn, keepMLP []float32 // stochastic depth: [batch], 0 or 1/keep
+}
+
+// backwardBuffers are gradients flowing back through the blocks; one set serves all.
+type backwardBuffers struct {
+	dz, dmid, dbranch, dln, dattn []float32 // [n, dim]
+	dqkv                          []float32 // [n, 3·dim]
+	dhidden                       []float32 // [n, mlp]
+	dprobs                        []float32 // [batch, heads, tokens, tokens]
+	dfeatures, dpooled            []float32
+	dembed                        []float32 // [batch, patches, dim]
+}
+
+// NewWorkspace sizes a workspace for batches of up to batch images. With
+// train set it keeps every block's activations for Backward (see
+// Model.ActivationBytes for how much memory that takes).
+func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
+	c := m.Config
+	t, d, h, mlp := c.Tokens(), c.Dim, c.Heads, c.MLPDim
+	n := batch * t
+	f := func(k int) []float32 { return make([]float32, k) }
+	maybe := func(rate float32, k int) []float32 {
+		if train && rate > 0 {
+			return f(k)
+		}
+		return nil
+	}
+	ws := &Workspace{batch: batch, tokens: t, train: train,
+		patches:  f(batch * c.NumPatches() * c.PatchSize()),
+		embed:    f(batch * c.NumPatches() * d),
+		features: f(batch * d), logits: f(batch * c.Classes),
+	}
+	pooledRows := batch
+	if !c.ClassToken() {
+		pooledRows = n
+	}
+	ws.pooledIn, ws.pooledOut = f(pooledRows*d), f(pooledRows*d)
+	ws.normMean, ws.normRstd = f(pooledRows), f(pooledRows)
+	nz, nb := 2, 1
+	if train {
+		nz, nb = c.Depth+1, c.Depth
+	}
+	for range nz {
+		ws.z = append(ws.z, f(n*d))
+	}
+	for range nb {
+		a := blockActs{
+			ln1: f(n * d), ln2: f(n * d), qkv: f(n * 3 * d), probs: f(batch * h * t * t),
+			attn: f(n * d), mid: f(n * d), hidden: f(n * mlp), act: f(n * mlp),
+			attnMask: maybe(c.AttentionDropout, batch*h*t*t), dropped: maybe(c.AttentionDropout, batch*h*t*t),
+			projMask: maybe(c.Dropout, n*d), fc2Mask: maybe(c.Dropout, n*d), fc1Mask: maybe(c.Dropout, n*mlp),
+			keepAttn: maybe(c.DropPath, batch), keepMLP: maybe(c.DropPath, batch),
+		}
+		if train {
+			a.mean1, a.rstd1, a.mean2, a.rstd2 = f(n), f(n), f(n), f(n)
+		}
+		ws.blocks = append(ws.blocks, a)
+	}
+	if train {
+		ws.embedMask = maybe(c.Dropout, n*d)
+		ws.pcg = rand.NewPCG(0, 0)
+		ws.rng = rand.New(ws.pcg)
+		ws.grads = &backwardBuffers{
+			dz: f(n * d), dmid: f(n * d), dbranch: f(n * d), dln: f(n * d), dattn: f(n * d),
+			dqkv: f(n * 3 * d), dhidden: f(n * mlp), dprobs: f(batch * h * t * t),
+			dfeatures: f(batch * d), dpooled: f(pooledRows * d), dembed: f(batch * c.NumPatches() * d),
+		}
+	}
+	return ws
+}
+
+// Seed sets the random stream of dropout and stochastic depth for the next
+// Forward; the trainer derives it from the run's seed and step, so a resumed
+// run draws the same masks.
+func (ws *Workspace) Seed(seed, step uint64) {
+	if ws.pcg != nil {
+		ws.pcg.Seed(seed, step)
+	}
+}
+
+// Bytes is the memory the workspace holds, in bytes.
+func (ws *Workspace) Bytes() int64 {
+	var n int
+	add := func(xs ...[]float32) {
+		for _, x := range xs {
+			n += len(x)
+		}
+	}
+	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask)
+	add(ws.z...)
+	for _, a := range ws.blocks {
+		add(a.ln1, a.ln2, a.mean1, a.rstd1, a.mean2, a.rstd2, a.qkv, a.probs, a.attn, a.mid, a.hidden, a.act,
+			a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP)
+	}
+	if g := ws.grads; g != nil {
+		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed)
+	}
+	return int64(n) * 4
+}
