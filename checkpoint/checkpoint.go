@@ -1,0 +1,122 @@
+// Package checkpoint saves and loads vit models.
+//
+// A model is a folder holding config.json (the vit.Config) and
+// model.safetensors (every tensor under timm's names, float32). The
+// safetensors file also carries the config in its metadata under
+// "vit_config", so the file alone is enough to rebuild the model. Files are
+// written to a temporary name and renamed, so a crash never leaves a broken
+// checkpoint behind.
+package checkpoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/internal/atomicfile"
+	"github.com/vitgo/vit/safetensors"
+)
+
+// File names inside a model folder.
+const (
+	ConfigFile  = "config.json"
+	WeightsFile = "model.safetensors"
+	configKey   = "vit_config"
+)
+
+// Save writes m into dir (created if needed) as config.json and
+// model.safetensors.
+func Save(dir string, m *vit.Model) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	var tensors []safetensors.Tensor
+	for _, p := range m.Params() {
+		tensors = append(tensors, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.Data})
+	}
+	meta := map[string]string{configKey: string(cfg), "format": "vit"}
+	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), tensors, meta); err != nil {
+		return fmt.Errorf("saving %s: %w", dir, err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+		_, err := w.Write(append(cfg, '\n'))
+		return err
+	}, 0o644)
+}
+
+// Load reads a model saved by Save: path is the folder or its
+// model.safetensors file.
+func Load(path string) (*vit.Model, error) {
+	weights := path
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("loading model: %w", err)
+	} else if st.IsDir() {
+		weights = filepath.Join(path, WeightsFile)
+	}
+	f, err := safetensors.Open(weights)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("loading model: %s has no %s (is it a vit model folder?)", path, WeightsFile)
+		}
+		return nil, fmt.Errorf("loading model %s: %w", weights, err)
+	}
+	defer f.Close()
+	var c vit.Config
+	raw, ok := f.Metadata()[configKey]
+	if !ok {
+		// Fall back to config.json beside the weights.
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(weights), ConfigFile))
+		if err != nil {
+			return nil, fmt.Errorf("loading model %s: no vit config in its metadata and no readable %s beside it", weights, ConfigFile)
+		}
+		raw = string(b)
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return nil, fmt.Errorf("loading model %s: bad config: %w", weights, err)
+	}
+	m, err := vit.New(c, 0)
+	if err != nil {
+		return nil, fmt.Errorf("loading model %s: %w", weights, err)
+	}
+	if err := LoadWeights(m, f, weights); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadWeights copies every tensor of m from f, checking names and shapes.
+// Unknown or missing tensors are errors that name them.
+func LoadWeights(m *vit.Model, f *safetensors.File, path string) error {
+	want := map[string]bool{}
+	for _, p := range m.Params() {
+		want[p.Name] = true
+		dtype, shape, ok := f.Info(p.Name)
+		if !ok {
+			return fmt.Errorf("checkpoint %s: tensor %q is missing", path, p.Name)
+		}
+		if !slices.Equal(shape, p.Shape) {
+			return fmt.Errorf("checkpoint %s: tensor %q has shape %v, the model expects %v", path, p.Name, shape, p.Shape)
+		}
+		data, _, err := f.Float32(p.Name)
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: tensor %q (%s): %w", path, p.Name, dtype, err)
+		}
+		copy(p.Data, data)
+	}
+	for _, name := range f.Names() {
+		if !want[name] {
+			return fmt.Errorf("checkpoint %s: unexpected tensor %q (the config does not describe this model)", path, name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package atomicfile writes files atomically: readers of the destination
+// path observe either the complete old contents or the complete new
+// contents, never a partial write.
+package atomicfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes the data produced by write to path atomically.
+// The writer passed to write is buffered; write need not add its own
+// buffering.
+//
+// The data is written to a temporary file in the same directory as path,
+// flushed to stable storage with fsync, and then renamed over path. The
+// containing directory is synced afterwards so the rename itself is
+// durable. The final file has mode perm; unlike os.WriteFile, the umask
+// is not applied. If path is a symbolic link, the link itself is replaced.
+//
+// If write returns an error (or panics), or any step before the rename
+// fails, the temporary file is removed and any existing file at path is
+// left untouched. Errors returned by write are returned unwrapped.
+func WriteFile(path string, write func(w io.Writer) error, perm os.FileMode) error {
+	if write == nil {
+		return errors.New("atomicfile: nil write function")
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	tmp := f.Name()
+	closed, renamed := false, false
+	defer func() {
+		// Runs on error returns and on panics from write alike.
+		if !renamed {
+			if !closed {
+				f.Close()
+			}
+			os.Remove(tmp)
+		}
+	}()
+
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	renamed = true
+	// The rename succeeded; the new file is in place. A failure to sync
+	// the directory is reported but the temp file no longer exists.
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("atomicfile: sync dir: %w", err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that a preceding rename is durable.
+// Platforms that cannot open or sync directories are tolerated.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !isUnsupported(err) {
+		return err
+	}
+	return nil
+}
+
+func isUnsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || isSyncDirUnsupported(err)
+}

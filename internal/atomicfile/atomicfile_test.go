@@ -1,0 +1,158 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestWriteFileNew(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.bin")
+	err := WriteFile(p, func(w io.Writer) error {
+		_, err := io.WriteString(w, "hello")
+		return err
+	}, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "hello" {
+		t.Fatalf("content = %q, want %q", got, "hello")
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("mode = %v, want 0640", fi.Mode().Perm())
+		}
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("directory has %v, want only out.bin", names)
+	}
+}
+
+func TestWriteFileReplace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(p, []byte("old contents that are longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteFile(p, func(w io.Writer) error {
+		_, err := io.WriteString(w, "new")
+		return err
+	}, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "new" {
+		t.Fatalf("content = %q, want %q", got, "new")
+	}
+}
+
+func TestWriteFileFailMidway(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "ckpt")
+	const old = "precious old checkpoint"
+	if err := os.WriteFile(p, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFile(p, func(w io.Writer) error {
+		if _, err := io.WriteString(w, strings.Repeat("partial", 10000)); err != nil {
+			return err
+		}
+		return boom
+	}, 0o644)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != old {
+		t.Fatalf("old file modified: %q", got)
+	}
+	if names := listDir(t, dir); len(names) != 1 || names[0] != "ckpt" {
+		t.Errorf("temporary file left behind: %v", names)
+	}
+}
+
+func TestWriteFilePanicLeavesNoTemp(t *testing.T) {
+	// A panic in write propagates, but the temporary file must still be
+	// removed and the old file left intact.
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	os.WriteFile(p, []byte("old"), 0o644)
+	func() {
+		defer func() { recover() }()
+		WriteFile(p, func(w io.Writer) error {
+			io.WriteString(w, "x")
+			panic("write panicked")
+		}, 0o644)
+	}()
+	got, _ := os.ReadFile(p)
+	if string(got) != "old" {
+		t.Fatalf("old file modified: %q", got)
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("temporary file left behind: %v", names)
+	}
+}
+
+func TestWriteFileMissingDir(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "no", "such", "dir", "f")
+	err := WriteFile(p, func(w io.Writer) error { return nil }, 0o644)
+	if err == nil {
+		t.Fatal("expected error for missing directory")
+	}
+}
+
+func TestWriteFileNilFunc(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := WriteFile(p, nil, 0o644); err == nil {
+		t.Fatal("expected error for nil write function")
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("file created despite error: %v", err)
+	}
+}
+
+func TestWriteFileRelative(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := WriteFile("rel.txt", func(w io.Writer) error {
+		_, err := io.WriteString(w, "ok")
+		return err
+	}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "rel.txt"))
+	if string(got) != "ok" {
+		t.Fatalf("content = %q", got)
+	}
+}
