@@ -31,6 +31,11 @@ type Config struct {
 	DropPath         float32 `json:"drop_path,omitempty"`         // stochastic depth rate of the last block (linear in depth)
 
 	Labels []string `json:"labels,omitempty"` // class names, index order
+
+	// Mean and Std normalise input pixels scaled to [0, 1], per channel:
+	// x = (p/255 − Mean)/Std, as the model was trained.
+	Mean []float32 `json:"mean,omitempty"`
+	Std  []float32 `json:"std,omitempty"`
 }
 
 // Preset dimensions from the paper's Table 1 (and DeiT's Ti and S).

@@ -54,14 +54,26 @@ func Save(dir string, m *vit.Model) error {
 	}, 0o644)
 }
 
-// Load reads a model saved by Save: path is the folder or its
-// model.safetensors file.
+// RunStateFile marks a training run folder (vit train --out); its
+// "checkpoint" field names the subfolder holding the latest model.
+const RunStateFile = "state.json"
+
+// Load reads a model saved by Save: path is the folder, its
+// model.safetensors file, or a training run folder (its latest checkpoint).
 func Load(path string) (*vit.Model, error) {
 	weights := path
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	} else if st.IsDir() {
 		weights = filepath.Join(path, WeightsFile)
+		if b, err := os.ReadFile(filepath.Join(path, RunStateFile)); err == nil {
+			var run struct {
+				Checkpoint string `json:"checkpoint"`
+			}
+			if json.Unmarshal(b, &run) == nil && run.Checkpoint != "" && filepath.IsLocal(run.Checkpoint) {
+				weights = filepath.Join(path, run.Checkpoint, WeightsFile)
+			}
+		}
 	}
 	f, err := safetensors.Open(weights)
 	if err != nil {

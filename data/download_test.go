@@ -1,0 +1,168 @@
+package data
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func md5Hex(b []byte) string    { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
+func sha256Hex(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// fakeSource returns an IDX source served by a local test server, with
+// its files, and a counter of requests.
+func fakeSource(t *testing.T) (*idxSource, map[string][]byte, *atomic.Int32) {
+	t.Helper()
+	d := synthetic(30, 1, 6, 6, 10)
+	raw := map[string][]byte{
+		"train-images-idx3-ubyte.gz": idxBytes(d.Pixels, 30, 6, 6),
+		"train-labels-idx1-ubyte.gz": idxBytes(labelBytes(d.Labels), 30),
+		"t10k-images-idx3-ubyte.gz":  idxBytes(d.Pixels[:10*36], 10, 6, 6),
+		"t10k-labels-idx1-ubyte.gz":  idxBytes(labelBytes(d.Labels[:10]), 10),
+	}
+	served := map[string][]byte{}
+	var hits atomic.Int32
+	src := &idxSource{name: "fake-mnist", classes: FashionMNISTClasses}
+	for _, name := range []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+		served[name] = gz(raw[name])
+		src.files = append(src.files, remoteFile{name, md5Hex(served[name]), sha256Hex(raw[name])})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		b, ok := served[strings.TrimPrefix(r.URL.Path, "/files/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	src.baseURL = srv.URL + "/files/"
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("VIT_DATA", "")
+	return src, served, &hits
+}
+
+func labelBytes(l []int) []byte {
+	b := make([]byte, len(l))
+	for i, v := range l {
+		b[i] = byte(v)
+	}
+	return b
+}
+
+func TestDownload(t *testing.T) {
+	src, _, hits := fakeSource(t)
+	train, test, err := src.load("", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.N != 30 || test.N != 10 || train.Classes[0] != "T-shirt/top" || train.Name != "fake-mnist (train)" {
+		t.Fatalf("got %v / %v", train, test)
+	}
+	cache, _ := src.cacheDir()
+	entries, _ := os.ReadDir(cache)
+	if len(entries) != 4 {
+		t.Errorf("cache holds %d files, want 4 (no leftovers)", len(entries))
+	}
+	if hits.Load() != 4 {
+		t.Errorf("%d requests, want 4", hits.Load())
+	}
+	// Second time: found in the cache, no request.
+	if _, _, err := src.load("", true); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != 4 {
+		t.Errorf("%d requests after a cached load, want 4", hits.Load())
+	}
+}
+
+func TestDownloadVerification(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(src *idxSource, served map[string][]byte)
+		want   string // "" = success
+	}{
+		{"re-compressed copy accepted by content hash", func(src *idxSource, served map[string][]byte) {
+			src.files[0].MD5 = strings.Repeat("0", 32)
+		}, ""},
+		{"wrong md5 and no content hash", func(src *idxSource, served map[string][]byte) {
+			src.files[1].MD5 = strings.Repeat("0", 32)
+			src.files[1].RawSHA256 = ""
+		}, "checksum mismatch"},
+		{"tampered content", func(src *idxSource, served map[string][]byte) {
+			served["t10k-images-idx3-ubyte.gz"] = gz(idxBytes(make([]byte, 360), 10, 6, 6))
+		}, "content SHA-256"},
+		{"not found", func(src *idxSource, served map[string][]byte) {
+			delete(served, "t10k-labels-idx1-ubyte.gz")
+		}, "404"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, served, _ := fakeSource(t)
+			tc.mutate(src, served)
+			_, _, err := src.load("", true)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "VIT_DATA") {
+				t.Fatalf("error %v, want %q and advice", err, tc.want)
+			}
+			cache, _ := src.cacheDir()
+			entries, _ := os.ReadDir(cache)
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".part") {
+					t.Errorf("left %s behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func TestSearchOrder(t *testing.T) {
+	src, _, hits := fakeSource(t)
+	vit := t.TempDir()
+	t.Setenv("VIT_DATA", vit)
+	d := synthetic(12, 1, 3, 3, 10)
+	dir := filepath.Join(vit, "fake-mnist")
+	os.MkdirAll(dir, 0o755)
+	for _, s := range []string{"train", "t10k"} {
+		if err := WriteIDX(d, filepath.Join(dir, s+"-images-idx3-ubyte"), filepath.Join(dir, s+"-labels-idx1-ubyte"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	train, _, err := src.load("", true)
+	if err != nil || train.N != 12 || hits.Load() != 0 {
+		t.Fatalf("VIT_DATA not used: %v, %v, %d requests", train, err, hits.Load())
+	}
+}
+
+// TestFashionChecksums checks the content hashes against the Debian copy.
+func TestFashionChecksums(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(debianFashion, "train-labels-idx1-ubyte.gz")); err != nil {
+		t.Skip("Fashion-MNIST not installed")
+	}
+	for _, f := range fashionMNIST.files {
+		if testing.Short() && strings.Contains(f.Name, "train-images") {
+			continue
+		}
+		got, err := rawSHA256(filepath.Join(debianFashion, f.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != f.RawSHA256 {
+			t.Errorf("%s: content SHA-256 %s, table says %s", f.Name, got, f.RawSHA256)
+		}
+	}
+}

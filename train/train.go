@@ -1,0 +1,404 @@
+// Package train runs the training loop of a vit.Model: mini-batches from a
+// data.Loader, the loss, backward pass, gradient clipping and the optimizer
+// under a warm-up + cosine schedule; evaluation after each epoch; a metrics
+// log and resumable checkpoints in a run folder.
+//
+// A run is deterministic given its seed: initialisation, data order,
+// augmentation and dropout masks all derive from it, so a run resumed from
+// its folder continues exactly as if it had never stopped.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/atomicfile"
+	"github.com/vitgo/vit/nn"
+	"github.com/vitgo/vit/optim"
+	"github.com/vitgo/vit/safetensors"
+)
+
+// Options is a training recipe.
+type Options struct {
+	Epochs int `json:"epochs"`          // passes over the training set
+	Steps  int `json:"steps,omitempty"` // if > 0, the run's length in optimizer steps instead of Epochs
+	Batch  int `json:"batch"`
+
+	Optimizer      string  `json:"optimizer"` // "adamw" or "sgd"
+	LR             float32 `json:"lr"`        // peak learning rate
+	MinLR          float32 `json:"min_lr"`    // learning rate at the end of the cosine
+	WarmupSteps    int     `json:"warmup_steps"`
+	WeightDecay    float32 `json:"weight_decay"`
+	Momentum       float32 `json:"momentum,omitempty"` // SGD only
+	ClipNorm       float64 `json:"clip_norm"`          // global gradient norm limit; 0 = none
+	LabelSmoothing float32 `json:"label_smoothing"`
+
+	Augment data.Augment `json:"augment"`
+	Seed    uint64       `json:"seed"`
+
+	// EvalBatch is the batch size of evaluation; 0 means Batch.
+	EvalBatch int `json:"eval_batch,omitempty"`
+	// LogEvery writes a step line to the metrics log every so many steps.
+	LogEvery int `json:"log_every,omitempty"`
+	// StopAt, if > 0, ends the session after that many steps of the run,
+	// saving a resumable state (the schedule still spans the whole run).
+	StopAt int `json:"-"`
+}
+
+// Validate reports the first unusable option.
+func (o Options) Validate() error {
+	switch {
+	case o.Batch < 1:
+		return fmt.Errorf("batch size must be at least 1, got %d", o.Batch)
+	case o.Epochs < 1 && o.Steps < 1:
+		return errors.New("give a positive number of epochs or steps")
+	case o.Optimizer != "adamw" && o.Optimizer != "sgd":
+		return fmt.Errorf("optimizer must be adamw or sgd, got %q", o.Optimizer)
+	case o.LR <= 0:
+		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
+	}
+	return nil
+}
+
+// StepStats describe one optimizer step.
+type StepStats struct {
+	Step, Total    int // 1-based step, and the run's total
+	Epoch, Batch   int // 0-based epoch, 1-based batch within it
+	Batches        int // batches per epoch
+	Loss, Accuracy float64
+	LR             float32
+	GradNorm       float64
+	ImagesPerS     float64 // over the epoch so far
+}
+
+// EpochStats summarise one epoch.
+type EpochStats struct {
+	Epoch                    int // 0-based
+	Step                     int
+	TrainLoss, TrainAccuracy float64
+	TestLoss, TestAccuracy   float64
+	ImagesPerS               float64
+	WallS                    float64 // since the run started, summed across resumes
+}
+
+// Observer receives progress; the vit command draws bars with it. Methods
+// are called on the training goroutine.
+type Observer interface {
+	EpochStart(epoch, batches int, stepsLeft int)
+	Step(StepStats)
+	EpochEnd(EpochStats)
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Steps         int     `json:"steps"`
+	Epochs        float64 `json:"epochs"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	TestLoss      float64 `json:"test_loss"`
+	TestAccuracy  float64 `json:"test_accuracy"`
+	ImagesPerS    float64 `json:"images_per_s"`
+	WallS         float64 `json:"wall_s"`
+	Finished      bool    `json:"finished"` // false when stopped early (StopAt or cancelled)
+}
+
+// state is what a run folder remembers besides the weights.
+type state struct {
+	Options Options `json:"options"`
+	Step    int     `json:"step"`       // optimizer steps taken
+	Dir     string  `json:"checkpoint"` // subfolder holding the weights and moments of Step
+	WallS   float64 `json:"wall_s"`
+	Images  int64   `json:"images"`
+}
+
+// Run-folder file names.
+const (
+	stateFile   = "state.json"
+	momentsFile = "optimizer.safetensors"
+	metricsFile = "metrics.jsonl"
+	modelSubdir = "model"
+)
+
+// Trainer trains one model on one dataset.
+type Trainer struct {
+	Model    *vit.Model
+	Train    *data.Dataset
+	Test     *data.Dataset // may be nil
+	Options  Options
+	Out      string   // run folder; "" keeps nothing on disk
+	Observer Observer // may be nil
+	opt      optim.Optimizer
+	st       state
+	metrics  io.WriteCloser
+}
+
+// New prepares a fresh run of m on train (evaluated on test).
+func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkShapes(m.Config, trainSet); err != nil {
+		return nil, err
+	}
+	if testSet != nil {
+		if err := checkShapes(m.Config, testSet); err != nil {
+			return nil, err
+		}
+	}
+	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
+	t.st.Options = o
+	t.opt = newOptimizer(o)
+	return t, nil
+}
+
+func newOptimizer(o Options) optim.Optimizer {
+	if o.Optimizer == "sgd" {
+		return &optim.SGD{Momentum: o.Momentum, WeightDecay: o.WeightDecay}
+	}
+	return optim.NewAdamW(o.WeightDecay)
+}
+
+func checkShapes(c vit.Config, d *data.Dataset) error {
+	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
+		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: set --image/--channels to match",
+			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels)
+	}
+	for i, y := range d.Labels {
+		if y < 0 || y >= c.Classes {
+			return fmt.Errorf("dataset %s: image %d has label %d, the model has %d classes", d.Name, i, y, c.Classes)
+		}
+	}
+	return nil
+}
+
+// Resume reopens the run folder dir and returns a trainer that continues it
+// with the same recipe, data order and random streams.
+func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("resuming %s: %w (is it a run folder made by vit train --out?)", dir, err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("resuming %s: corrupt %s: %w", dir, stateFile, err)
+	}
+	ckpt := filepath.Join(dir, st.Dir)
+	m, err := checkpoint.Load(ckpt)
+	if err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	t, err := New(m, trainSet, testSet, st.Options, dir)
+	if err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	t.st = st
+	f, err := safetensors.Open(filepath.Join(ckpt, momentsFile))
+	if err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	defer f.Close()
+	moments := map[string][]float32{}
+	for _, name := range f.Names() {
+		if moments[name], _, err = f.Float32(name); err != nil {
+			return nil, fmt.Errorf("resuming %s: %w", dir, err)
+		}
+	}
+	if err := t.opt.SetState(m.Params(), moments, st.Step); err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	return t, nil
+}
+
+// Step returns the number of optimizer steps taken so far.
+func (t *Trainer) Step() int { return t.st.Step }
+
+// Run trains until the run's end, StopAt, or ctx is cancelled, evaluating
+// after every epoch and saving the run folder after every epoch and at the
+// end. Cancelling saves the state reached, so the run can be resumed.
+func (t *Trainer) Run(ctx context.Context) (Result, error) {
+	o := t.Options
+	m := t.Model
+	c := m.Config
+	loader := data.NewLoader(t.Train, o.Batch, data.LoaderOptions{
+		Shuffle: true, DropLast: t.Train.N >= o.Batch, Seed: o.Seed, Augment: &o.Augment,
+		Normalize: data.Normalize{Mean: c.Mean, Std: c.Std},
+	})
+	perEpoch := loader.NumBatches()
+	total := o.Steps
+	if total <= 0 {
+		total = o.Epochs * perEpoch
+	}
+	sched := optim.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.WarmupSteps, Total: total}
+	if t.Out != "" {
+		if err := os.MkdirAll(t.Out, 0o755); err != nil {
+			return Result{}, err
+		}
+		f, err := os.OpenFile(filepath.Join(t.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return Result{}, err
+		}
+		t.metrics = f
+		defer f.Close()
+	}
+	ws := m.NewWorkspace(o.Batch, true)
+	params := m.Params()
+	dlogits := make([]float32, o.Batch*c.Classes)
+	stop := total
+	if o.StopAt > 0 && o.StopAt < total {
+		stop = o.StopAt
+	}
+	var res Result
+	for t.st.Step < stop {
+		epoch, first := t.st.Step/perEpoch, t.st.Step%perEpoch
+		if t.Observer != nil {
+			t.Observer.EpochStart(epoch, perEpoch, stop-t.st.Step)
+		}
+		start := time.Now()
+		var lossSum, correct, seen float64
+		it := loader.Epoch(epoch, first)
+		cancelled := false
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			step := t.st.Step
+			ws.Seed(o.Seed, uint64(step))
+			logits, err := m.Forward(ws, b.X, b.B)
+			if err != nil {
+				it.Close()
+				return res, err
+			}
+			loss, right := nn.CrossEntropy(dlogits[:b.B*c.Classes], logits, b.Labels, c.Classes, o.LabelSmoothing)
+			m.ZeroGrad()
+			if err := m.Backward(ws, dlogits[:b.B*c.Classes], b.B); err != nil {
+				it.Close()
+				return res, err
+			}
+			norm := optim.ClipGradNorm(params, o.ClipNorm)
+			lr := sched.LR(step)
+			t.opt.Step(params, lr)
+			n := b.B
+			b.Release()
+			t.st.Step++
+			t.st.Images += int64(n)
+			lossSum += loss * float64(n)
+			correct += float64(right)
+			seen += float64(n)
+			s := StepStats{Step: t.st.Step, Total: total, Epoch: epoch, Batch: t.st.Step - epoch*perEpoch, Batches: perEpoch,
+				Loss: loss, Accuracy: float64(right) / float64(n), LR: lr, GradNorm: norm,
+				ImagesPerS: seen / time.Since(start).Seconds()}
+			if t.Observer != nil {
+				t.Observer.Step(s)
+			}
+			if every := max(o.LogEvery, 1); t.st.Step%every == 0 || t.st.Step == stop {
+				t.log(map[string]any{"type": "step", "step": s.Step, "epoch": epoch, "loss": loss, "accuracy": s.Accuracy,
+					"lr": lr, "grad_norm": norm, "images_per_s": s.ImagesPerS})
+			}
+			if t.st.Step >= stop {
+				break
+			}
+			if ctx.Err() != nil {
+				cancelled = true
+				break
+			}
+		}
+		it.Close()
+		elapsed := time.Since(start).Seconds()
+		t.st.WallS += elapsed
+		res.TrainLoss, res.TrainAccuracy = lossSum/max(seen, 1), correct/max(seen, 1)
+		res.ImagesPerS = seen / elapsed
+		epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total
+		if epochDone && t.Test != nil {
+			ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
+			if err != nil {
+				return res, err
+			}
+			res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
+			es := EpochStats{Epoch: epoch, Step: t.st.Step, TrainLoss: res.TrainLoss, TrainAccuracy: res.TrainAccuracy,
+				TestLoss: ev.Loss, TestAccuracy: ev.Accuracy, ImagesPerS: res.ImagesPerS, WallS: t.st.WallS}
+			if t.Observer != nil {
+				t.Observer.EpochEnd(es)
+			}
+			t.log(map[string]any{"type": "epoch", "epoch": epoch, "step": t.st.Step, "train_loss": es.TrainLoss,
+				"train_accuracy": es.TrainAccuracy, "test_loss": es.TestLoss, "test_accuracy": es.TestAccuracy,
+				"images_per_s": es.ImagesPerS, "wall_s": es.WallS})
+		}
+		if err := t.Save(); err != nil {
+			return res, err
+		}
+		if cancelled {
+			break
+		}
+	}
+	res.Steps = t.st.Step
+	res.Epochs = float64(t.st.Step) / float64(perEpoch)
+	res.WallS = t.st.WallS
+	if t.st.WallS > 0 {
+		res.ImagesPerS = float64(t.st.Images) / t.st.WallS
+	}
+	res.Finished = t.st.Step >= total
+	if res.Finished && t.Test != nil && res.TestAccuracy == 0 {
+		ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
+		if err != nil {
+			return res, err
+		}
+		res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
+	}
+	return res, ctx.Err()
+}
+
+func (t *Trainer) log(rec map[string]any) {
+	if t.metrics == nil {
+		return
+	}
+	rec["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(rec)
+	t.metrics.Write(append(b, '\n'))
+}
+
+// Save writes the run folder (see the layout above); a no-op without Out.
+func (t *Trainer) Save() error {
+	if t.Out == "" {
+		return nil
+	}
+	m := t.Model
+	old := t.st.Dir
+	dir := fmt.Sprintf("ckpt-%07d", t.st.Step)
+	if dir == old {
+		return nil
+	}
+	ckpt := filepath.Join(t.Out, dir)
+	if err := checkpoint.Save(ckpt, m); err != nil {
+		return err
+	}
+	moments, _ := t.opt.State(m.Params())
+	var ts []safetensors.Tensor
+	for name, v := range moments {
+		ts = append(ts, safetensors.Tensor{Name: name, Shape: []int{len(v)}, Data: v})
+	}
+	if err := safetensors.WriteFile(filepath.Join(ckpt, momentsFile), ts, nil); err != nil {
+		return err
+	}
+	t.st.Dir = dir
+	b, err := json.MarshalIndent(t.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(t.Out, stateFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	}, 0o644); err != nil {
+		t.st.Dir = old
+		return err
+	}
+	if old != "" {
+		os.RemoveAll(filepath.Join(t.Out, old))
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package train
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/data"
+)
+
+func tinyModel(t *testing.T, ds *data.Dataset, seed uint64) *vit.Model {
+	t.Helper()
+	norm := data.FashionMNISTNorm
+	c := vit.Config{ImageHeight: ds.H, ImageWidth: ds.W, Channels: ds.C, Patch: 7, Dim: 32, Depth: 2, Heads: 2, MLPDim: 64,
+		Classes: len(ds.Classes), Labels: ds.Classes, Mean: norm.Mean, Std: norm.Std, Dropout: 0.1, DropPath: 0.1}
+	m, err := vit.New(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func recipe() Options {
+	return Options{Epochs: 2, Batch: 32, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 5, WeightDecay: 0.05,
+		ClipNorm: 1, LabelSmoothing: 0.1, Augment: data.Augment{PadCrop: 2, HFlip: true}, Seed: 9}
+}
+
+// TestResumeIsExact stops a run mid-epoch, resumes it from its folder and
+// checks that the weights equal those of an uninterrupted run, bit for bit.
+func TestResumeIsExact(t *testing.T) {
+	train, test := data.Embedded()
+	train = train.Subset(seq(200))
+	test = test.Subset(seq(50))
+
+	whole := filepath.Join(t.TempDir(), "whole")
+	tr, err := New(tinyModel(t, train, 1), train, test, recipe(), whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	split := filepath.Join(t.TempDir(), "split")
+	o := recipe()
+	o.StopAt = 9 // mid-epoch: 6 batches per epoch
+	tr, err = New(tinyModel(t, train, 1), train, test, o, split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := tr.Run(context.Background()); err != nil || r.Finished || r.Steps != 9 {
+		t.Fatalf("stopped run: %+v, %v", r, err)
+	}
+	tr, err = Resume(split, train, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Finished || got.Steps != want.Steps || got.TestAccuracy != want.TestAccuracy {
+		t.Fatalf("resumed run %+v, uninterrupted %+v", got, want)
+	}
+	a, err := checkpoint.Load(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Load(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := a.Params(), b.Params()
+	for i := range pa {
+		for j := range pa[i].Data {
+			if pa[i].Data[j] != pb[i].Data[j] {
+				t.Fatalf("%s[%d]: resumed %v, uninterrupted %v", pa[i].Name, j, pb[i].Data[j], pa[i].Data[j])
+			}
+		}
+	}
+	// Only the latest checkpoint is kept.
+	dirs, _ := filepath.Glob(filepath.Join(split, "ckpt-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run folder holds %v, want one checkpoint", dirs)
+	}
+	if _, err := os.Stat(filepath.Join(split, metricsFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLearnsFashionMNIST trains a tiny model on real Fashion-MNIST images
+// for a few hundred steps and checks it learned far beyond chance (10%).
+func TestLearnsFashionMNIST(t *testing.T) {
+	train, test, err := data.FashionMNIST("")
+	if err != nil {
+		t.Logf("installed Fashion-MNIST not found (%v); using the embedded subset", err)
+		train, test = data.Embedded()
+	}
+	test = test.Subset(seq(min(2000, test.N)))
+	o := recipe()
+	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
+	o.Augment, o.LabelSmoothing = data.Augment{}, 0
+	m := tinyModel(t, train, 2)
+	m.Config.Dropout, m.Config.DropPath = 0, 0
+	tr, err := New(m, train, test, o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("300 steps: test accuracy %.3f, loss %.3f, %.0f images/s", r.TestAccuracy, r.TestLoss, r.ImagesPerS)
+	if r.TestAccuracy < 0.65 {
+		t.Fatalf("test accuracy %.3f after 300 steps, want ≥ 0.65", r.TestAccuracy)
+	}
+	ev, err := Evaluate(tr.Model, test, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, row := range ev.Confusion {
+		for _, v := range row {
+			total += v
+		}
+	}
+	if total != test.N || ev.Accuracy != r.TestAccuracy {
+		t.Fatalf("confusion holds %d images of %d; accuracy %v vs %v", total, test.N, ev.Accuracy, r.TestAccuracy)
+	}
+}
+
+func TestBadShapes(t *testing.T) {
+	train, test := data.Embedded()
+	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 1, Patch: 4, Dim: 8, Depth: 1, Heads: 1, MLPDim: 8, Classes: 10}
+	m, _ := vit.New(c, 1)
+	if _, err := New(m, train, test, recipe(), ""); err == nil {
+		t.Fatal("28×28 data on a 32×32 model gave no error")
+	}
+	if _, err := Resume(t.TempDir(), train, test); err == nil {
+		t.Fatal("resuming an empty folder gave no error")
+	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
