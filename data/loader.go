@@ -59,13 +59,13 @@ type Batch struct {
 	Epoch, Num int       // epoch, and batch number within the epoch
 
 	l     *Loader
-	owned atomic.Bool // held by the consumer: between Next and Release
+	owned uint32 // 1 while the consumer holds it (Next to Release); atomic
 }
 
 // Release hands b back to its loader for reuse. Releasing a batch twice
 // is harmless; using it after Release is not.
 func (b *Batch) Release() {
-	if b != nil && b.owned.CompareAndSwap(true, false) {
+	if b != nil && atomic.CompareAndSwapUint32(&b.owned, 1, 0) {
 		b.l.put(b)
 	}
 }
@@ -221,7 +221,7 @@ func (it *Iter) Next() (*Batch, bool) {
 			it.issued++
 		}
 	}
-	b.owned.Store(true)
+	atomic.StoreUint32(&b.owned, 1)
 	return b, true
 }
 

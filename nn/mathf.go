@@ -14,6 +14,10 @@ const (
 	expMin = -87.33654
 )
 
+// roundMagic is 1.5·2²³: adding and subtracting it rounds a float32 of
+// magnitude below 2²² to the nearest integer, without a branch or a call.
+const roundMagic = 12582912
+
 // Exp returns e**x in float32 (Cephes' expf: range reduction by ln 2, a
 // degree-6 polynomial, scaling by 2**n through the exponent bits).
 // Relative error below 3e-7 over the normal range; 0 below about −87.3.
@@ -24,24 +28,30 @@ func Exp(x float32) float32 {
 	if x < expMin {
 		return 0
 	}
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	n := (x*log2e + roundMagic) - roundMagic
 	r := x - n*ln2Hi - n*ln2Lo
 	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
 	p = p*r*r + r + 1
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
-// Erf returns the error function of x in float32 (Abramowitz and Stegun
-// 7.1.26; absolute error below 1.5e-7 plus float32 rounding).
+// Erf returns the error function of x in float32: a rational function of
+// degree 13/8, x·P(x²)/Q(x²), on x clamped to [−4, 4] (beyond which erf is
+// ±1 in float32), the approximation Eigen and XLA use for float32. Absolute
+// error below 5e-7 (a few float32 ulp).
 func Erf(x float32) float32 {
-	sign := float32(1)
-	if x < 0 {
-		sign, x = -1, -x
-	}
-	if x > 9 {
-		return sign
-	}
-	t := 1 / (1 + 0.3275911*x)
-	p := ((((1.061405429*t-1.453152027)*t+1.421413741)*t-0.284496736)*t + 0.254829592) * t
-	return sign * (1 - p*Exp(-x*x))
+	x = min(max(x, -4), 4)
+	x2 := x * x
+	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
+	p = x2*p + -2.10102402082508e-06
+	p = x2*p + -5.69250639462346e-05
+	p = x2*p + -7.34990630326855e-04
+	p = x2*p + -2.95459980854025e-03
+	p = x2*p + -1.60960333262415e-02
+	q := x2*-1.45660718464996e-05 + -2.13374055278905e-04
+	q = x2*q + -1.68282697438203e-03
+	q = x2*q + -7.37332916720468e-03
+	q = x2*q + -1.42647390514189e-02
+	p *= x
+	return p / q
 }

@@ -136,17 +136,17 @@ func noEOF(err error) error {
 	return err
 }
 
-// readAtMost reads exactly n bytes at off from r. Memory is allocated in
-// bounded chunks as data arrives, so a wrong n cannot force a huge
-// allocation unless r really holds that much data.
+// readAtMost reads exactly n bytes at off from r. The buffer grows
+// geometrically as data actually arrives, so an n larger than what r holds
+// cannot force an allocation much larger than the real data.
 func readAtMost(r io.ReaderAt, off, n int64) ([]byte, error) {
 	if n > math.MaxInt {
 		return nil, fmt.Errorf("size %d too large for this platform", n)
 	}
-	const chunk = 64 << 20
-	buf := make([]byte, 0, min(n, chunk))
+	const minChunk, maxChunk = 1 << 20, 64 << 20
+	buf := make([]byte, 0, min(n, minChunk))
 	for int64(len(buf)) < n {
-		k := int(min(n-int64(len(buf)), chunk))
+		k := int(min(n-int64(len(buf)), int64(min(max(len(buf), minChunk), maxChunk))))
 		buf = slices.Grow(buf, k)
 		m, err := r.ReadAt(buf[len(buf):len(buf)+k], off+int64(len(buf)))
 		buf = buf[:len(buf)+m]
@@ -311,8 +311,11 @@ func validateInfo(r rawInfo, dataLen int64) (*tensorInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown dtype %q", r.dtype)
 	}
+	// The product of the nonzero dimensions must not overflow either, even
+	// if a zero dimension makes the tensor empty: callers may compute
+	// partial products of the shape.
 	shape := make([]int, len(r.shape))
-	nelem := int64(1)
+	nonzero, hasZero := int64(1), false
 	for i, d := range r.shape {
 		if d < 0 {
 			return nil, fmt.Errorf("negative dimension %d in shape %v", d, r.shape)
@@ -321,10 +324,18 @@ func validateInfo(r rawInfo, dataLen int64) (*tensorInfo, error) {
 			return nil, fmt.Errorf("dimension %d in shape %v overflows int", d, r.shape)
 		}
 		shape[i] = int(d)
-		if d != 0 && nelem > math.MaxInt64/d {
+		if d == 0 {
+			hasZero = true
+			continue
+		}
+		if nonzero > math.MaxInt64/d {
 			return nil, fmt.Errorf("shape %v: element count overflows", r.shape)
 		}
-		nelem *= d
+		nonzero *= d
+	}
+	nelem := nonzero
+	if hasZero {
+		nelem = 0
 	}
 	if nelem > math.MaxInt64/int64(size) || nelem*int64(size) > math.MaxInt {
 		return nil, fmt.Errorf("shape %v: byte size overflows", r.shape)

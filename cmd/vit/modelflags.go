@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/vitgo/vit"
+)
+
+// modelFlags are the model flags every command shares.
+type modelFlags struct {
+	preset                         string
+	patch, dim, depth, heads, mlp  int
+	image, channels, classes       int
+	pool, posEmbed                 string
+	dropout, attnDropout, dropPath float64
+}
+
+func (f *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.preset, "model", "", "preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
+	fs.IntVar(&f.patch, "patch", 0, "patch side in pixels (overrides the preset)")
+	fs.IntVar(&f.dim, "dim", 0, "token width")
+	fs.IntVar(&f.depth, "depth", 0, "number of encoder blocks")
+	fs.IntVar(&f.heads, "heads", 0, "attention heads")
+	fs.IntVar(&f.mlp, "mlp", 0, "MLP hidden width")
+	fs.IntVar(&f.image, "image", 0, "image side in pixels (default: the dataset's, or 224 for presets)")
+	fs.IntVar(&f.channels, "channels", 0, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
+	fs.IntVar(&f.classes, "classes", 0, "number of classes (default: the dataset's, or 1000 for presets)")
+	fs.StringVar(&f.pool, "pool", "cls", "pooling: cls (class token) or gap (global average of tokens)")
+	fs.StringVar(&f.posEmbed, "pos-embed", "learned", "position embeddings: learned or sincos (fixed 2-D)")
+	fs.Float64Var(&f.dropout, "dropout", 0, "dropout rate")
+	fs.Float64Var(&f.attnDropout, "attention-dropout", 0, "attention dropout rate")
+	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's)")
+}
+
+// config builds the model configuration; image, channels and classes fall
+// back to the given defaults (a dataset's) when the flags leave them unset.
+func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
+	if f.image > 0 {
+		image = f.image
+	}
+	if f.channels > 0 {
+		channels = f.channels
+	}
+	if f.classes > 0 {
+		classes = f.classes
+	}
+	var c vit.Config
+	if f.preset != "" {
+		var err error
+		if c, err = vit.Preset(f.preset, image, channels, classes); err != nil && f.patch == 0 {
+			return c, err
+		}
+	} else {
+		c = vit.Config{ImageHeight: image, ImageWidth: image, Channels: channels, Classes: classes,
+			Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512}
+	}
+	set := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	set(&c.Patch, f.patch)
+	set(&c.Dim, f.dim)
+	set(&c.Depth, f.depth)
+	set(&c.Heads, f.heads)
+	set(&c.MLPDim, f.mlp)
+	c.Pool, c.PosEmbed = f.pool, f.posEmbed
+	c.Dropout, c.AttentionDropout = float32(f.dropout), float32(f.attnDropout)
+	if f.dropPath >= 0 {
+		c.DropPath = float32(f.dropPath)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("model: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/train"
+)
+
+// recipes are the named training recipes; flags override their fields.
+var recipes = map[string]struct {
+	opts     train.Options
+	dropPath float32
+	about    string
+}{
+	"default": {train.Options{Epochs: 100, Batch: 128, Optimizer: "adamw", LR: 1e-3, MinLR: 1e-6, WarmupSteps: 2345,
+		WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
+		Augment: data.Augment{PadCrop: 2, HFlip: true, RandomErasing: 0.25}}, 0.1,
+		"the full Fashion-MNIST recipe: 100 epochs (see BENCHMARKS.md for its accuracy and wall time)"},
+	"quick": {train.Options{Epochs: 5, Batch: 128, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 200,
+		WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.05, LogEvery: 10,
+		Augment: data.Augment{PadCrop: 2, HFlip: true}}, 0,
+		"a short recipe: 5 epochs, about 10 minutes on 2 cores"},
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", "[flags]", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	var (
+		dataSpec  = fs.String("data", "", "dataset: a folder (IDX, CIFAR-10 binary, or class folders), fashion-mnist, mnist or embedded (default: installed Fashion-MNIST, else the embedded subset)")
+		recipe    = fs.String("recipe", "default", "training recipe: default (full) or quick")
+		epochs    = fs.Int("epochs", 0, "epochs (default: the recipe's)")
+		steps     = fs.Int("steps", 0, "run length in optimizer steps, instead of epochs")
+		batch     = fs.Int("batch", 0, "batch size (default: the recipe's, 128)")
+		lr        = fs.Float64("lr", 0, "peak learning rate (default: the recipe's)")
+		wd        = fs.Float64("weight-decay", -1, "AdamW weight decay (default: the recipe's)")
+		optimizer = fs.String("optimizer", "", "adamw or sgd (default: the recipe's, adamw)")
+		seed      = fs.Uint64("seed", 1, "random seed: initialisation, data order, augmentation and dropout")
+		out       = fs.String("out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
+		resume    = fs.String("resume", "", "continue the run in this folder")
+		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
+	)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags come before nothing else; see --help)", fs.Arg(0))
+	}
+	trainSet, testSet, err := data.Open(*dataSpec)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
+		fmt.Fprintf(stderr, "Fashion-MNIST is not installed: training on the subset embedded in vit (%d train, %d test images).\n"+
+			"Install it (apt-get install dataset-fashion-mnist) or pass --data for the full dataset.\n", trainSet.N, testSet.N)
+	}
+
+	var tr *train.Trainer
+	if *resume != "" {
+		if tr, err = train.Resume(*resume, trainSet, testSet); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
+	} else {
+		r, ok := recipes[*recipe]
+		if !ok {
+			return fmt.Errorf("unknown recipe %q: use default or quick", *recipe)
+		}
+		o := r.opts
+		if *epochs > 0 {
+			o.Epochs = *epochs
+		}
+		if *steps > 0 {
+			o.Steps = *steps
+		}
+		if *batch > 0 {
+			o.Batch = *batch
+		}
+		if *lr > 0 {
+			o.LR = float32(*lr)
+		}
+		if *wd >= 0 {
+			o.WeightDecay = float32(*wd)
+		}
+		if *optimizer != "" {
+			o.Optimizer = *optimizer
+		}
+		if o.Optimizer == "sgd" && o.Momentum == 0 {
+			o.Momentum = 0.9
+		}
+		o.Seed = *seed
+		total := o.Steps
+		if total <= 0 {
+			total = o.Epochs * (trainSet.N / o.Batch)
+		}
+		o.WarmupSteps = min(o.WarmupSteps, total/10)
+		if mf.dropPath < 0 {
+			mf.dropPath = float64(r.dropPath)
+		}
+		c, err := mf.config(trainSet.H, trainSet.C, len(trainSet.Classes))
+		if err != nil {
+			return err
+		}
+		c.Labels = trainSet.Classes
+		norm := data.ComputeNormalize(trainSet)
+		c.Mean, c.Std = norm.Mean, norm.Std
+		m, err := vit.New(c, *seed)
+		if err != nil {
+			return err
+		}
+		dir := *out
+		if dir == "" {
+			dir = "runs/" + time.Now().Format("20060102-150405")
+		}
+		if tr, err = train.New(m, trainSet, testSet, o, dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images). Run folder: %s\n",
+			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N, dir)
+	}
+	bar := &progress{w: stderr}
+	tr.Observer = bar
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := tr.Run(ctx)
+	bar.finish()
+	if err == context.Canceled {
+		fmt.Fprintf(stderr, "Interrupted at step %d; state saved. Continue with: vit train --resume %s\n", res.Steps, tr.Out)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(struct {
+			train.Result
+			Run string `json:"run"`
+		}{res, tr.Out})
+	}
+	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
+		100*res.TestAccuracy, res.TestLoss, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
+	return nil
+}
+
+func describe(c vit.Config) string {
+	return fmt.Sprintf("ViT patch %d, dim %d, depth %d, %d heads, MLP %d, %d×%d×%d", c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim, c.ImageHeight, c.ImageWidth, c.Channels)
+}
+
+// progress draws a bar per epoch and a summary line after it, on stderr.
+type progress struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func (p *progress) EpochStart(epoch, batches, stepsLeft int) {
+	p.bar = progressbar.NewOptions(min(batches, stepsLeft),
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d", epoch+1)),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (p *progress) Step(s train.StepStats) {
+	p.bar.Describe(fmt.Sprintf("epoch %d  loss %.3f  lr %.2e  %.0f img/s", s.Epoch+1, s.Loss, s.LR, s.ImagesPerS))
+	p.bar.Add(1)
+}
+
+func (p *progress) EpochEnd(e train.EpochStats) {
+	p.finish()
+	fmt.Fprintf(p.w, "epoch %3d  step %6d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  %5.0f img/s  %s\n",
+		e.Epoch+1, e.Step, e.TrainLoss, 100*e.TrainAccuracy, e.TestLoss, 100*e.TestAccuracy, e.ImagesPerS,
+		time.Duration(e.WallS*float64(time.Second)).Round(time.Second))
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}
