@@ -102,8 +102,15 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	// (2) z'ₗ = Proj(Attention(QKV(LN1(zₗ₋₁)))) + zₗ₋₁
 	dbranch = branchGrad(g.dbranch, dmid, a.projMask, a.keepAttn, batch, t*d)
 	b.Proj.Backward(g.dattn, dbranch, a.attn, n)
-	b.Attn.Backward(g.dqkv, g.dprobs, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+	var probsGrad []float32
+	if ws.captureGrad != nil {
+		probsGrad = g.dprobsOut
+	}
+	b.Attn.Backward(g.dqkv, g.dprobs, probsGrad, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
 	b.QKV.Backward(g.dln, g.dqkv, a.ln1, n)
+	if probsGrad != nil {
+		ws.captureGrad(l, probsGrad[:batch*c.Heads*t*t])
+	}
 	copy(dz, dmid)
 	b.Norm1.Backward(dz, g.dln, ws.zIn(l), a.mean1, a.rstd1, n)
 }

@@ -71,3 +71,68 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 	d := m.Config.Dim
 	return append([]float32(nil), out...), append([]float32(nil), ws.features[:batch*d]...), nil
 }
+
+// AttentionGradients runs the model on x: [batch, channels, height, width]
+// and back-propagates the logit of class[i] for each image i. It returns,
+// for every layer, the attention probabilities and the gradient of the
+// chosen logits with respect to them, both [batch, heads, tokens, tokens]
+// (what gradient-weighted attention rollout needs), and the logits. The
+// model's parameter gradients are left as they were. Unlike Predict it is
+// not safe for concurrent use: it swaps the model's gradient buffers while
+// it runs.
+func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, grads [][]float32, logits []float32, err error) {
+	c := m.Config
+	if len(class) != batch {
+		return nil, nil, nil, fmt.Errorf("vit: %d classes for %d images", len(class), batch)
+	}
+	ws := m.NewWorkspace(batch, true)
+	ws.train = true
+	// Inference behaviour: no dropout or stochastic depth.
+	for i := range ws.blocks {
+		a := &ws.blocks[i]
+		a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP = nil, nil, nil, nil, nil, nil, nil
+	}
+	ws.embedMask = nil
+	ws.grads.dprobsOut = make([]float32, batch*c.Heads*c.Tokens()*c.Tokens())
+	probs = make([][]float32, c.Depth)
+	grads = make([][]float32, c.Depth)
+	ws.capture = func(l int, p []float32) { probs[l] = append([]float32(nil), p...) }
+	ws.captureGrad = func(l int, g []float32) { grads[l] = append([]float32(nil), g...) }
+	out, err := m.Forward(ws, x, batch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logits = append([]float32(nil), out...)
+	dlogits := make([]float32, batch*c.Classes)
+	for i, k := range class {
+		if k < 0 || k >= c.Classes {
+			return nil, nil, nil, fmt.Errorf("vit: class %d out of range [0, %d)", k, c.Classes)
+		}
+		dlogits[i*c.Classes+k] = 1
+	}
+	// Parameter gradients go to a throw-away copy of the gradient buffers.
+	saved := m.swapGrads()
+	defer m.restoreGrads(saved)
+	if err := m.Backward(ws, dlogits, batch); err != nil {
+		return nil, nil, nil, err
+	}
+	return probs, grads, logits, nil
+}
+
+// swapGrads gives every parameter a fresh gradient buffer and returns the
+// old ones, so that an analysis backward pass leaves training state alone.
+func (m *Model) swapGrads() [][]float32 {
+	ps := m.Params()
+	old := make([][]float32, len(ps))
+	for i, p := range ps {
+		old[i] = p.Grad
+		p.Grad = make([]float32, len(p.Data))
+	}
+	return old
+}
+
+func (m *Model) restoreGrads(old [][]float32) {
+	for i, p := range m.Params() {
+		p.Grad = old[i]
+	}
+}

@@ -26,8 +26,10 @@ type Workspace struct {
 	rng       *rand.Rand
 	grads     *backwardBuffers
 
-	// capture, when set, receives each block's attention probabilities.
-	capture func(layer int, probs []float32)
+	// capture, when set, receives each block's attention probabilities;
+	// captureGrad their gradients during Backward.
+	capture     func(layer int, probs []float32)
+	captureGrad func(layer int, dprobs []float32)
 }
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
@@ -54,6 +56,7 @@ type backwardBuffers struct {
 	dprobs                        []float32 // [batch, heads, tokens, tokens]
 	dfeatures, dpooled            []float32
 	dembed                        []float32 // [batch, patches, dim]
+	dprobsOut                     []float32 // allocated on demand for captureGrad
 }
 
 // NewWorkspace sizes a workspace for batches of up to batch images. With

@@ -55,8 +55,10 @@ func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, toke
 
 // Backward takes dout: [batch, tokens, dim] and the forward's qkv, probs and
 // (with dropout) dropped and mask, and writes dqkv: [batch, tokens, 3·dim]
-// (overwriting). dprobs: [batch, heads, tokens, tokens] is scratch.
-func (a Attention) Backward(dqkv, dprobs, dout, qkv, probs, dropped, mask []float32, batch, tokens int) {
+// (overwriting). dprobs: [batch, heads, tokens, tokens] is scratch; if
+// probsGrad (same shape) is not nil it receives the gradient with respect to
+// the attention probabilities (gradient-weighted attention rollout uses it).
+func (a Attention) Backward(dqkv, dprobs, probsGrad, dout, qkv, probs, dropped, mask []float32, batch, tokens int) {
 	dh := a.HeadDim()
 	d3 := 3 * a.Dim
 	tt := tokens * tokens
@@ -81,6 +83,9 @@ func (a Attention) Backward(dqkv, dprobs, dout, qkv, probs, dropped, mask []floa
 				for i, m := range mask[bh*tt : (bh+1)*tt] {
 					dp[i] *= m
 				}
+			}
+			if probsGrad != nil {
+				copy(probsGrad[bh*tt:(bh+1)*tt], dp)
 			}
 			// dS = P⊙(dP − rowdot)·scale, then dQ = dS·K, dK = dSᵀ·Q
 			SoftmaxBackwardRows(dp, p, tokens, tokens, scale)

@@ -127,7 +127,7 @@ func TestAttentionBackward(t *testing.T) {
 			}
 		}
 		dqkv := make([]float32, len(qkv))
-		a.Backward(dqkv, dprobs, up, qkv, probs, dropped, mask, batch, tokens)
+		a.Backward(dqkv, dprobs, nil, up, qkv, probs, dropped, mask, batch, tokens)
 		gradcheck.Check(t, "dqkv", qkv, dqkv, loss, 1e-3, tol, 0)
 	}
 }
