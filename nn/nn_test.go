@@ -79,24 +79,6 @@ func TestGELU(t *testing.T) {
 	gradcheck.Check(t, "dx", x, dx, func() float64 { GELU(y, x); return gradcheck.Dot(y, up) }, 1e-3, tol, 0)
 }
 
-func TestExpErf(t *testing.T) {
-	for x := -87.0; x < 88; x += 0.173 {
-		got, want := float64(Exp(float32(x))), math.Exp(float64(float32(x)))
-		if math.Abs(got-want) > 4e-7*want {
-			t.Fatalf("Exp(%v) = %v, want %v", x, got, want)
-		}
-	}
-	for x := -5.0; x < 5; x += 0.0137 {
-		got, want := float64(Erf(float32(x))), math.Erf(float64(float32(x)))
-		if math.Abs(got-want) > 5e-7 {
-			t.Fatalf("Erf(%v) = %v, want %v", x, got, want)
-		}
-	}
-	if Exp(-100) != 0 || !math.IsInf(float64(Exp(100)), 1) {
-		t.Fatal("Exp does not saturate")
-	}
-}
-
 func TestAttentionBackward(t *testing.T) {
 	for _, dropout := range []bool{false, true} {
 		rng := rand.New(rand.NewPCG(7, 8))

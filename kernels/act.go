@@ -1,0 +1,51 @@
+package kernels
+
+const (
+	invSqrt2   = 0.70710678118654752
+	invSqrt2Pi = 0.39894228040143268
+)
+
+// Gelu computes y = x·Φ(x) elementwise, the exact (erf) GELU of ViT:
+// Φ(x) = (1 + erf(x/√2))/2. x and y have the same length and may be the
+// same slice. Runs on the worker pool.
+func Gelu(y, x []float32) {
+	ParallelFor(len(x), 16384, func(lo, hi int) {
+		n := 0
+		if useAVX2Act {
+			n = (hi - lo) &^ 7
+			if n > 0 {
+				geluAVX2(&y[lo], &x[lo], n)
+			}
+		}
+		geluGo(y[lo+n:hi], x[lo+n:hi])
+	})
+}
+
+// GeluBackward computes dx = dy·GELU'(x), with GELU'(x) = Φ(x) + x·φ(x) and x
+// the forward input. dx may alias dy. Runs on the worker pool.
+func GeluBackward(dx, dy, x []float32) {
+	ParallelFor(len(x), 16384, func(lo, hi int) {
+		n := 0
+		if useAVX2Act {
+			n = (hi - lo) &^ 7
+			if n > 0 {
+				geluBackwardAVX2(&dx[lo], &dy[lo], &x[lo], n)
+			}
+		}
+		geluBackwardGo(dx[lo+n:hi], dy[lo+n:hi], x[lo+n:hi])
+	})
+}
+
+func geluGo(y, x []float32) {
+	for i, v := range x {
+		y[i] = 0.5 * v * (1 + Erf(v*invSqrt2))
+	}
+}
+
+func geluBackwardGo(dx, dy, x []float32) {
+	for i, v := range x {
+		cdf := 0.5 * (1 + Erf(v*invSqrt2))
+		pdf := invSqrt2Pi * Exp(-0.5*v*v)
+		dx[i] = dy[i] * (cdf + v*pdf)
+	}
+}

@@ -1,0 +1,3 @@
+package kernels
+
+func setAct(v bool) { useAVX2Act = v }
