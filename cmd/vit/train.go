@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
@@ -61,7 +62,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
+	if *dataSpec == "" && strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
 		fmt.Fprintf(stderr, "Fashion-MNIST is not installed: training on the subset embedded in vit (%d train, %d test images).\n"+
 			"Install it (apt-get install dataset-fashion-mnist) or pass --data for the full dataset.\n", trainSet.N, testSet.N)
 	}
@@ -129,7 +130,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images). Run folder: %s\n",
 			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N, dir)
 	}
-	bar := &progress{w: stderr}
+	bar := &progress{w: stderr, tty: isTerminal(stderr)}
 	tr.Observer = bar
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -158,12 +159,25 @@ func describe(c vit.Config) string {
 }
 
 // progress draws a bar per epoch and a summary line after it, on stderr.
+// When stderr is not a terminal (a log file, CI) it prints a plain line
+// every tenth of an epoch instead of redrawing a bar.
 type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w       io.Writer
+	tty     bool
+	bar     *progressbar.ProgressBar
+	batches int
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progress) EpochStart(epoch, batches, stepsLeft int) {
+	p.batches = batches
+	if !p.tty {
+		return
+	}
 	p.bar = progressbar.NewOptions(min(batches, stepsLeft),
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d", epoch+1)),
@@ -176,6 +190,12 @@ func (p *progress) EpochStart(epoch, batches, stepsLeft int) {
 }
 
 func (p *progress) Step(s train.StepStats) {
+	if !p.tty {
+		if every := max(p.batches/10, 1); s.Batch%every == 0 {
+			fmt.Fprintf(p.w, "epoch %d  batch %d/%d  loss %.4f  lr %.2e  %.0f img/s\n", s.Epoch+1, s.Batch, s.Batches, s.Loss, s.LR, s.ImagesPerS)
+		}
+		return
+	}
 	p.bar.Describe(fmt.Sprintf("epoch %d  loss %.3f  lr %.2e  %.0f img/s", s.Epoch+1, s.Loss, s.LR, s.ImagesPerS))
 	p.bar.Add(1)
 }
