@@ -106,7 +106,11 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	if ws.captureGrad != nil {
 		probsGrad = g.dprobsOut
 	}
-	b.Attn.Backward(g.dqkv, g.dprobs, probsGrad, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+	if b.Performer != nil {
+		b.Performer.Backward(g.dqkv, g.dattn, a.perf, a.qkv, batch, t)
+	} else {
+		b.Attn.Backward(g.dqkv, g.dprobs, probsGrad, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+	}
 	b.QKV.Backward(g.dln, g.dqkv, a.ln1, n)
 	if probsGrad != nil {
 		ws.captureGrad(l, probsGrad[:batch*c.Heads*t*t])

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/vitgo/vit/nn"
 )
 
 // Config describes a Vision Transformer. The zero values of the optional
@@ -29,6 +31,14 @@ type Config struct {
 	Dropout          float32 `json:"dropout,omitempty"`           // after the position embedding and each dense layer but qkv
 	AttentionDropout float32 `json:"attention_dropout,omitempty"` // on the attention probabilities
 	DropPath         float32 `json:"drop_path,omitempty"`         // stochastic depth rate of the last block (linear in depth)
+
+	// Attention is "softmax" (default, the paper's) or "performer": FAVOR+
+	// linear attention with Features positive orthogonal random features
+	// per head (default ⌊dh·ln dh⌋), redrawn every RedrawEvery training
+	// steps (0: drawn once, from the model's seed).
+	Attention   string `json:"attention,omitempty"`
+	Features    int    `json:"features,omitempty"`
+	RedrawEvery int    `json:"redraw_every,omitempty"`
 
 	Labels []string `json:"labels,omitempty"` // class names, index order
 
@@ -87,6 +97,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sincos position embeddings need dim divisible by 4, got %d", c.Dim)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttentionDropout < 0 || c.AttentionDropout >= 1 || c.DropPath < 0 || c.DropPath >= 1:
 		return fmt.Errorf("dropout rates must be in [0, 1)")
+	case c.Attention != "" && c.Attention != "softmax" && c.Attention != "performer":
+		return fmt.Errorf("attention must be softmax or performer, got %q", c.Attention)
+	case c.Features < 0 || c.RedrawEvery < 0:
+		return fmt.Errorf("features and redraw_every must not be negative")
 	case c.Labels != nil && len(c.Labels) != c.Classes:
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
 	}
@@ -122,6 +136,9 @@ func (c Config) Eps() float32 {
 	return c.LayerNormEps
 }
 
+// Performer reports whether the blocks use FAVOR+ attention.
+func (c Config) Performer() bool { return c.Attention == "performer" }
+
 // FLOPs is the forward cost of one image in floating-point operations, a
 // multiply-add counted as 2: the matrix products of the patch embedding,
 // every block (qkv, q·kᵀ, attention·v, output projection, MLP) and the head.
@@ -129,6 +146,16 @@ func (c Config) Eps() float32 {
 func (c Config) FLOPs() int64 {
 	n, t, d, m := int64(c.NumPatches()), int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)
 	embed := 2 * n * int64(c.PatchSize()) * d
-	block := 2*t*d*3*d + 2*2*t*t*d + 2*t*d*d + 2*2*t*d*m
+	attention := 2 * 2 * t * t * d // q·kᵀ and attention·v
+	if c.Performer() {
+		dh := d / int64(c.Heads)
+		feats := int64(c.Features)
+		if feats == 0 {
+			feats = int64(nn.DefaultFeatures(int(dh)))
+		}
+		// φ of queries and keys, K'ᵀ[V|1] and Q'·(K'ᵀ[V|1]), per head.
+		attention = int64(c.Heads) * (2*2*t*feats*dh + 2*2*t*feats*(dh+1))
+	}
+	block := 2*t*d*3*d + attention + 2*t*d*d + 2*2*t*d*m
 	return embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
 }

@@ -89,8 +89,12 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	// (2) z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁
 	b.Norm1.Forward(a.ln1, zIn, a.mean1, a.rstd1, n)
 	b.QKV.Forward(a.qkv, a.ln1, n)
-	b.Attn.Forward(a.attn, a.probs, a.dropped, a.attnMask, a.qkv, batch, t)
-	if ws.capture != nil {
+	if b.Performer != nil {
+		b.Performer.Forward(a.attn, a.perf, a.qkv, batch, t)
+	} else {
+		b.Attn.Forward(a.attn, a.probs, a.dropped, a.attnMask, a.qkv, batch, t)
+	}
+	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, a.probs[:batch*c.Heads*t*t])
 	}
 	b.Proj.Forward(a.mid, a.attn, n)

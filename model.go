@@ -34,10 +34,14 @@ type Block struct {
 	Norm1 *nn.LayerNorm
 	QKV   *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
 	Attn  nn.Attention
-	Proj  *nn.Linear // [dim, dim]
-	Norm2 *nn.LayerNorm
-	FC1   *nn.Linear // [mlp, dim]
-	FC2   *nn.Linear // [dim, mlp]
+	// Performer replaces softmax attention when the config asks for it;
+	// Features holds its random projection W: [features, dh] (a buffer).
+	Performer *nn.Performer
+	Features  *nn.Param
+	Proj      *nn.Linear // [dim, dim]
+	Norm2     *nn.LayerNorm
+	FC1       *nn.Linear // [mlp, dim]
+	FC2       *nn.Linear // [dim, mlp]
 }
 
 // New builds a model with the initialisation of the official JAX
@@ -87,6 +91,7 @@ func newZero(c Config) (*Model, error) {
 		Head:       nn.NewLinear("head", c.Dim, c.Classes, true),
 	}
 	m.PosEmbed.Frozen = c.PosEmbed == "sincos"
+	m.PosEmbed.Buffer = m.PosEmbed.Frozen
 	if c.ClassToken() {
 		m.ClassToken = nn.NewParam("cls_token", true, c.Dim)
 	}
@@ -102,7 +107,54 @@ func newZero(c Config) (*Model, error) {
 			FC2:   nn.NewLinear(p+"mlp.fc2", c.MLPDim, c.Dim, true),
 		})
 	}
+	if c.Performer() {
+		m.setPerformer(0)
+	}
 	return m, nil
+}
+
+// setPerformer gives every block FAVOR+ attention with random features
+// drawn from seed (block l uses seed+l).
+func (m *Model) setPerformer(seed uint64) {
+	c := m.Config
+	for l, b := range m.Blocks {
+		b.Performer = nn.NewPerformer(c.Heads, c.Dim, c.Features, seed+uint64(l))
+		b.Features = &nn.Param{Name: fmt.Sprintf("blocks.%d.attn.features", l), Shape: []int{b.Performer.Features, b.Performer.HeadDim()},
+			Data: b.Performer.W, Grad: make([]float32, len(b.Performer.W)), NoDecay: true, Frozen: true, Buffer: true}
+	}
+}
+
+// SetAttention switches every block to "softmax" or "performer" attention
+// (with features random features per head, 0 for the default, drawn from
+// seed), keeping all learned weights: the Performer paper runs and
+// fine-tunes softmax-trained models this way. Workspaces made before the
+// switch must not be used after it.
+func (m *Model) SetAttention(kind string, features int, seed uint64) error {
+	c := m.Config
+	c.Attention, c.Features = kind, features
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	m.Config = c
+	m.pools = sync.Map{}
+	if !c.Performer() {
+		for _, b := range m.Blocks {
+			b.Performer, b.Features = nil, nil
+		}
+		return nil
+	}
+	m.setPerformer(seed)
+	return nil
+}
+
+// RedrawFeatures draws new Performer random features from seed (a no-op
+// with softmax attention). The trainer calls it every RedrawEvery steps.
+func (m *Model) RedrawFeatures(seed uint64) {
+	for l, b := range m.Blocks {
+		if b.Performer != nil {
+			b.Performer.Redraw(seed + uint64(l))
+		}
+	}
 }
 
 // Params lists every tensor in a fixed order; names follow timm.
@@ -125,14 +177,18 @@ func (b *Block) Params() []*nn.Param {
 	for _, l := range [][]*nn.Param{b.Norm1.Params(), b.QKV.Params(), b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
 		ps = append(ps, l...)
 	}
+	if b.Features != nil {
+		ps = append(ps, b.Features)
+	}
 	return ps
 }
 
-// NumParams counts the learnable values (fixed sin-cos embeddings excluded).
+// NumParams counts the learnable values (buffers such as fixed sin-cos
+// embeddings and Performer features excluded).
 func (m *Model) NumParams() int64 {
 	var n int64
 	for _, p := range m.Params() {
-		if !(p == m.PosEmbed && m.Config.PosEmbed == "sincos") {
+		if !p.Buffer {
 			n += int64(p.Size())
 		}
 	}

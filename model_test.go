@@ -25,6 +25,7 @@ func TestModelBackward(t *testing.T) {
 		{"gap", func(c *Config) { c.Pool = "gap" }},
 		{"sincos", func(c *Config) { c.PosEmbed = "sincos"; c.NoQKVBias = true }},
 		{"dropout", func(c *Config) { c.Dropout = 0.2; c.AttentionDropout = 0.2; c.DropPath = 0.3 }},
+		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,5 +194,55 @@ func TestAttentionGradients(t *testing.T) {
 				t.Fatalf("%s: parameter gradients changed", p.Name)
 			}
 		}
+	}
+}
+
+// TestPerformerSwitch runs a softmax model with Performer attention: with
+// many features its logits approach the softmax ones, and switching back
+// restores them exactly.
+func TestPerformerSwitch(t *testing.T) {
+	c := tinyConfig()
+	m, _ := New(c, 4)
+	rng := rand.New(rand.NewPCG(5, 6))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	// Moderate query·key products, the regime where FAVOR+'s variance is small.
+	for _, b := range m.Blocks {
+		for i := range b.QKV.W.Data[:2*c.Dim*c.Dim] {
+			b.QKV.W.Data[i] *= 0.3
+		}
+	}
+	batch := 2
+	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	exact, _ := m.Predict(x, batch)
+	if err := m.SetAttention("performer", 4096, 1); err != nil {
+		t.Fatal(err)
+	}
+	if m.NumParams() != func() int64 { m2, _ := New(c, 4); return m2.NumParams() }() {
+		t.Fatal("random features counted as parameters")
+	}
+	approx, err := m.Predict(x, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var num, den float64
+	for i := range exact {
+		num += float64((approx[i] - exact[i]) * (approx[i] - exact[i]))
+		den += float64(exact[i] * exact[i])
+	}
+	if rel := math.Sqrt(num / den); rel > 0.05 {
+		t.Fatalf("performer logits differ from softmax by %.3f (relative)", rel)
+	}
+	if _, _, err := m.Attention(x, batch, []int{0}); err == nil {
+		t.Fatal("attention maps of a Performer model gave no error")
+	}
+	m.SetAttention("softmax", 0, 0)
+	back, _ := m.Predict(x, batch)
+	for i := range exact {
+		if back[i] != exact[i] {
+			t.Fatal("switching back to softmax changed the logits")
+		}
+	}
+	if err := m.SetAttention("linear", 0, 0); err == nil {
+		t.Fatal("unknown attention gave no error")
 	}
 }

@@ -44,6 +44,9 @@ func (m *Model) Features(x []float32, batch int) ([]float32, error) {
 // logits. Only the requested layers are kept. The output is the same as
 // Predict's. Safe for concurrent use.
 func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][]float32, logits []float32, err error) {
+	if m.Config.Performer() {
+		return nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+	}
 	want := map[int]bool{}
 	for _, l := range layers {
 		if l < 0 || l >= m.Config.Depth {
@@ -82,6 +85,9 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 // it runs.
 func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, grads [][]float32, logits []float32, err error) {
 	c := m.Config
+	if c.Performer() {
+		return nil, nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+	}
 	if len(class) != batch {
 		return nil, nil, nil, fmt.Errorf("vit: %d classes for %d images", len(class), batch)
 	}

@@ -1,6 +1,10 @@
 package vit
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/vitgo/vit/nn"
+)
 
 // Workspace holds the activations of one batch: what Backward needs from
 // Forward in training, or the scratch of one call at inference. It is sized
@@ -34,18 +38,19 @@ type Workspace struct {
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
 type blockActs struct {
-	ln1, ln2          []float32 // [n, dim] LayerNorm outputs
-	mean1, rstd1      []float32 // [n]
-	mean2, rstd2      []float32 // [n]
-	qkv               []float32 // [n, 3·dim]
-	probs             []float32 // [batch, heads, tokens, tokens]
-	attn              []float32 // [n, dim] heads concatenated
-	mid               []float32 // [n, dim] z'_l of Eq. 2
-	hidden, act       []float32 // [n, mlp] before and after GELU
-	attnMask, dropped []float32 // attention dropout: [batch, heads, tokens, tokens]
-	projMask, fc2Mask []float32 // dropout after the two branch outputs: [n, dim]
-	fc1Mask           []float32 // dropout after GELU: [n, mlp]
-	keepAttn, keepMLP []float32 // stochastic depth: [batch], 0 or 1/keep
+	ln1, ln2          []float32         // [n, dim] LayerNorm outputs
+	mean1, rstd1      []float32         // [n]
+	mean2, rstd2      []float32         // [n]
+	qkv               []float32         // [n, 3·dim]
+	probs             []float32         // [batch, heads, tokens, tokens]
+	attn              []float32         // [n, dim] heads concatenated
+	mid               []float32         // [n, dim] z'_l of Eq. 2
+	hidden, act       []float32         // [n, mlp] before and after GELU
+	attnMask, dropped []float32         // attention dropout: [batch, heads, tokens, tokens]
+	projMask, fc2Mask []float32         // dropout after the two branch outputs: [n, dim]
+	fc1Mask           []float32         // dropout after GELU: [n, mlp]
+	keepAttn, keepMLP []float32         // stochastic depth: [batch], 0 or 1/keep
+	perf              *nn.PerformerActs // Performer attention's saved state
 }
 
 // backwardBuffers are gradients flowing back through the blocks; one set serves all.
@@ -91,9 +96,15 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	for range nz {
 		ws.z = append(ws.z, f(n*d))
 	}
+	probs := func(k int) []float32 { // attention matrices: none with the Performer
+		if c.Performer() {
+			return nil
+		}
+		return f(k)
+	}
 	for range nb {
 		a := blockActs{
-			ln1: f(n * d), ln2: f(n * d), qkv: f(n * 3 * d), probs: f(batch * h * t * t),
+			ln1: f(n * d), ln2: f(n * d), qkv: f(n * 3 * d), probs: probs(batch * h * t * t),
 			attn: f(n * d), mid: f(n * d), hidden: f(n * mlp), act: f(n * mlp),
 			attnMask: maybe(c.AttentionDropout, batch*h*t*t), dropped: maybe(c.AttentionDropout, batch*h*t*t),
 			projMask: maybe(c.Dropout, n*d), fc2Mask: maybe(c.Dropout, n*d), fc1Mask: maybe(c.Dropout, n*mlp),
@@ -101,6 +112,10 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 		}
 		if train {
 			a.mean1, a.rstd1, a.mean2, a.rstd2 = f(n), f(n), f(n), f(n)
+		}
+		if c.Performer() {
+			a.perf = m.Blocks[0].Performer.NewActs(batch, t)
+			a.attnMask, a.dropped = nil, nil // attention dropout has no FAVOR+ counterpart
 		}
 		ws.blocks = append(ws.blocks, a)
 	}
@@ -110,7 +125,7 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 		ws.rng = rand.New(ws.pcg)
 		ws.grads = &backwardBuffers{
 			dz: f(n * d), dmid: f(n * d), dbranch: f(n * d), dln: f(n * d), dattn: f(n * d),
-			dqkv: f(n * 3 * d), dhidden: f(n * mlp), dprobs: f(batch * h * t * t),
+			dqkv: f(n * 3 * d), dhidden: f(n * mlp), dprobs: probs(batch * h * t * t),
 			dfeatures: f(batch * d), dpooled: f(pooledRows * d), dembed: f(batch * c.NumPatches() * d),
 		}
 	}

@@ -12,6 +12,10 @@ type Param struct {
 	// Frozen tensors are never updated (fixed sin-cos position embeddings,
 	// a frozen body during a linear probe).
 	Frozen bool
+	// Buffer marks state that is not learned at all (fixed sin-cos
+	// position embeddings, Performer random features): saved with the
+	// model, frozen, and not counted as a parameter.
+	Buffer bool
 }
 
 // NewParam allocates a zeroed parameter of the given shape.

@@ -33,20 +33,26 @@ const PerformerEps = 1e-6
 // maximum of W·q' over the m features of that query, for keys the maximum
 // of W·k' over all keys and features of that (image, head). Both are
 // constant along the sums they enter (a factor per row of Q', one for all
-// of K'), so they cancel in D⁻¹ up to their effect on ε; Forward and
-// Backward treat them as constants (the reference implementation's
-// stop-gradient), and Backward is otherwise the exact gradient of Forward.
-// ε is PerformerEps.
+// of K'), so they cancel in D⁻¹ up to their effect on ε. Backward treats
+// them as constants (the reference implementation's stop-gradient) and is
+// otherwise the exact gradient of Forward; the derivative it leaves out,
+// through s, is m^(−1/2)·ε·Σ ∂L/∂φ over the features s shifts (the output
+// does not change when a row of Q', or all of K', is scaled), zero for
+// ε = 0 and below float32 resolution for ε = PerformerEps. Because s
+// leaves out ‖x‖²/2, a query's largest feature is m^(−1/2)·exp(−‖q'‖²/2):
+// beyond ‖q'‖²/2 ≈ 14, ε dominates and that query's output drifts towards
+// the mean of V, as in the reference implementation.
 //
 // W: [Features, dh] is one projection matrix shared by all heads of the
-// layer, as in the reference implementation (a matrix per head would add
-// no accuracy to any one head and multiply the draws). Its rows come in
+// layer, as in the reference implementation (each head sees the same
+// unbiased estimator; a matrix per head would only decorrelate the heads'
+// errors). Its rows come in
 // blocks of dh: each block is a Haar-random orthogonal dh×dh matrix (Gram-
 // Schmidt on Gaussian rows; the last block keeps only its first
 // Features mod dh rows), and every row is rescaled to the norm of an
 // independent dh-dimensional Gaussian vector (χ with dh degrees of
 // freedom), so each row is marginally N(0, I) while rows within a block
-// are exactly orthogonal.
+// are orthogonal (to float32 rounding).
 type Performer struct {
 	Heads, Dim int       // as Attention: Dim = Heads·dh
 	Features   int       // m, the number of random features per head

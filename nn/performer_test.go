@@ -4,9 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/kernels"
 )
 
 func TestPerformerBackward(t *testing.T) {
@@ -160,6 +162,9 @@ func TestPerformerDeterministic(t *testing.T) {
 }
 
 func TestPerformerNoAlloc(t *testing.T) {
+	if performerRace {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
 	p := NewPerformer(4, 64, 32, 1)
 	rng := rand.New(rand.NewPCG(2, 2))
 	batch, tokens := 2, 33
@@ -172,10 +177,18 @@ func TestPerformerNoAlloc(t *testing.T) {
 		p.Backward(dqkv, up, acts, qkv, batch, tokens)
 	}
 	step()
-	// ParallelFor's closure, goroutines and WaitGroup: a few per call.
 	n := testing.AllocsPerRun(20, step)
-	t.Logf("%v allocations per Forward+Backward", n)
-	if n > 8 {
-		t.Errorf("Forward+Backward allocate %v times per step, want ≤ 8", n)
+	// The only allocations are ParallelFor's (its closure, WaitGroup and
+	// goroutines: 1 per call with one worker, 2·Workers with several), one
+	// call in Forward and one in Backward; measure them alone.
+	var sink atomic.Int64
+	base := testing.AllocsPerRun(20, func() {
+		for _, n := range []int{batch * p.Heads, min(kernels.Workers, batch*p.Heads)} {
+			kernels.ParallelFor(n, 1, func(lo, hi int) { sink.Add(int64(hi - lo + n)) })
+		}
+	})
+	t.Logf("Forward+Backward: %v allocations per step; ParallelFor alone: %v (Workers=%d)", n, base, kernels.Workers)
+	if n > base {
+		t.Errorf("Forward+Backward allocate %v times per step, more than ParallelFor's %v", n, base)
 	}
 }

@@ -268,6 +268,9 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		cancelled := false
 		for b, ok := it.Next(); ok; b, ok = it.Next() {
 			step := t.st.Step
+			if every := c.RedrawEvery; every > 0 && step > 0 && step%every == 0 {
+				m.RedrawFeatures(o.Seed<<32 ^ uint64(step))
+			}
 			ws.Seed(o.Seed, uint64(step))
 			logits, err := m.Forward(ws, b.X, b.B)
 			if err != nil {

@@ -16,6 +16,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	dataSpec := fs.String("data", "", "dataset whose test split to use (as for vit train)")
 	batch := fs.Int("batch", 256, "batch size")
 	jsonOut := fs.Bool("json", false, "print the metrics as JSON")
+	attention := fs.String("attention", "", "run with this attention instead of the model's own: softmax or performer")
+	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,6 +28,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	m, err := checkpoint.Load(*model)
 	if err != nil {
 		return err
+	}
+	if *attention != "" {
+		if err := m.SetAttention(*attention, *features, 1); err != nil {
+			return err
+		}
 	}
 	_, test, err := data.Open(*dataSpec)
 	if err != nil {

@@ -14,6 +14,8 @@ type modelFlags struct {
 	image, channels, classes       int
 	pool, posEmbed                 string
 	dropout, attnDropout, dropPath float64
+	attention                      string
+	features, redrawEvery          int
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -30,7 +32,10 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.posEmbed, "pos-embed", "learned", "position embeddings: learned or sincos (fixed 2-D)")
 	fs.Float64Var(&f.dropout, "dropout", 0, "dropout rate")
 	fs.Float64Var(&f.attnDropout, "attention-dropout", 0, "attention dropout rate")
-	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's)")
+	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for default and 0 for quick)")
+	fs.StringVar(&f.attention, "attention", "softmax", "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
+	fs.IntVar(&f.features, "features", 0, "Performer random features per head (default ⌊dh·ln dh⌋)")
+	fs.IntVar(&f.redrawEvery, "redraw-every", 0, "redraw the Performer features every N training steps (0: never)")
 }
 
 // config builds the model configuration; image, channels and classes fall
@@ -70,6 +75,7 @@ func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
 	if f.dropPath >= 0 {
 		c.DropPath = float32(f.dropPath)
 	}
+	c.Attention, c.Features, c.RedrawEvery = f.attention, f.features, f.redrawEvery
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("model: %w", err)
 	}
