@@ -1,7 +1,9 @@
 package vit
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"math/rand/v2"
 	"testing"
 
@@ -244,5 +246,72 @@ func TestPerformerSwitch(t *testing.T) {
 	}
 	if err := m.SetAttention("linear", 0, 0); err == nil {
 		t.Fatal("unknown attention gave no error")
+	}
+}
+
+// TestPredictConcurrent runs Predict from many goroutines at once (run the
+// suite with -race to check for data races) and checks every result equals
+// the serial one.
+func TestPredictConcurrent(t *testing.T) {
+	c := tinyConfig()
+	m, _ := New(c, 4)
+	rng := rand.New(rand.NewPCG(5, 6))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	x := gradcheck.Random(rng, 3*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	want, _ := m.Predict(x, 3)
+	errs := make(chan error, 16)
+	for g := range 16 {
+		go func() {
+			for range 20 {
+				got, err := m.Predict(x, 1+g%3)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						errs <- fmt.Errorf("goroutine %d: logit %d = %v, want %v", g, i, got[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTrainStepAllocations checks that a training step allocates no
+// buffers: what remains is the worker pool's goroutine hand-off.
+func TestTrainStepAllocations(t *testing.T) {
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 32, Depth: 2, Heads: 2, MLPDim: 64, Classes: 10, DropPath: 0.1, Dropout: 0.1}
+	m, _ := New(c, 1)
+	batch := 16
+	x := make([]float32, batch*28*28)
+	labels := make([]int, batch)
+	dl := make([]float32, batch*10)
+	ws := m.NewWorkspace(batch, true)
+	step := func() {
+		logits, _ := m.Forward(ws, x, batch)
+		nn.CrossEntropy(dl, logits, labels, 10, 0)
+		m.ZeroGrad()
+		m.Backward(ws, dl, batch)
+	}
+	step()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const steps = 10
+	for range steps {
+		step()
+	}
+	runtime.ReadMemStats(&after)
+	perStep := (after.TotalAlloc - before.TotalAlloc) / steps
+	t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
+	if perStep > 64<<10 {
+		t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
 	}
 }

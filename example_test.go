@@ -1,0 +1,37 @@
+package vit_test
+
+import (
+	"fmt"
+
+	"github.com/vitgo/vit"
+)
+
+// Build ViT-B/16 as in the paper's Table 1 and describe it.
+func ExamplePreset() {
+	cfg, err := vit.Preset("B/16", 224, 3, 1000)
+	if err != nil {
+		panic(err)
+	}
+	m, err := vit.New(cfg, 0)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d tokens, %.1fM parameters, %.1f GFLOPs per image\n",
+		cfg.Tokens(), float64(m.NumParams())/1e6, float64(cfg.FLOPs())/1e9)
+	// Output: 197 tokens, 86.6M parameters, 35.1 GFLOPs per image
+}
+
+// Classify a batch of images with a (here untrained) model. Predict is safe
+// to call from many goroutines at once.
+func ExampleModel_Predict() {
+	cfg := vit.Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 7,
+		Dim: 32, Depth: 2, Heads: 2, MLPDim: 64, Classes: 10}
+	m, _ := vit.New(cfg, 1)
+	images := make([]float32, 2*1*28*28) // [batch, channels, height, width], normalised
+	logits, err := m.Predict(images, 2)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(logits), "logits") // [batch, classes]
+	// Output: 20 logits
+}
