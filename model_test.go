@@ -3,8 +3,8 @@ package vit
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
