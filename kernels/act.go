@@ -49,3 +49,33 @@ func geluBackwardGo(dx, dy, x []float32) {
 		dx[i] = dy[i] * (cdf + v*pdf)
 	}
 }
+
+// SoftmaxRows replaces each row of x: [rows, cols] by its softmax,
+// computed stably (the row maximum is subtracted first). Single-threaded:
+// callers parallelise over independent rows or heads.
+func SoftmaxRows(x []float32, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		row := x[r*cols : (r+1)*cols]
+		m := row[0]
+		for _, v := range row[1:] {
+			m = max(m, v)
+		}
+		var s float32
+		n := 0
+		if useAVX2Act {
+			n = cols &^ 7
+			if n > 0 {
+				s = expShiftSumAVX2(&row[0], &row[0], n, m)
+			}
+		}
+		for j := n; j < cols; j++ {
+			e := Exp(row[j] - m)
+			row[j] = e
+			s += e
+		}
+		inv := 1 / s
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+}

@@ -11,3 +11,6 @@ func geluAVX2(y, x *float32, n int)
 
 //go:noescape
 func geluBackwardAVX2(dx, dy, x *float32, n int)
+
+//go:noescape
+func expShiftSumAVX2(dst, src *float32, n int, shift float32) float32

@@ -179,3 +179,61 @@ bloop:
 bdone:
 	VZEROUPPER
 	RET
+
+// func expShiftSumAVX2(dst, src *float32, n int, shift float32) float32
+// dst[i] = exp(src[i] - shift) for src[i] - shift ≤ 0; returns the sum.
+// n is a multiple of 8; dst may alias src.
+TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y15
+	VXORPS Y14, Y14, Y14
+	SHRQ $3, CX
+	JZ edone
+	VBROADCASTSS actc<>+68(SB), Y13 // expmin
+	VBROADCASTSS actc<>+72(SB), Y12 // log2e
+	VBROADCASTSS actc<>+76(SB), Y11 // ln2hi
+	VBROADCASTSS actc<>+80(SB), Y10 // ln2lo
+	VBROADCASTSS actc<>+108(SB), Y9 // one
+	VPBROADCASTD act127<>(SB), Y8
+eloop:
+	VMOVUPS (SI), Y7
+	VSUBPS Y15, Y7, Y7
+	VMAXPS Y13, Y7, Y7
+	VMULPS Y12, Y7, Y6
+	VROUNDPS $0, Y6, Y6
+	VFNMADD231PS Y11, Y6, Y7
+	VFNMADD231PS Y10, Y6, Y7
+	VBROADCASTSS actc<>+84(SB), Y5
+	VBROADCASTSS actc<>+88(SB), Y4
+	VFMADD213PS Y4, Y7, Y5
+	VBROADCASTSS actc<>+92(SB), Y4
+	VFMADD213PS Y4, Y7, Y5
+	VBROADCASTSS actc<>+96(SB), Y4
+	VFMADD213PS Y4, Y7, Y5
+	VBROADCASTSS actc<>+100(SB), Y4
+	VFMADD213PS Y4, Y7, Y5
+	VBROADCASTSS actc<>+104(SB), Y4
+	VFMADD213PS Y4, Y7, Y5
+	VMULPS Y7, Y7, Y4
+	VFMADD213PS Y7, Y4, Y5
+	VADDPS Y9, Y5, Y5
+	VCVTPS2DQ Y6, Y6
+	VPADDD Y8, Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VMULPS Y6, Y5, Y5
+	VMOVUPS Y5, (DI)
+	VADDPS Y5, Y14, Y14
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ eloop
+edone:
+	VEXTRACTF128 $1, Y14, X0
+	VADDPS X14, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+32(FP)
+	RET

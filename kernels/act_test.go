@@ -89,3 +89,44 @@ func BenchmarkGeluBackward(b *testing.B) {
 		GeluBackward(y, y, x)
 	}
 }
+
+func TestSoftmaxRows(t *testing.T) {
+	paths := []bool{false}
+	if useAVX2Act {
+		paths = append(paths, true)
+	}
+	defer func(v bool) { setAct(v) }(useAVX2Act)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, asm := range paths {
+		setAct(asm)
+		for _, cols := range []int{1, 7, 8, 9, 50, 197} {
+			rows := 3
+			x := make([]float32, rows*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 5)
+			}
+			x[0] = -200 // exp underflows
+			want := make([]float64, len(x))
+			for r := range rows {
+				m := math.Inf(-1)
+				for _, v := range x[r*cols : (r+1)*cols] {
+					m = math.Max(m, float64(v))
+				}
+				var s float64
+				for j, v := range x[r*cols : (r+1)*cols] {
+					want[r*cols+j] = math.Exp(float64(v) - m)
+					s += want[r*cols+j]
+				}
+				for j := range cols {
+					want[r*cols+j] /= s
+				}
+			}
+			SoftmaxRows(x, rows, cols)
+			for i, v := range x {
+				if math.Abs(float64(v)-want[i]) > 1e-6 {
+					t.Fatalf("asm=%v cols=%d: p[%d] = %v, want %v", asm, cols, i, v, want[i])
+				}
+			}
+		}
+	}
+}

@@ -8,25 +8,7 @@ import (
 
 // SoftmaxRows replaces each row of x: [rows, cols] by its softmax, computed
 // stably (the row maximum is subtracted first).
-func SoftmaxRows(x []float32, rows, cols int) {
-	for r := 0; r < rows; r++ {
-		row := x[r*cols : (r+1)*cols]
-		m := row[0]
-		for _, v := range row[1:] {
-			m = max(m, v)
-		}
-		var s float32
-		for j, v := range row {
-			e := kernels.Exp(v - m)
-			row[j] = e
-			s += e
-		}
-		inv := 1 / s
-		for j := range row {
-			row[j] *= inv
-		}
-	}
-}
+func SoftmaxRows(x []float32, rows, cols int) { kernels.SoftmaxRows(x, rows, cols) }
 
 // SoftmaxBackwardRows turns dp: [rows, cols], the gradient with respect to the
 // softmax output p, into the gradient with respect to its input, in place:
