@@ -12,6 +12,8 @@ type LayerNorm struct {
 	G, B *Param
 	Dim  int
 	Eps  float32
+
+	partial []float32 // per-chunk parameter gradients in Backward
 }
 
 // NewLayerNorm returns a layer with G = 1 and B = 0.
@@ -35,17 +37,8 @@ func (ln *LayerNorm) Forward(y, x, mean, rstd []float32, n int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*d : (r+1)*d]
 			yr := y[r*d : (r+1)*d]
-			var s float32
-			for _, v := range xr {
-				s += v
-			}
-			mu := s / float32(d)
-			var ss float32
-			for _, v := range xr {
-				c := v - mu
-				ss += c * c
-			}
-			rs := float32(1 / math.Sqrt(float64(ss/float32(d)+ln.Eps)))
+			mu := kernels.Sum(xr) / float32(d)
+			rs := float32(1 / math.Sqrt(float64(kernels.SumSqDev(xr, mu)/float32(d)+ln.Eps)))
 			if mean != nil {
 				mean[r], rstd[r] = mu, rs
 			}
@@ -62,36 +55,51 @@ func (ln *LayerNorm) Forward(y, x, mean, rstd []float32, n int) {
 func (ln *LayerNorm) Backward(dx, dy, x, mean, rstd []float32, n int) {
 	d := ln.Dim
 	g := ln.G.Data
-	// Input gradients in parallel over rows; parameter gradients below.
-	kernels.ParallelFor(n, 64, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, dyr, dxr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
-			mu, rs := mean[r], rstd[r]
-			// xhat = (x-mu)·rs; dxhat = dy·g
-			var sumD, sumDX float32
-			for j, v := range dyr {
-				dh := v * g[j]
-				sumD += dh
-				sumDX += dh * (xr[j] - mu) * rs
-			}
-			sumD /= float32(d)
-			sumDX /= float32(d)
-			for j, v := range dyr {
-				xh := (xr[j] - mu) * rs
-				dxr[j] += rs * (v*g[j] - sumD - xh*sumDX)
+	frozen := ln.G.Frozen
+	// Each chunk of rows sums its parameter gradients into its own
+	// partial; the partials are added at the end in a fixed order, so the
+	// result does not depend on scheduling.
+	chunks := min(kernels.Workers, max(1, n/64))
+	if len(ln.partial) < chunks*2*d {
+		ln.partial = make([]float32, chunks*2*d)
+	}
+	part := ln.partial[:chunks*2*d]
+	clear(part)
+	per := (n + chunks - 1) / chunks
+	kernels.ParallelFor(chunks, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			gg, gb := part[ch*2*d:ch*2*d+d], part[ch*2*d+d:(ch+1)*2*d]
+			for r := ch * per; r < min(n, (ch+1)*per); r++ {
+				xr, dyr, dxr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
+				mu, rs := mean[r], rstd[r]
+				// xhat = (x−mu)·rs; dxhat = dy·g
+				var sumD, sumDX float32
+				for j, v := range dyr {
+					xh := (xr[j] - mu) * rs
+					dh := v * g[j]
+					sumD += dh
+					sumDX += dh * xh
+					if !frozen {
+						gg[j] += v * xh
+						gb[j] += v
+					}
+				}
+				sumD /= float32(d)
+				sumDX /= float32(d)
+				for j, v := range dyr {
+					xh := (xr[j] - mu) * rs
+					dxr[j] += rs * (v*g[j] - sumD - xh*sumDX)
+				}
 			}
 		}
 	})
-	if ln.G.Frozen {
+	if frozen {
 		return
 	}
-	gg, gb := ln.G.Grad, ln.B.Grad
-	for r := 0; r < n; r++ {
-		xr, dyr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d]
-		mu, rs := mean[r], rstd[r]
-		for j, v := range dyr {
-			gg[j] += v * (xr[j] - mu) * rs
-			gb[j] += v
+	for ch := range chunks {
+		for j := range d {
+			ln.G.Grad[j] += part[ch*2*d+j]
+			ln.B.Grad[j] += part[ch*2*d+d+j]
 		}
 	}
 }

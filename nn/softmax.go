@@ -16,10 +16,7 @@ func SoftmaxRows(x []float32, rows, cols int) { kernels.SoftmaxRows(x, rows, col
 func SoftmaxBackwardRows(dp, p []float32, rows, cols int, scale float32) {
 	for r := 0; r < rows; r++ {
 		dr, pr := dp[r*cols:(r+1)*cols], p[r*cols:(r+1)*cols]
-		var dot float32
-		for j, v := range dr {
-			dot += v * pr[j]
-		}
+		dot := kernels.Dot(dr, pr)
 		for j, v := range dr {
 			dr[j] = scale * pr[j] * (v - dot)
 		}
