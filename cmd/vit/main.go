@@ -18,10 +18,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"train": {"train a model (default: the reference small ViT on Fashion-MNIST)", runTrain},
-	"eval":  {"accuracy, per-class accuracy and confusion matrix of a model on a test set", runEval},
-	"info":  {"parameters, FLOPs per image and activation memory of a model", runInfo},
-	"bench": {"measure training or inference throughput", runBench},
+	"train":     {"train a model (default: the reference small ViT on Fashion-MNIST)", runTrain},
+	"eval":      {"accuracy, per-class accuracy and confusion matrix of a model on a test set", runEval},
+	"info":      {"parameters, FLOPs per image and activation memory of a model", runInfo},
+	"bench":     {"measure training or inference throughput", runBench},
+	"attention": {"attention rollout and gradient-weighted rollout heat maps of images", runAttention},
+	"report":    {"the paper's figures for a model (rollout, embedding PCA, position similarity, attention distance, training curves) as one HTML report", runReport},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/train"
+	"github.com/vitgo/vit/viz"
+)
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", "--model PATH [--run RUN] [--data SPEC] [--images N] --out DIR", stderr)
+	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder (default: --run)")
+	run := fs.String("run", "", "training run folder: adds training curves and the test-set confusion matrix")
+	dataSpec := fs.String("data", "", "images for the attention figures: a dataset as for vit train (its test split is used) or a folder of images (default: installed Fashion-MNIST, else the embedded subset)")
+	images := fs.Int("images", 256, "images averaged in the mean attention distance")
+	rollouts := fs.Int("rollouts", 8, "images drawn with their attention rollout")
+	fuse := fs.String("fuse", "mean", "how rollout fuses the heads of a layer: mean, max or min")
+	discard := fs.Float64("discard", 0, "fraction of the smallest attention weights of each row dropped before rollout, in [0, 1)")
+	batch := fs.Int("batch", 256, "batch size of the confusion-matrix evaluation")
+	out := fs.String("out", "", "report folder (created)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		*model = *run
+	}
+	if *model == "" || *out == "" || fs.NArg() > 0 || *images < 0 {
+		fs.Usage()
+		return errUsage
+	}
+	opt := viz.RolloutOptions{Fuse: viz.Fuse(*fuse), Discard: *discard}
+	if err := opt.Validate(); err != nil {
+		return err
+	}
+	m, err := checkpoint.Load(*model)
+	if err != nil {
+		return err
+	}
+	c := m.Config
+	in := viz.ReportInput{Model: m, ModelName: *model, Rollouts: *rollouts, Rollout: opt,
+		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
+
+	var test *data.Dataset
+	if files := imageFiles(*dataSpec); len(files) > 0 {
+		n := min(*images, len(files))
+		in.DataName = *dataSpec
+		for _, f := range files[:n] {
+			px, err := viz.LoadImage(f, c)
+			if err != nil {
+				return err
+			}
+			in.Images = append(in.Images, px...)
+			in.Names = append(in.Names, filepath.Base(f))
+			in.Labels = append(in.Labels, -1)
+		}
+		in.N = n
+	} else {
+		_, test, err = data.Open(*dataSpec)
+		if err != nil {
+			return err
+		}
+		if test.C != c.Channels || test.H != c.ImageHeight || test.W != c.ImageWidth {
+			msg := fmt.Sprintf("%s has %d×%d images with %d channel(s) but the model takes %d×%d with %d", test.Name,
+				test.H, test.W, test.C, c.ImageHeight, c.ImageWidth, c.Channels)
+			if *dataSpec != "" {
+				return fmt.Errorf("%s", msg)
+			}
+			fmt.Fprintf(stderr, "%s: leaving out the figures that need images (pass --data).\n", msg)
+			test = nil
+		} else {
+			in.DataName = test.Name
+			n := min(*images, test.N)
+			// Images spread evenly over the test set, which is often sorted
+			// by class.
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = i * test.N / n
+			}
+			sub := test.Subset(idx)
+			in.Images, in.N, in.Labels = sub.Pixels, sub.N, sub.Labels
+			for _, i := range idx {
+				in.Names = append(in.Names, fmt.Sprintf("test #%d", i))
+			}
+			if c.Labels == nil && len(test.Classes) == c.Classes {
+				c.Labels = test.Classes
+				m.Config.Labels = test.Classes
+			}
+		}
+	}
+	if *run != "" {
+		rm, err := viz.ReadMetrics(*run)
+		if err != nil {
+			fmt.Fprintf(stderr, "no training curves: %v\n", err)
+		} else {
+			in.Metrics = rm
+		}
+		if test != nil {
+			fmt.Fprintf(stderr, "evaluating on %s (%d images)\n", test.Name, test.N)
+			ev, err := train.Evaluate(m, test, *batch)
+			if err != nil {
+				return err
+			}
+			in.Confusion, in.TestName = ev.Confusion, fmt.Sprintf("%s (%d images, accuracy %.2f%%)", test.Name, ev.N, 100*ev.Accuracy)
+		}
+	}
+	if _, err := viz.BuildReport(*out, in); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, filepath.Join(*out, viz.ReportHTML))
+	return nil
+}
+
+// imageFiles lists the image files directly inside dir, sorted; none when
+// dir is not a folder or holds class sub-folders instead.
+func imageFiles(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp":
+			if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	sort.Strings(files)
+	return files
+}

@@ -1,0 +1,87 @@
+package viz
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestUpsample(t *testing.T) {
+	// A constant map stays constant; a linear ramp stays linear inside.
+	m := []float64{1, 1, 1, 1}
+	for _, v := range Upsample(m, 2, 2, 7, 9) {
+		if math.Abs(v-1) > 1e-12 {
+			t.Fatalf("constant upsampled to %v", v)
+		}
+	}
+	ramp := []float64{0, 1, 2, 3}
+	u := Upsample(ramp, 1, 4, 1, 8)
+	want := []float64{0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3}
+	for i := range u {
+		if math.Abs(u[i]-want[i]) > 1e-12 {
+			t.Fatalf("ramp upsampled to %v, want %v", u, want)
+		}
+	}
+}
+
+func TestViridis(t *testing.T) {
+	if Viridis(0) != (color.RGBA{68, 1, 84, 255}) || Viridis(1) != (color.RGBA{253, 231, 37, 255}) || Viridis(math.NaN()) != Viridis(0) {
+		t.Fatal("viridis end points")
+	}
+	// Luminance increases monotonically.
+	prev := -1.0
+	for i := range 101 {
+		c := Viridis(float64(i) / 100)
+		l := 0.2126*float64(c.R) + 0.7152*float64(c.G) + 0.0722*float64(c.B)
+		if l < prev-0.5 {
+			t.Fatalf("luminance drops at %d", i)
+		}
+		prev = l
+	}
+}
+
+func TestLoadImageAndNormalize(t *testing.T) {
+	c := tinyConfig()
+	src := image.NewRGBA(image.Rect(0, 0, 24, 32))
+	for y := range 32 {
+		for x := range 24 {
+			src.Set(x, y, color.RGBA{200, 100, 0, 255})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "a.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png.Encode(f, src)
+	f.Close()
+	px, err := LoadImage(path, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(px) != 3*16*12 || px[0] != 200 || px[16*12] != 100 || px[2*16*12] != 0 {
+		t.Fatalf("planar pixels: len %d, %d %d %d", len(px), px[0], px[16*12], px[2*16*12])
+	}
+	x := Normalize(px, c)
+	if math.Abs(float64(x[0])-(200.0/255-0.5)/0.25) > 1e-6 {
+		t.Fatalf("normalised %v", x[0])
+	}
+	c.Channels = 1
+	grey := Planar(src, 1, 16, 12)
+	if len(grey) != 16*12 || grey[0] != 118 {
+		t.Fatalf("grey %d, len %d", grey[0], len(grey))
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	img := ToImage(make([]uint8, 28*28), 1, 28, 28)
+	o := Overlay(img, []float64{0, 1, 0, 0}, 2, 2)
+	// 28 px enlarged 8× to 224, three panels with two gaps.
+	if o.Bounds().Dx() != 3*224+8 || o.Bounds().Dy() != 224 {
+		t.Fatalf("overlay %v", o.Bounds())
+	}
+}

@@ -1,0 +1,93 @@
+package viz
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// StepRecord is a "step" line of a training run's metrics.jsonl.
+type StepRecord struct {
+	Step       int     `json:"step"` // 1-based optimizer step
+	Epoch      int     `json:"epoch"`
+	Loss       float64 `json:"loss"`
+	Accuracy   float64 `json:"accuracy"`
+	LR         float64 `json:"lr"`
+	GradNorm   float64 `json:"grad_norm"`
+	ImagesPerS float64 `json:"images_per_s"`
+}
+
+// EpochRecord is an "epoch" line of a training run's metrics.jsonl.
+type EpochRecord struct {
+	Epoch         int     `json:"epoch"` // 0-based
+	Step          int     `json:"step"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	TestLoss      float64 `json:"test_loss"`
+	TestAccuracy  float64 `json:"test_accuracy"`
+}
+
+// RunMetrics is the metrics log of a training run, sorted by step.
+type RunMetrics struct {
+	Steps  []StepRecord  `json:"steps"`
+	Epochs []EpochRecord `json:"epochs"`
+}
+
+// MetricsFile is the metrics log's name inside a run folder.
+const MetricsFile = "metrics.jsonl"
+
+// ReadMetrics reads the metrics log of a training run: path is the run
+// folder or the metrics.jsonl file itself. A step or epoch logged twice (a
+// run resumed from an earlier checkpoint) keeps its last record; lines that
+// are not valid JSON (such as a line cut short by a crash) are skipped.
+func ReadMetrics(path string) (*RunMetrics, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, MetricsFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	steps := map[int]StepRecord{}
+	epochs := map[int]EpochRecord{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var kind struct {
+			Type string `json:"type"`
+		}
+		line := sc.Bytes()
+		if json.Unmarshal(line, &kind) != nil {
+			continue
+		}
+		switch kind.Type {
+		case "step":
+			var r StepRecord
+			if json.Unmarshal(line, &r) == nil {
+				steps[r.Step] = r
+			}
+		case "epoch":
+			var r EpochRecord
+			if json.Unmarshal(line, &r) == nil {
+				epochs[r.Epoch] = r
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m := &RunMetrics{}
+	for _, r := range steps {
+		m.Steps = append(m.Steps, r)
+	}
+	for _, r := range epochs {
+		m.Epochs = append(m.Epochs, r)
+	}
+	sort.Slice(m.Steps, func(i, j int) bool { return m.Steps[i].Step < m.Steps[j].Step })
+	sort.Slice(m.Epochs, func(i, j int) bool { return m.Epochs[i].Epoch < m.Epochs[j].Epoch })
+	return m, nil
+}
