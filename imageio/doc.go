@@ -1,0 +1,40 @@
+// Package imageio decodes common image formats into 8-bit RGB and
+// preprocesses them into normalised float32 tensors exactly as the Python
+// stack used to train and publish Vision Transformer checkpoints does
+// (Pillow, Hugging Face image processors, timm / torchvision transforms).
+//
+// # Decoding
+//
+// [Decode] and [Load] read PNG, JPEG, GIF, BMP, TIFF and WebP and return an
+// [RGB] image: a [H, W, 3] array of uint8, row-major, channels interleaved.
+// The colour conversion follows Pillow's Image.convert("RGB"): grey is
+// replicated, palettes are looked up, and alpha is dropped without
+// compositing over any background. JPEG chroma is upsampled and converted
+// with libjpeg's "fancy" triangular upsampling and integer colour tables,
+// and lossy WebP with libwebp's, so that decoded pixels stay close to what
+// Pillow returns (JPEG: see the package tests for the measured difference
+// that remains from the different inverse DCTs). EXIF orientation is not
+// applied, as Pillow does not apply it on open.
+//
+// Before any pixel is decoded the header's dimensions are checked against a
+// pixel limit ([MaxImagePixels], by default Pillow's MAX_IMAGE_PIXELS,
+// 89,478,485) and larger images are refused with a [*TooLargeError].
+// Decoder panics on hostile input are turned into errors.
+//
+// # Resizing
+//
+// [Resize] reproduces Pillow's Image.resize for 8-bit RGB bit for bit: a
+// separable convolution, horizontal pass first, whose filter support is
+// widened by the downscale factor (antialiasing), with 22-bit fixed-point
+// coefficients and rounding and clipping to uint8 after each pass.
+// [Nearest] reproduces Pillow's nearest-neighbour scaler.
+//
+// # Preprocessing
+//
+// [HFProcessor] reproduces Hugging Face's ViTImageProcessor (and, with a
+// crop size, DeiT-style processors), [TimmTransform] timm's evaluation
+// transform (resize the short side to floor(input/crop_pct), centre crop,
+// normalise) and [ResizeNormalize] a plain resize and normalise. All return
+// float32 tensors laid out [3, H, W] (CHW), ready to be stacked into the
+// [batch, 3, H, W] input of a ViT.
+package imageio
