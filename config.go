@@ -46,6 +46,15 @@ type Config struct {
 	// x = (p/255 − Mean)/Std, as the model was trained.
 	Mean []float32 `json:"mean,omitempty"`
 	Std  []float32 `json:"std,omitempty"`
+
+	// How images are prepared for the model, as its checkpoint expects:
+	// Resample is a Pillow filter name ("bilinear" when empty, "bicubic",
+	// "lanczos", "nearest", "box", "hamming"). CropPct > 0 resizes the short
+	// side to size/CropPct and centre-crops (timm's evaluation transform);
+	// 0 resizes the whole image to the input size (Hugging Face's ViT
+	// processor).
+	Resample string  `json:"resample,omitempty"`
+	CropPct  float32 `json:"crop_pct,omitempty"`
 }
 
 // Preset dimensions from the paper's Table 1 (and DeiT's Ti and S).

@@ -22,6 +22,9 @@ var commands = map[string]command{
 	"eval":      {"accuracy, per-class accuracy and confusion matrix of a model on a test set", runEval},
 	"info":      {"parameters, FLOPs per image and activation memory of a model", runInfo},
 	"bench":     {"measure training or inference throughput", runBench},
+	"predict":   {"classify images with a model: top classes and probabilities", runPredict},
+	"embed":     {"pre-head features of images, for search and clustering", runEmbed},
+	"fewshot":   {"the paper's few-shot linear evaluation of frozen features", runFewshot},
 	"attention": {"attention rollout and gradient-weighted rollout heat maps of images", runAttention},
 	"report":    {"the paper's figures for a model (rollout, embedding PCA, position similarity, attention distance, training curves) as one HTML report", runReport},
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vitgo/vit/internal/atomicfile"
+	"github.com/vitgo/vit/safetensors"
+)
+
+func runEmbed(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("embed", "--model PATH --out FILE IMAGE_OR_DIR...", stderr)
+	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
+	out := fs.String("out", "", "output: FILE.safetensors (tensor \"features\" [images, dim], file names in the metadata) or FILE.jsonl (one {\"file\", \"features\"} per line)")
+	batch := fs.Int("batch", 16, "images per forward pass")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 || *out == "" {
+		fs.Usage()
+		return errUsage
+	}
+	jsonl := strings.HasSuffix(*out, ".jsonl") || strings.HasSuffix(*out, ".json")
+	if !jsonl && !strings.HasSuffix(*out, ".safetensors") {
+		return fmt.Errorf("--out %s: use a .safetensors or .jsonl file name", *out)
+	}
+	m, err := loadModel(*model, "", 0)
+	if err != nil {
+		return err
+	}
+	c := m.Config
+	prep, err := preprocessor(c)
+	if err != nil {
+		return err
+	}
+	files, err := expandImages(fs.Args())
+	if err != nil {
+		return err
+	}
+	per := c.Channels * c.ImageHeight * c.ImageWidth
+	var names []string
+	var feats []float32
+	x := make([]float32, 0, *batch*per)
+	var pending []string
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		f, err := m.Features(x, len(pending))
+		if err != nil {
+			return err
+		}
+		feats = append(feats, f...)
+		names = append(names, pending...)
+		x, pending = x[:0], pending[:0]
+		fmt.Fprintf(stderr, "\rembedded %d of %d images", len(names), len(files))
+		return nil
+	}
+	failed := 0
+	for _, f := range files {
+		img, err := loadImage(f, c, prep)
+		if err != nil {
+			fmt.Fprintf(stderr, "vit embed: %v\n", err)
+			failed++
+			continue
+		}
+		x = append(x, img...)
+		pending = append(pending, f)
+		if len(pending) == *batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr)
+	if jsonl {
+		err = atomicfile.WriteFile(*out, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			for i, n := range names {
+				if err := enc.Encode(map[string]any{"file": n, "features": feats[i*c.Dim : (i+1)*c.Dim]}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, 0o644)
+	} else {
+		fileList, _ := json.Marshal(names)
+		err = safetensors.WriteFile(*out, []safetensors.Tensor{{Name: "features", Shape: []int{len(names), c.Dim}, Data: feats}},
+			map[string]string{"files": string(fileList), "pool": map[bool]string{true: "cls", false: "gap"}[c.ClassToken()]})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d embeddings of dimension %d written to %s\n", len(names), c.Dim, *out)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+)
+
+// imageExts are the file types predict, embed and attention read from folders.
+var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
+
+// expandImages turns arguments into image paths: files as given, folders
+// walked for image files (sorted).
+func expandImages(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			out = append(out, a) // reported when read, with the other bad images
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
+				found = append(found, p)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// loadModel loads a model and optionally switches its attention.
+func loadModel(path, attention string, features int) (*vit.Model, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
+	}
+	m, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if attention != "" && attention != m.Config.Attention {
+		if err := m.SetAttention(attention, features, 1); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+type prediction struct {
+	File   string     `json:"file"`
+	Top    []topClass `json:"top,omitempty"`
+	Logits []float32  `json:"logits,omitempty"`
+	Error  string     `json:"error,omitempty"`
+}
+
+type topClass struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Prob  float64 `json:"prob"`
+}
+
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("predict", "--model PATH [--top K] [--json] [--logits] IMAGE_OR_DIR...", stderr)
+	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
+	top := fs.Int("top", 5, "how many classes to print per image")
+	jsonOut := fs.Bool("json", false, "one JSON object per image and line")
+	withLogits := fs.Bool("logits", false, "include the raw logits (with --json)")
+	batch := fs.Int("batch", 16, "images per forward pass")
+	attention := fs.String("attention", "", "run with softmax or performer attention instead of the model's own")
+	features := fs.Int("features", 0, "Performer random features per head")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	m, err := loadModel(*model, *attention, *features)
+	if err != nil {
+		return err
+	}
+	c := m.Config
+	prep, err := preprocessor(c)
+	if err != nil {
+		return err
+	}
+	files, err := expandImages(fs.Args())
+	if err != nil {
+		return err
+	}
+	per := c.Channels * c.ImageHeight * c.ImageWidth
+	failed := 0
+	enc := json.NewEncoder(stdout)
+	emit := func(p prediction) {
+		if p.Error != "" {
+			failed++
+			fmt.Fprintf(stderr, "vit predict: %s\n", p.Error)
+		}
+		if *jsonOut {
+			enc.Encode(p)
+			return
+		}
+		if p.Error != "" {
+			return
+		}
+		parts := make([]string, len(p.Top))
+		for i, t := range p.Top {
+			parts[i] = fmt.Sprintf("%s %.1f%%", t.Label, 100*t.Prob)
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
+	}
+	x := make([]float32, 0, *batch*per)
+	var pending []string
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		logits, err := m.Predict(x, len(pending))
+		if err != nil {
+			return err
+		}
+		for i, f := range pending {
+			l := logits[i*c.Classes : (i+1)*c.Classes]
+			p := prediction{File: f, Top: topK(l, *top, c.Labels)}
+			if *withLogits {
+				p.Logits = l
+			}
+			emit(p)
+		}
+		x, pending = x[:0], pending[:0]
+		return nil
+	}
+	for _, f := range files {
+		img, err := loadImage(f, c, prep)
+		if err != nil {
+			if err := flush(); err != nil { // keep the output in input order
+				return err
+			}
+			emit(prediction{File: f, Error: err.Error()})
+			continue
+		}
+		x = append(x, img...)
+		pending = append(pending, f)
+		if len(pending) == *batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
+	}
+	return nil
+}
+
+// topK returns the k most probable classes of logits under softmax.
+func topK(logits []float32, k int, labels []string) []topClass {
+	mx := logits[0]
+	for _, v := range logits {
+		mx = max(mx, v)
+	}
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v - mx))
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	k = min(k, len(idx))
+	out := make([]topClass, k)
+	for i, j := range idx[:k] {
+		out[i] = topClass{Index: j, Label: label(labels, j), Prob: math.Exp(float64(logits[j]-mx)) / z}
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/safetensors"
+)
+
+// saveTiny writes a small RGB model with labels into a temporary folder.
+func saveTiny(t *testing.T) string {
+	t.Helper()
+	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3,
+		Labels: []string{"cat", "dog", "fish"}, Mean: []float32{0.5}, Std: []float32{0.5}}
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Head.W.Data {
+		m.Head.W.Data[i] = float32(i%5) * 0.1
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestPredict(t *testing.T) {
+	model := saveTiny(t)
+	img := "../../imageio/testdata/in/chelsea.png"
+	var out, errOut strings.Builder
+	code := run([]string{"predict", "--model", model, "--json", "--logits", "--top", "2", img, "missing.png"}, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d with a missing image, want 1 (stderr %s)", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d JSON lines, want 2:\n%s", len(lines), out.String())
+	}
+	var p prediction
+	if err := json.Unmarshal([]byte(lines[0]), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.File != img || len(p.Top) != 2 || len(p.Logits) != 3 || p.Top[0].Prob < p.Top[1].Prob {
+		t.Fatalf("bad prediction %+v", p)
+	}
+	if !strings.Contains(lines[1], `"error"`) || !strings.Contains(errOut.String(), "missing.png") {
+		t.Fatalf("missing image not reported: %s / %s", lines[1], errOut.String())
+	}
+}
+
+func TestEmbed(t *testing.T) {
+	model := saveTiny(t)
+	out := filepath.Join(t.TempDir(), "feats.safetensors")
+	var so, se strings.Builder
+	if code := run([]string{"embed", "--model", model, "--out", out, "../../imageio/testdata/in/chelsea.png", "../../imageio/testdata/in/chelsea.png"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	f, err := safetensors.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, shape, err := f.Float32("features")
+	if err != nil || shape[0] != 2 || shape[1] != 16 {
+		t.Fatalf("features %v, %v", shape, err)
+	}
+	for j := range 16 {
+		if x[j] != x[16+j] {
+			t.Fatal("the same image gave different features")
+		}
+	}
+	if code := run([]string{"embed", "--model", model, "--out", filepath.Join(t.TempDir(), "x.txt"), "a.png"}, &so, &se); code == 0 {
+		t.Fatal("an unknown output format was accepted")
+	}
+}
+
+func TestFewshotAndEval(t *testing.T) {
+	dir := t.TempDir()
+	var so, se strings.Builder
+	run([]string{"train", "--data", "embedded", "--steps", "20", "--depth", "1", "--dim", "32", "--mlp", "64", "--patch", "7", "--out", filepath.Join(dir, "run")}, &so, &se)
+	so.Reset()
+	if code := run([]string{"fewshot", "--model", filepath.Join(dir, "run"), "--data", "embedded", "--shots", "1,5", "--trials", "2", "--json"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	var res struct {
+		Results []struct {
+			Shots    int
+			Accuracy float64
+		}
+	}
+	if err := json.Unmarshal([]byte(so.String()), &res); err != nil || len(res.Results) != 2 {
+		t.Fatalf("%v: %s", err, so.String())
+	}
+	for _, r := range res.Results {
+		if r.Accuracy <= 0.15 { // chance is 0.10
+			t.Errorf("%d-shot accuracy %.3f, no better than chance", r.Shots, r.Accuracy)
+		}
+	}
+	so.Reset()
+	if code := run([]string{"eval", "--model", filepath.Join(dir, "run"), "--data", "embedded", "--json"}, &so, &se); code != 0 {
+		t.Fatalf("eval exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), `"confusion"`) {
+		t.Fatalf("eval JSON lacks the confusion matrix: %s", so.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "metrics.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	var so, se strings.Builder
+	for _, args := range [][]string{
+		{"train", "--model", "X/16"},
+		{"train", "--data", "/nonexistent"},
+		{"eval", "--model", "/nonexistent"},
+		{"info", "--model", "B/15", "--image", "224"},
+		{"predict", "--model", "/nonexistent", "a.png"},
+	} {
+		se.Reset()
+		if code := run(args, &so, &se); code == 0 || se.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q; want an error", args, code, se.String())
+		}
+	}
+	if code := run([]string{"train", "--help"}, &so, &se); code != 0 {
+		t.Errorf("--help exits %d", code)
+	}
+}
