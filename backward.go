@@ -21,6 +21,9 @@ func (m *Model) Backward(ws *Workspace, dlogits []float32, batch int) error {
 
 	// (4) head and final LayerNorm, into dz = ∂L/∂z_L.
 	m.Head.Backward(g.dfeatures, dlogits, ws.features, batch)
+	if m.frozenBody {
+		return nil // a linear probe: nothing below the head learns
+	}
 	dz := g.dz[:n*d]
 	clear(dz)
 	zL := ws.zIn(c.Depth)

@@ -26,7 +26,8 @@ type Model struct {
 	Norm       *nn.LayerNorm // the final LayerNorm of Eq. 4
 	Head       *nn.Linear    // [classes, dim]
 
-	pools sync.Map // batch size → *sync.Pool of inference workspaces
+	pools      sync.Map // batch size → *sync.Pool of inference workspaces
+	frozenBody bool     // set by FreezeBody: Backward stops after the head
 }
 
 // Block is one pre-LayerNorm encoder block (Eq. 2 and 3).
@@ -251,4 +252,34 @@ func sinCos2D(pos []float32, gh, gw, dim int, classToken bool) {
 			}
 		}
 	}
+}
+
+// ResetHead replaces the classifier with a new, zero-initialised one for
+// classes outputs (the paper's fine-tuning recipe), with optional labels.
+func (m *Model) ResetHead(classes int, labels []string) error {
+	c := m.Config
+	c.Classes, c.Labels = classes, labels
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	m.Config = c
+	m.Head = nn.NewLinear("head", c.Dim, classes, true)
+	m.pools = sync.Map{}
+	return nil
+}
+
+// FreezeBody freezes (or unfreezes) every tensor but the head, for a linear
+// probe: the optimizer then updates only the classifier, and Backward stops
+// after the head.
+func (m *Model) FreezeBody(frozen bool) {
+	for _, p := range m.Params() {
+		if p.Buffer {
+			continue
+		}
+		p.Frozen = frozen
+	}
+	for _, p := range m.Head.Params() {
+		p.Frozen = false
+	}
+	m.frozenBody = frozen
 }
