@@ -42,6 +42,9 @@ type Options struct {
 	ClipNorm       float64 `json:"clip_norm"`          // global gradient norm limit; 0 = none
 	LabelSmoothing float32 `json:"label_smoothing"`
 
+	// LinearProbe freezes everything but the head (vit.Model.FreezeBody).
+	LinearProbe bool `json:"linear_probe,omitempty"`
+
 	Augment data.Augment `json:"augment"`
 	Seed    uint64       `json:"seed"`
 
@@ -153,6 +156,9 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 		if err := checkShapes(m.Config, testSet); err != nil {
 			return nil, err
 		}
+	}
+	if o.LinearProbe {
+		m.FreezeBody(true)
 	}
 	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
 	t.st.Options = o
