@@ -89,6 +89,9 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	// (2) z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁
 	b.Norm1.Forward(a.ln1, zIn, a.mean1, a.rstd1, n)
 	b.QKV.Forward(a.qkv, a.ln1, n)
+	if ws.captureQKV != nil {
+		ws.captureQKV(l, a.qkv[:n*3*d])
+	}
 	if b.Performer != nil {
 		b.Performer.Forward(a.attn, a.perf, a.qkv, batch, t)
 	} else {

@@ -17,7 +17,7 @@ func (m *Model) workspace(batch int) *Workspace {
 }
 
 func (m *Model) release(ws *Workspace) {
-	ws.capture = nil
+	ws.capture, ws.captureQKV = nil, nil
 	if p, ok := m.pools.Load(ws.batch); ok {
 		p.(*sync.Pool).Put(ws)
 	}
@@ -73,6 +73,21 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 	}
 	d := m.Config.Dim
 	return append([]float32(nil), out...), append([]float32(nil), ws.features[:batch*d]...), nil
+}
+
+// AttentionInputs runs the model on x: [batch, channels, height, width] and
+// returns each layer's attention input, the output of its fused
+// query/key/value projection: [batch, tokens, 3, heads, dh] per layer (what
+// nn.Attention and nn.Performer consume). Safe for concurrent use.
+func (m *Model) AttentionInputs(x []float32, batch int) ([][]float32, error) {
+	ws := m.workspace(batch)
+	defer m.release(ws)
+	qkv := make([][]float32, m.Config.Depth)
+	ws.captureQKV = func(l int, v []float32) { qkv[l] = append([]float32(nil), v...) }
+	if _, err := m.Forward(ws, x, batch); err != nil {
+		return nil, err
+	}
+	return qkv, nil
 }
 
 // AttentionGradients runs the model on x: [batch, channels, height, width]

@@ -34,6 +34,7 @@ type Workspace struct {
 	// captureGrad their gradients during Backward.
 	capture     func(layer int, probs []float32)
 	captureGrad func(layer int, dprobs []float32)
+	captureQKV  func(layer int, qkv []float32)
 }
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
