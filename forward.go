@@ -92,13 +92,21 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if ws.captureQKV != nil {
 		ws.captureQKV(l, a.qkv[:n*3*d])
 	}
+	probs := a.probs
+	if ws.capture != nil && probs == nil {
+		// Inference with attention maps requested: materialise them.
+		if len(ws.captured) < batch*c.Heads*t*t {
+			ws.captured = make([]float32, batch*c.Heads*t*t)
+		}
+		probs = ws.captured
+	}
 	if b.Performer != nil {
 		b.Performer.Forward(a.attn, a.perf, a.qkv, batch, t)
 	} else {
-		b.Attn.Forward(a.attn, a.probs, a.dropped, a.attnMask, a.qkv, batch, t)
+		b.Attn.Forward(a.attn, probs, a.dropped, a.attnMask, a.qkv, batch, t)
 	}
 	if ws.capture != nil && b.Performer == nil {
-		ws.capture(l, a.probs[:batch*c.Heads*t*t])
+		ws.capture(l, probs[:batch*c.Heads*t*t])
 	}
 	b.Proj.Forward(a.mid, a.attn, n)
 	residual(a.mid, zIn, a.projMask, a.keepAttn, batch, t*d)

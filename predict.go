@@ -17,7 +17,7 @@ func (m *Model) workspace(batch int) *Workspace {
 }
 
 func (m *Model) release(ws *Workspace) {
-	ws.capture, ws.captureQKV = nil, nil
+	ws.capture, ws.captureQKV, ws.captured = nil, nil, nil
 	if p, ok := m.pools.Load(ws.batch); ok {
 		p.(*sync.Pool).Put(ws)
 	}

@@ -35,6 +35,7 @@ type Workspace struct {
 	capture     func(layer int, probs []float32)
 	captureGrad func(layer int, dprobs []float32)
 	captureQKV  func(layer int, qkv []float32)
+	captured    []float32 // inference attention maps, allocated when capture asks
 }
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
@@ -97,8 +98,8 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	for range nz {
 		ws.z = append(ws.z, f(n*d))
 	}
-	probs := func(k int) []float32 { // attention matrices: none with the Performer
-		if c.Performer() {
+	probs := func(k int) []float32 { // attention matrices: only for training softmax attention
+		if c.Performer() || !train {
 			return nil
 		}
 		return f(k)

@@ -26,7 +26,15 @@ func (a Attention) HeadDim() int { return a.Dim / a.Heads }
 // With attention dropout, mask: [batch, heads, tokens, tokens] holds 0 or
 // 1/keep and dropped (same shape) receives probs⊙mask, which then weighs the
 // values; pass nil for both otherwise.
+//
+// With probs nil (inference), the attention matrix is never materialised:
+// queries are processed in blocks of attnBlock rows, so the memory is
+// attnBlock·tokens floats per worker instead of heads·tokens² per image.
 func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, tokens int) {
+	if probs == nil {
+		a.forwardBlocked(out, qkv, batch, tokens)
+		return
+	}
 	dh := a.HeadDim()
 	d3 := 3 * a.Dim
 	tt := tokens * tokens
@@ -49,6 +57,34 @@ func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, toke
 				}
 			}
 			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, weights, tokens, v, d3, 0, out[b*tokens*a.Dim+h*dh:], a.Dim)
+		}
+	})
+}
+
+// attnBlock is the number of query rows whose scores forwardBlocked holds at once.
+const attnBlock = 32
+
+// forwardBlocked is Forward without the attention matrix: each worker keeps
+// the scores of attnBlock queries against all keys, softmaxes them and
+// multiplies by the values, then moves to the next block of queries.
+func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
+	dh := a.HeadDim()
+	d3 := 3 * a.Dim
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	kernels.ParallelFor(batch*a.Heads, 1, func(lo, hi int) {
+		scores := make([]float32, attnBlock*tokens) // one per worker and call
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/a.Heads, bh%a.Heads
+			base := b * tokens * d3
+			k := qkv[base+a.Dim+h*dh:]
+			v := qkv[base+2*a.Dim+h*dh:]
+			for q0 := 0; q0 < tokens; q0 += attnBlock {
+				rows := min(attnBlock, tokens-q0)
+				q := qkv[base+q0*d3+h*dh:]
+				kernels.SgemmSerial(false, true, rows, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
+				SoftmaxRows(scores, rows, tokens)
+				kernels.SgemmSerial(false, false, rows, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
+			}
 		}
 	})
 }
