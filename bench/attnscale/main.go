@@ -6,11 +6,12 @@
 //
 //	go run ./bench/attnscale -out bench
 //
-// Memory is the activation memory the attention needs at inference:
-// softmax keeps the heads·tokens² probabilities, the Performer its
-// features (2·heads·tokens·m) and K'ᵀ[V|1]. Softmax runs are skipped, and
-// their memory still reported, when the attention matrix alone would pass
-// -max-gib.
+// Times are inference (batch 1). Memory is what one attention layer keeps
+// for its backward pass in training: softmax the heads·tokens²
+// probabilities, the Performer its features (2·heads·tokens·m) and
+// K'ᵀ[V|1]. (At inference neither materialises anything quadratic: softmax
+// runs in blocks of queries.) Whole-model softmax runs are skipped when
+// their estimated time passes -max-seconds.
 package main
 
 import (
@@ -38,13 +39,13 @@ type row struct {
 	kind                  string // "softmax" or "performer"
 	layerMs, modelMs      float64
 	layerBytes            float64
-	skipped, modelSkipped bool
+	modelSkipped          bool
 }
 
 func main() {
 	out := flag.String("out", "bench", "folder for attention_scaling.csv and .png")
 	image := flag.Int("image", 224, "image side in pixels")
-	maxGiB := flag.Float64("max-gib", 8, "skip softmax runs whose attention matrix needs more than this")
+	maxSeconds := flag.Float64("max-seconds", 60, "skip whole-model runs estimated (at 100 GFLOP/s) to take longer than this")
 	minTime := flag.Duration("min-time", time.Second, "repeat each measurement for at least this long")
 	flag.Parse()
 
@@ -59,11 +60,8 @@ func main() {
 			var layer func()
 			if kind == "softmax" {
 				r.layerBytes = float64(heads) * float64(tokens) * float64(tokens) * 4
-				if r.layerBytes <= *maxGiB*(1<<30) {
-					a := nn.Attention{Heads: heads, Dim: dim}
-					probs := make([]float32, heads*tokens*tokens)
-					layer = func() { a.Forward(outBuf, probs, nil, nil, qkv, 1, tokens) }
-				}
+				a := nn.Attention{Heads: heads, Dim: dim}
+				layer = func() { a.Forward(outBuf, nil, nil, nil, qkv, 1, tokens) }
 			} else {
 				p := nn.NewPerformer(heads, dim, 0, 1)
 				m, dh := p.Features, dim/heads
@@ -71,15 +69,15 @@ func main() {
 				acts := p.NewActs(1, tokens)
 				layer = func() { p.Forward(outBuf, acts, qkv, 1, tokens) }
 			}
-			if layer == nil {
-				r.skipped, r.modelSkipped = true, true
+			r.layerMs = measure(layer, *minTime)
+			cfg, err := vit.Preset(fmt.Sprintf("Ti/%d", patch), *image, 3, 1000)
+			if err != nil {
+				log.Fatal(err)
+			}
+			cfg.Attention = kind
+			if float64(cfg.FLOPs())/100e9 > *maxSeconds {
+				r.modelSkipped = true
 			} else {
-				r.layerMs = measure(layer, *minTime)
-				cfg, err := vit.Preset(fmt.Sprintf("Ti/%d", patch), *image, 3, 1000)
-				if err != nil {
-					log.Fatal(err)
-				}
-				cfg.Attention = kind
 				model, err := vit.New(cfg, 1)
 				if err != nil {
 					log.Fatal(err)
@@ -96,12 +94,12 @@ func main() {
 			rows = append(rows, r)
 		}
 	}
-	fmt.Println("| patch | tokens | attention | one layer (ms) | ViT-Ti (ms) | attention memory |")
+	fmt.Println("| patch | tokens | attention | one layer (ms) | ViT-Ti (ms) | training memory of one layer's attention |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range rows {
 		l, m := fmt.Sprintf("%.2f", r.layerMs), fmt.Sprintf("%.1f", r.modelMs)
-		if r.skipped {
-			l, m = "skipped", "skipped"
+		if r.modelSkipped {
+			m = "skipped (est. > max-seconds)"
 		}
 		fmt.Printf("| %d×%d | %d | %s | %s | %s | %s |\n", r.patch, r.patch, r.tokens, r.kind, l, m, gib(r.layerBytes))
 	}
@@ -154,11 +152,11 @@ func writeCSV(path string, rows []row) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"patch", "tokens", "attention", "layer_ms", "model_ms", "attention_bytes", "skipped"})
+	w.Write([]string{"patch", "tokens", "attention", "layer_ms", "model_ms", "train_attention_bytes", "model_skipped"})
 	for _, r := range rows {
 		w.Write([]string{strconv.Itoa(r.patch), strconv.Itoa(r.tokens), r.kind,
 			strconv.FormatFloat(r.layerMs, 'f', 3, 64), strconv.FormatFloat(r.modelMs, 'f', 2, 64),
-			strconv.FormatFloat(r.layerBytes, 'f', 0, 64), strconv.FormatBool(r.skipped)})
+			strconv.FormatFloat(r.layerBytes, 'f', 0, 64), strconv.FormatBool(r.modelSkipped)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -191,7 +189,7 @@ func writePlot(path string, rows []row) error {
 	for _, s := range series {
 		var pts plotter.XYs
 		for _, r := range rows {
-			if r.kind != s.kind || r.skipped {
+			if r.kind != s.kind || (s.model && r.modelSkipped) {
 				continue
 			}
 			y := r.layerMs
