@@ -35,11 +35,11 @@ import (
 )
 
 type row struct {
-	patch, tokens         int
-	kind                  string // "softmax" or "performer"
-	layerMs, modelMs      float64
-	layerBytes            float64
-	modelSkipped          bool
+	patch, tokens    int
+	kind             string // "softmax" or "performer"
+	layerMs, modelMs float64
+	layerBytes       float64
+	modelSkipped     bool
 }
 
 func main() {
