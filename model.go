@@ -137,7 +137,7 @@ func (m *Model) SetAttention(kind string, features int, seed uint64) error {
 		return err
 	}
 	m.Config = c
-	m.pools = sync.Map{}
+	m.ResetWorkspaces()
 	if !c.Performer() {
 		for _, b := range m.Blocks {
 			b.Performer, b.Features = nil, nil
@@ -147,6 +147,11 @@ func (m *Model) SetAttention(kind string, features int, seed uint64) error {
 	m.setPerformer(seed)
 	return nil
 }
+
+// ResetWorkspaces drops the pooled inference workspaces, which are sized for
+// the current configuration; call it after changing the image size, the
+// head or the attention. Not safe while other goroutines use the model.
+func (m *Model) ResetWorkspaces() { m.pools = sync.Map{} }
 
 // RedrawFeatures draws new Performer random features from seed (a no-op
 // with softmax attention). The trainer calls it every RedrawEvery steps.
@@ -264,7 +269,7 @@ func (m *Model) ResetHead(classes int, labels []string) error {
 	}
 	m.Config = c
 	m.Head = nn.NewLinear("head", c.Dim, classes, true)
-	m.pools = sync.Map{}
+	m.ResetWorkspaces()
 	return nil
 }
 

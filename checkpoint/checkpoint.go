@@ -6,6 +6,13 @@
 // "vit_config", so the file alone is enough to rebuild the model. Files are
 // written to a temporary name and renamed, so a crash never leaves a broken
 // checkpoint behind.
+//
+// The package also reads the public pretrained ViT checkpoints (Hugging
+// Face transformers folders, timm folders, the official JAX .npz files and
+// big_vision's) with LoadPretrained or Load, writes Hugging Face and timm
+// folders with SaveHF and SaveTimm, and adapts a model to a new image size
+// with AdaptToImage, resampling its position embeddings by the convention
+// of the ecosystem it came from (ResizePosEmbed).
 package checkpoint
 
 import (
@@ -58,9 +65,28 @@ func Save(dir string, m *vit.Model) error {
 // "checkpoint" field names the subfolder holding the latest model.
 const RunStateFile = "state.json"
 
-// Load reads a model saved by Save: path is the folder, its
-// model.safetensors file, or a training run folder (its latest checkpoint).
+// Load reads a model from path, detecting its format: a folder written by
+// Save, its model.safetensors file or a training run folder (its latest
+// checkpoint); a Hugging Face ViT folder (config.json and model.safetensors,
+// possibly sharded); a timm folder or safetensors file; or an official JAX
+// .npz (google-research/vision_transformer or big_vision). See
+// LoadPretrained for what each format maps to. A checkpoint without a
+// classifier loads with a head of zeros (LoadPretrained says so in its
+// Notes); one with a pre-logits (representation) layer, which vit.Model
+// cannot hold, is an error: use LoadPretrained for it.
 func Load(path string) (*vit.Model, error) {
+	p, err := LoadPretrained(path)
+	if err != nil {
+		return nil, err
+	}
+	if p.PreLogits != nil {
+		return nil, fmt.Errorf("loading model %s: it has a pre-logits (representation) layer of width %d before its head, which vit.Model cannot hold: use checkpoint.LoadPretrained, or drop the head (vit convert --drop-head)", path, p.PreLogits.Out)
+	}
+	return p.Model, nil
+}
+
+// loadVit reads a model saved by Save.
+func loadVit(path string) (*vit.Model, error) {
 	weights := path
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)

@@ -25,6 +25,8 @@ var commands = map[string]command{
 	"predict":   {"classify images with a model: top classes and probabilities", runPredict},
 	"embed":     {"pre-head features of images, for search and clustering", runEmbed},
 	"fewshot":   {"the paper's few-shot linear evaluation of frozen features", runFewshot},
+	"convert":   {"convert a checkpoint between formats (vit, Hugging Face, timm, JAX .npz) and adapt it to a new image size", runConvert},
+	"finetune":  {"fine-tune a pre-trained model on new data, at a new resolution (the paper's transfer recipe)", runFinetune},
 	"attention": {"attention rollout and gradient-weighted rollout heat maps of images", runAttention},
 	"report":    {"the paper's figures for a model (rollout, embedding PCA, position similarity, attention distance, training curves) as one HTML report", runReport},
 }

@@ -133,3 +133,38 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("--help exits %d", code)
 	}
 }
+
+// TestFinetune fine-tunes a Fashion-MNIST model at a new resolution and as a
+// linear probe, on the embedded data, and checks the run is usable.
+func TestFinetune(t *testing.T) {
+	dir := t.TempDir()
+	var so, se strings.Builder
+	base := filepath.Join(dir, "base")
+	if code := run([]string{"train", "--data", "embedded", "--steps", "10", "--depth", "1", "--dim", "32", "--mlp", "64", "--patch", "7", "--out", base}, &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
+	for _, extra := range [][]string{{"--image", "35"}, {"--linear-probe"}} {
+		out := filepath.Join(dir, "ft"+extra[0])
+		args := append([]string{"finetune", "--model", base, "--data", "embedded", "--steps", "12", "--json", "--out", out}, extra...)
+		so.Reset()
+		if code := run(args, &so, &se); code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, se.String())
+		}
+		m, err := checkpoint.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if extra[0] == "--image" && (m.Config.ImageHeight != 35 || m.Config.Tokens() != 26) {
+			t.Fatalf("fine-tuned model is %d px with %d tokens, want 35 px and 26 tokens", m.Config.ImageHeight, m.Config.Tokens())
+		}
+		if !strings.Contains(so.String(), `"test_accuracy"`) {
+			t.Fatalf("no result: %s", so.String())
+		}
+	}
+	// A linear probe leaves the body as it was.
+	b, _ := checkpoint.Load(base)
+	p, _ := checkpoint.Load(filepath.Join(dir, "ft--linear-probe"))
+	if b.Blocks[0].FC1.W.Data[3] != p.Blocks[0].FC1.W.Data[3] {
+		t.Fatal("the linear probe changed the body")
+	}
+}
