@@ -110,11 +110,30 @@ func (p HFProcessor) OutputSize() Size {
 // NumPy. Hugging Face's centre crop puts the top-left corner at
 // ((H-h)//2, (W-w)//2), rounding down (unlike torchvision).
 func (p HFProcessor) Preprocess(img *RGB) ([]float32, error) {
-	if p.Size.H <= 0 || p.Size.W <= 0 {
-		return nil, fmt.Errorf("imageio: HFProcessor size %dx%d", p.Size.W, p.Size.H)
-	}
 	if p.RescaleFactor == 0 {
 		return nil, fmt.Errorf("imageio: HFProcessor RescaleFactor is zero (use 1/255)")
+	}
+	r, err := p.Prepare(img)
+	if err != nil {
+		return nil, err
+	}
+	n := r.W * r.H
+	out := make([]float32, 3*n)
+	for c := 0; c < 3; c++ {
+		m, s := p.Mean[c], p.Std[c]
+		plane := out[c*n : (c+1)*n]
+		for i := range plane {
+			plane[i] = (float32(float64(r.Pix[i*3+c])*p.RescaleFactor) - m) / s
+		}
+	}
+	return out, nil
+}
+
+// Prepare is the geometric part of Preprocess: the resized (and, with
+// CropSize, cropped) 8-bit image, before rescaling and normalisation.
+func (p HFProcessor) Prepare(img *RGB) (*RGB, error) {
+	if p.Size.H <= 0 || p.Size.W <= 0 {
+		return nil, fmt.Errorf("imageio: HFProcessor size %dx%d", p.Size.W, p.Size.H)
 	}
 	if img.W <= 0 || img.H <= 0 {
 		return nil, fmt.Errorf("imageio: empty %dx%d image", img.W, img.H)
@@ -127,16 +146,7 @@ func (p HFProcessor) Preprocess(img *RGB) ([]float32, error) {
 		r = padTo(r, c.W, c.H)
 		r = crop(r, (r.W-c.W)/2, (r.H-c.H)/2, c.W, c.H)
 	}
-	n := r.W * r.H
-	out := make([]float32, 3*n)
-	for c := 0; c < 3; c++ {
-		m, s := p.Mean[c], p.Std[c]
-		plane := out[c*n : (c+1)*n]
-		for i := range plane {
-			plane[i] = (float32(float64(r.Pix[i*3+c])*p.RescaleFactor) - m) / s
-		}
-	}
-	return out, nil
+	return r, nil
 }
 
 // TimmTransform reproduces timm's evaluation transform
@@ -173,6 +183,16 @@ func (t TimmTransform) ScaleSize(w, h int) (nw, nh int) {
 
 // Preprocess returns img as a float32 tensor [3, InputSize.H, InputSize.W].
 func (t TimmTransform) Preprocess(img *RGB) ([]float32, error) {
+	r, err := t.Prepare(img)
+	if err != nil {
+		return nil, err
+	}
+	return ToTensor(r, t.Mean, t.Std), nil
+}
+
+// Prepare is the geometric part of Preprocess: the resized and cropped
+// 8-bit image, before normalisation.
+func (t TimmTransform) Prepare(img *RGB) (*RGB, error) {
 	if t.InputSize.H <= 0 || t.InputSize.W <= 0 {
 		return nil, fmt.Errorf("imageio: TimmTransform input size %dx%d", t.InputSize.W, t.InputSize.H)
 	}
@@ -186,8 +206,7 @@ func (t TimmTransform) Preprocess(img *RGB) ([]float32, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("imageio: %dx%d image resizes to %dx%d", img.W, img.H, w, h)
 	}
-	r := CenterCrop(Resize(img, w, h, t.Interpolation), t.InputSize.W, t.InputSize.H)
-	return ToTensor(r, t.Mean, t.Std), nil
+	return CenterCrop(Resize(img, w, h, t.Interpolation), t.InputSize.W, t.InputSize.H), nil
 }
 
 // ResizeNormalize resizes straight to Size (aspect ratio not kept) and
@@ -201,17 +220,59 @@ type ResizeNormalize struct {
 
 // Preprocess returns img as a float32 tensor [3, Size.H, Size.W].
 func (t ResizeNormalize) Preprocess(img *RGB) ([]float32, error) {
+	r, err := t.Prepare(img)
+	if err != nil {
+		return nil, err
+	}
+	return ToTensor(r, t.Mean, t.Std), nil
+}
+
+// Prepare is the geometric part of Preprocess: the resized 8-bit image.
+func (t ResizeNormalize) Prepare(img *RGB) (*RGB, error) {
 	if t.Size.H <= 0 || t.Size.W <= 0 {
 		return nil, fmt.Errorf("imageio: ResizeNormalize size %dx%d", t.Size.W, t.Size.H)
 	}
 	if img.W <= 0 || img.H <= 0 {
 		return nil, fmt.Errorf("imageio: empty %dx%d image", img.W, img.H)
 	}
-	return ToTensor(Resize(img, t.Size.W, t.Size.H, t.Resample), t.Mean, t.Std), nil
+	return Resize(img, t.Size.W, t.Size.H, t.Resample), nil
 }
 
 // Preprocessor is implemented by [HFProcessor], [TimmTransform] and
-// [ResizeNormalize].
+// [ResizeNormalize]. Preprocess returns the normalised tensor [3, H, W];
+// Prepare only its geometric part, the resized and cropped 8-bit image
+// (what figures overlay).
 type Preprocessor interface {
 	Preprocess(img *RGB) ([]float32, error)
+	Prepare(img *RGB) (*RGB, error)
+}
+
+// ForModel returns the pipeline a model's checkpoint expects, from the
+// settings stored with it: with cropPct > 0 timm's evaluation transform
+// (short side to size/cropPct, centre crop), else Hugging Face's processor
+// (resize to size). resample is a Pillow filter name ("" for bilinear).
+func ForModel(size Size, resample string, cropPct float64, mean, std [3]float32) (Preprocessor, error) {
+	filter := Bilinear
+	if resample != "" {
+		f, err := ParseFilter(resample)
+		if err != nil {
+			return nil, err
+		}
+		filter = f
+	}
+	if cropPct > 0 {
+		return TimmTransform{InputSize: size, CropPct: cropPct, Interpolation: filter, Mean: mean, Std: std}, nil
+	}
+	return HFProcessor{Size: size, Resample: filter, RescaleFactor: 1.0 / 255, Mean: mean, Std: std}, nil
+}
+
+// ToLuma converts img in place to grey as Pillow's convert("L") does
+// (ITU-R 601-2 luma in 16-bit fixed point, rounded), keeping three equal
+// channels.
+func (img *RGB) ToLuma() {
+	for i := 0; i+2 < len(img.Pix); i += 3 {
+		r, g, b := uint32(img.Pix[i]), uint32(img.Pix[i+1]), uint32(img.Pix[i+2])
+		l := uint8((r*19595 + g*38470 + b*7471 + 0x8000) >> 16)
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = l, l, l
+	}
 }

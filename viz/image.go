@@ -12,14 +12,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/vitgo/vit"
-
-	// Image formats LoadImage understands.
-	_ "image/gif"
-	_ "image/jpeg"
-
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"github.com/vitgo/vit/imageio"
 )
 
 // viridis holds 11 evenly spaced stops of matplotlib's viridis colour map,
@@ -46,30 +39,51 @@ func Viridis(v float64) color.RGBA {
 	return color.RGBA{c[0], c[1], c[2], 255}
 }
 
-// maxImagePixels bounds the images LoadImage decodes.
-const maxImagePixels = 1 << 26
+// Preprocessor returns the Pillow-exact pipeline a model with config c
+// expects (imageio.ForModel with the config's size, Resample, CropPct,
+// Mean and Std): timm's centre crop when CropPct > 0, else Hugging Face's
+// resize.
+func Preprocessor(c vit.Config) (imageio.Preprocessor, error) {
+	mean, std := [3]float32{}, [3]float32{1, 1, 1}
+	for i := range 3 {
+		if len(c.Mean) > 0 {
+			mean[i] = c.Mean[min(i, len(c.Mean)-1)]
+		}
+		if len(c.Std) > 0 {
+			std[i] = c.Std[min(i, len(c.Std)-1)]
+		}
+	}
+	return imageio.ForModel(imageio.Size{H: c.ImageHeight, W: c.ImageWidth}, c.Resample, float64(c.CropPct), mean, std)
+}
 
-// LoadImage decodes an image file (PNG, JPEG, GIF, BMP, TIFF or WebP),
-// resizes it to the model's input size with Catmull-Rom resampling and
-// converts it to the model's channels (grey by ITU-R BT.601 luma). It
-// returns planar bytes, [channels, height, width].
+// LoadImage decodes an image file (PNG, JPEG, GIF, BMP, TIFF or WebP) and
+// resizes (and crops) it as the model's preprocessing does, in the model's
+// channels (grey as Pillow's "L"). It returns planar bytes, [channels,
+// height, width]; Normalize turns them into the model's input.
 func LoadImage(path string, c vit.Config) ([]uint8, error) {
-	b, err := os.ReadFile(path)
+	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if c.Channels == 1 {
+		img.ToLuma()
+	}
+	p, err := Preprocessor(c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.Prepare(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
-		return nil, fmt.Errorf("%s: image size %dx%d out of range", path, cfg.Width, cfg.Height)
+	hw := r.W * r.H
+	out := make([]uint8, c.Channels*hw)
+	for o := range hw {
+		for ch := range c.Channels {
+			out[ch*hw+o] = r.Pix[3*o+ch]
+		}
 	}
-	img, _, err := image.Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return Planar(img, c.Channels, c.ImageHeight, c.ImageWidth), nil
+	return out, nil
 }
 
 // Planar resizes img to height×width (Catmull-Rom) and returns it as planar
