@@ -1,0 +1,467 @@
+package kernels
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// microKernel describes one register-tile kernel and the cache blocking that
+// suits it.
+//
+// fn computes an mr×nr tile C = alpha·Ap·Bp + beta·C, where Ap holds k steps
+// of mr packed A values, Bp holds k steps of nr packed B values and C has
+// row stride ldc floats. beta = ±0 does not read C.
+type microKernel struct {
+	name   string
+	mr, nr int // register tile: rows of A, columns of B
+	kc     int // depth of a k block (a kc×nr B micro-panel stays in L1)
+	mc     int // most rows of a packed A block (mc×kc stays in L2)
+	nc     int // most columns of C per column block (op(B) is packed whole, k×nc)
+	fn     func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+	// asmPack packs full panels with packT8 and packCopy (AVX2). Its
+	// kernels have mr in {6, 12} and nr in {16, 32}.
+	asmPack bool
+}
+
+// kernelsAvail lists the microkernels this CPU runs, fastest first; kernel
+// is the one Sgemm and SgemmSerial use. Tests run every one of them.
+var (
+	kernelsAvail = cpuKernels()
+	kernel       = kernelsAvail[0]
+)
+
+// parallelMinFlop is the smallest product (2·m·n·k) Sgemm spreads over
+// workers; below it waking a helper costs more than it saves.
+var parallelMinFlop = 1 << 21
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
+// spreading the work over the worker pool.
+//
+// op(A) is [m, k]: A is [m, k] with row stride lda, or with transA it is
+// [k, m] with row stride lda. op(B) is [k, n]: B is [k, n] with row stride
+// ldb, or with transB it is [n, k] with row stride ldb. C is [m, n] with row
+// stride ldc. beta = 0 overwrites C without reading it (NaNs in C vanish).
+//
+// Sgemm allocates nothing in steady state. It runs on the calling goroutine
+// and on whichever helper goroutines are idle (up to Workers in all), so it
+// may be called concurrently or from inside ParallelFor: a call that finds
+// the helpers busy uses fewer workers rather than waiting for them. Small
+// products (2·m·n·k below about 2 MFLOP) run on the caller alone.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(kernel, Workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine alone, for callers that
+// already run many small products in parallel (attention heads). It
+// allocates nothing in steady state.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(kernel, 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmJob is one Sgemm call in flight, with the packing buffers it needs.
+// Jobs are pooled so that steady-state calls allocate nothing.
+//
+// Workers share the work by claiming pieces with compare-and-swap, so a
+// worker that starts late or loses its core for a while delays the others
+// only at the two waits per B block. For each block of columns jc of C
+// (one block unless k·n is large):
+//
+//  1. the workers pack all of op(B)[:, jc block] (every k block, panel by
+//     panel) into the shared packB, and wait until it is complete;
+//  2. they claim items, each a block of rows of C times a group of B
+//     panels; an item runs the k blocks in turn, packing its rows of A for
+//     each into the worker's own packA and calling the microkernel per tile;
+//  3. before the next column block reuses packB, they wait until every item
+//     is done.
+type gemmJob struct {
+	mk             *microKernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	helpers [maxWorkers - 1]*helper // reserved for this call
+	workers int
+	pending atomicInt // helper parts not yet finished
+
+	kb, kBlocks int // depth of a k block (balanced), number of k blocks
+	nb, nBlocks int // columns of a column block (multiple of nr), count
+	rowItems    int // row blocks per column block (each ≤ mc rows)
+	colGroups   int // panel groups per column block
+
+	packNext, packDone atomic.Int32 // pack units claimed and finished, all blocks
+	itemNext, itemDone atomic.Int32 // items claimed and finished, all blocks
+
+	packB []float32   // kBlocks × (kb×nb) packed op(B), shared
+	packA [][]float32 // per worker: mc×kb block of A
+	tile  [][]float32 // per worker: mr×nr scratch for edge tiles
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// packBudget bounds the packed op(B) of one column block, in floats: it
+// should stay well inside the shared L3 cache.
+const packBudget = 3 << 20
+
+func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	j.reset()
+	j.mk = mk
+	j.transA, j.transB = transA, transB
+	j.m, j.n, j.k = m, n, k
+	j.alpha, j.beta = alpha, beta
+	j.a, j.b, j.c = a, b, c
+	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	if workers > 1 && 2*float64(m)*float64(n)*float64(k) >= float64(parallelMinFlop) {
+		workers = 1 + reserveHelpers(j.helpers[:], min(workers, maxWorkers)-1)
+	} else {
+		workers = 1
+	}
+	j.plan(workers)
+	j.pending.Store(int32(workers - 1))
+	for w := 1; w < workers; w++ {
+		j.helpers[w-1].ch <- helperTask{job: j, w: w, done: &j.pending}
+		j.helpers[w-1] = nil
+	}
+	j.run(0)
+	if workers > 1 {
+		j.pending.waitZero()
+	}
+	j.a, j.b, j.c = nil, nil, nil
+	jobPool.Put(j)
+}
+
+// reset clears j for a new call, keeping its buffers.
+func (j *gemmJob) reset() {
+	j.packNext.Store(0)
+	j.packDone.Store(0)
+	j.itemNext.Store(0)
+	j.itemDone.Store(0)
+}
+
+// plan picks the block sizes and the items and sizes the buffers.
+func (j *gemmJob) plan(workers int) {
+	mk := j.mk
+	mr, nr := mk.mr, mk.nr
+	m, n, k := j.m, j.n, j.k
+	j.workers = workers
+	// Balanced blocks: k = 300 packs as 2×150, not 256+44.
+	j.kBlocks = ceilDiv(k, mk.kc)
+	j.kb = ceilDiv(k, j.kBlocks)
+	kTotal := j.kBlocks * j.kb
+	nBlocks := max(ceilDiv(n, mk.nc), ceilDiv(kTotal*roundUp(n, nr), packBudget))
+	j.nb = roundUp(ceilDiv(n, nBlocks), nr)
+	j.nBlocks = ceilDiv(n, j.nb)
+
+	// Items: rows in blocks of at most mc; with several workers at least
+	// 4 items per worker, splitting the columns too when rows run out.
+	mPanels, nbPanels := ceilDiv(m, mr), j.nb/nr
+	j.rowItems = ceilDiv(mPanels, mk.mc/mr)
+	j.colGroups = 1
+	if want := 4 * workers; workers > 1 && j.rowItems < want {
+		j.rowItems = min(mPanels, want)
+		j.colGroups = min(nbPanels, ceilDiv(want, j.rowItems))
+	}
+
+	j.packB = growBuf(j.packB, kTotal*j.nb)
+	if len(j.packA) < workers {
+		j.packA = append(j.packA, make([][]float32, workers-len(j.packA))...)
+		j.tile = append(j.tile, make([][]float32, workers-len(j.tile))...)
+	}
+	mc := min(mk.mc, roundUp(m, mr))
+	for i := 0; i < workers; i++ {
+		j.packA[i] = growBuf(j.packA[i], mc*j.kb+packSlack)
+		j.tile[i] = growBuf(j.tile[i], mr*nr)
+	}
+}
+
+// claim takes the next index below end from ctr, or returns false when all
+// are taken.
+func claim(ctr *atomic.Int32, end int) (int, bool) {
+	for {
+		u := ctr.Load()
+		if int(u) >= end {
+			return 0, false
+		}
+		if ctr.CompareAndSwap(u, u+1) {
+			return int(u), true
+		}
+	}
+}
+
+// waitFor spins until ctr reaches end, yielding now and then.
+func waitFor(ctr *atomic.Int32, end int) {
+	for spins := 0; int(ctr.Load()) < end; spins++ {
+		if spins > 200 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// run is worker w's part of the job: whatever pieces it can claim.
+func (j *gemmJob) run(w int) {
+	mk := j.mk
+	mr, nr := mk.mr, mk.nr
+	mPanels := ceilDiv(j.m, mr)
+	packEnd, itemEnd := 0, 0
+	for blk := 0; blk < j.nBlocks; blk++ {
+		jc := blk * j.nb
+		nb := min(j.nb, j.n-jc)
+		nPanels := ceilDiv(nb, nr)
+
+		// 1. Pack op(B)[:, jc:jc+nb], one (k block, panel) unit at a time.
+		packStart := packEnd
+		packEnd += j.kBlocks * nPanels
+		for {
+			u, ok := claim(&j.packNext, packEnd)
+			if !ok {
+				break
+			}
+			u -= packStart
+			kbi, q := u/nPanels, u%nPanels
+			pc := kbi * j.kb
+			kb := min(j.kb, j.k-pc)
+			packB(j.packB[kbi*j.kb*j.nb:], j.b, j.ldb, j.transB, pc, kb, jc, nb, nr, q, q+1, mk.asmPack)
+			j.packDone.Add(1)
+		}
+		waitFor(&j.packDone, packEnd)
+
+		// 2. Items: a block of rows times a group of panels, all of k.
+		itemStart := itemEnd
+		itemEnd += j.rowItems * j.colGroups
+		for {
+			it, ok := claim(&j.itemNext, itemEnd)
+			if !ok {
+				break
+			}
+			it -= itemStart
+			ri, g := it/j.colGroups, it%j.colGroups
+			r0 := mPanels * ri / j.rowItems * mr
+			r1 := min(j.m, mPanels*(ri+1)/j.rowItems*mr)
+			p0, p1 := nPanels*g/j.colGroups, nPanels*(g+1)/j.colGroups
+			ap := j.packA[w]
+			for kbi := 0; kbi < j.kBlocks; kbi++ {
+				pc := kbi * j.kb
+				kb := min(j.kb, j.k-pc)
+				beta := j.beta
+				if pc > 0 {
+					beta = 1
+				}
+				packA(ap, j.a, j.lda, j.transA, r0, r1-r0, pc, kb, mr, mk.asmPack)
+				j.macro(w, ap, j.packB[kbi*j.kb*j.nb:], r0, r1-r0, jc, nb, kb, p0, p1, beta)
+			}
+			j.itemDone.Add(1)
+		}
+		// 3. packB is reused by the next block only when all items are done.
+		if blk+1 < j.nBlocks {
+			waitFor(&j.itemDone, itemEnd)
+		}
+	}
+}
+
+// macro multiplies a packed mb×kb block of A by B panels [plo, phi) of a
+// packed kb×nb block of B into C[ic:ic+mb, jc:jc+nb].
+func (j *gemmJob) macro(w int, ap, bp []float32, ic, mb, jc, nb, kb, plo, phi int, beta float32) {
+	mk := j.mk
+	mr, nr := mk.mr, mk.nr
+	c, ldc, alpha := j.c, j.ldc, j.alpha
+	for jp := plo; jp < phi; jp++ {
+		col := jc + jp*nr
+		nw := min(nr, jc+nb-col)
+		bpan := &bp[jp*nr*kb]
+		for ir := 0; ir < mb; ir += mr {
+			row := ic + ir
+			mh := min(mr, mb-ir)
+			apan := &ap[ir*kb]
+			if mh == mr && nw == nr {
+				mk.fn(kb, apan, bpan, &c[row*ldc+col], ldc, alpha, beta)
+				continue
+			}
+			t := j.tile[w]
+			mk.fn(kb, apan, bpan, &t[0], nr, 1, 0)
+			for r := 0; r < mh; r++ {
+				crow := c[(row+r)*ldc+col:][:nw]
+				trow := t[r*nr:][:nw]
+				if beta == 0 {
+					for x, v := range trow {
+						crow[x] = alpha * v
+					}
+				} else {
+					for x, v := range trow {
+						crow[x] = alpha*v + beta*crow[x]
+					}
+				}
+			}
+		}
+	}
+}
+
+// packSlack is the spare room packA needs past its panels: the 6-row
+// transposing copy writes two floats past the panel it fills.
+const packSlack = 8
+
+// packA copies op(A)[i0:i0+mb, p0:p0+kb] into dst as micro-panels of mr
+// rows: panel q holds, for each p, the mr values op(A)[i0+q·mr+r, p0+p].
+// Rows past mb are left as they are (their results are discarded). asm
+// selects the assembly copies for full panels.
+func packA(dst, a []float32, lda int, transA bool, i0, mb, p0, kb, mr int, asm bool) {
+	for ir := 0; ir < mb; ir += mr {
+		mh := min(mr, mb-ir)
+		pan := dst[ir*kb : ir*kb+mr*kb+packSlack]
+		i := i0 + ir
+		if transA {
+			// op(A)[i, p] = A[p, i]: each p is a contiguous run of A.
+			if asm && mh == mr {
+				packCopy(&pan[0], &a[p0*lda+i], lda, kb, mr)
+				continue
+			}
+			for p := 0; p < kb; p++ {
+				copy(pan[p*mr:p*mr+mh], a[(p0+p)*lda+i:][:mh])
+			}
+			continue
+		}
+		p8 := 0
+		if asm && mh == mr && kb >= 8 {
+			p8 = kb &^ 7
+			var rows [8]*float32
+			row := func(r int) *float32 { return &a[(i+r)*lda+p0] }
+			if mr == 12 {
+				for r := range 8 {
+					rows[r] = row(r)
+				}
+				packT8(&pan[0], mr, &rows, p8)
+				for r := range 8 {
+					rows[r] = row(r + 4)
+				}
+				packT8(&pan[4], mr, &rows, p8)
+			} else {
+				// Rows 4 and 5 again as lanes 6 and 7: each p's two
+				// extra floats are overwritten by the next p.
+				for r := range 8 {
+					if r < 6 {
+						rows[r] = row(r)
+					} else {
+						rows[r] = row(r - 2)
+					}
+				}
+				packT8(&pan[0], mr, &rows, p8)
+			}
+		}
+		for r := 0; r < mh && p8 < kb; r++ {
+			src := a[(i+r)*lda+p0:][p8:kb]
+			d := pan[p8*mr+r:]
+			for p, v := range src {
+				d[p*mr] = v
+			}
+		}
+	}
+}
+
+// packB copies panels [plo, phi) of op(B)[p0:p0+kb, j0:j0+nb] into dst:
+// panel q holds, for each p, the nr values op(B)[p0+p, j0+q·nr+x].
+// Columns past nb are left as they are (their results are discarded). asm
+// selects the assembly copies for full panels.
+func packB(dst, b []float32, ldb int, transB bool, p0, kb, j0, nb, nr, plo, phi int, asm bool) {
+	for q := plo; q < phi; q++ {
+		jq := q * nr
+		nw := min(nr, nb-jq)
+		pan := dst[jq*kb : jq*kb+nr*kb]
+		j := j0 + jq
+		if !transB {
+			if asm && nw == nr {
+				packCopy(&pan[0], &b[p0*ldb+j], ldb, kb, nr)
+				continue
+			}
+			for p := 0; p < kb; p++ {
+				copy(pan[p*nr:p*nr+nw], b[(p0+p)*ldb+j:][:nw])
+			}
+			continue
+		}
+		// op(B)[p, j] = B[j, p]: each column j is a contiguous run of B.
+		p8 := 0
+		if asm && nw == nr && kb >= 8 {
+			p8 = kb &^ 7
+			var rows [8]*float32
+			for g := 0; g < nr; g += 8 {
+				for x := range 8 {
+					rows[x] = &b[(j+g+x)*ldb+p0]
+				}
+				packT8(&pan[g], nr, &rows, p8)
+			}
+		}
+		for x := 0; x < nw && p8 < kb; x++ {
+			src := b[(j+x)*ldb+p0:][p8:kb]
+			d := pan[p8*nr+x:]
+			for p, v := range src {
+				d[p*nr] = v
+			}
+		}
+	}
+}
+
+// scaleC sets C = beta·C (C = 0 when beta is 0).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc:][:n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for x := range row {
+			row[x] *= beta
+		}
+	}
+}
+
+// checkGemm panics unless the slices hold the matrices the call describes;
+// the assembly kernels rely on it.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: Sgemm negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("A", a, ar, ac, lda)
+	checkMat("B", b, br, bc, ldb)
+	checkMat("C", c, m, n, ldc)
+}
+
+func checkMat(name string, x []float32, rows, cols, ld int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("kernels: Sgemm %s row stride %d < %d columns", name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("kernels: Sgemm %s has %d elements, needs %d", name, len(x), need))
+	}
+}
+
+func growBuf(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }

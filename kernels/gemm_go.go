@@ -1,0 +1,60 @@
+package kernels
+
+import "unsafe"
+
+// kernelGo is the portable microkernel: a 4×4 tile in plain Go, for CPUs
+// without the assembly kernels (and for the purego build tag).
+var kernelGo = &microKernel{name: "go", mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, fn: sgemmKernelGo}
+
+// sgemmKernelGo computes a 4×4 tile: C = alpha·Ap·Bp + beta·C, where Ap is
+// k steps of 4 packed A values, Bp is k steps of 4 packed B values and C has
+// row stride ldc floats. beta = 0 does not read C.
+func sgemmKernelGo(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, 4*k)
+	bs := unsafe.Slice(b, 4*k)
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	var c20, c21, c22, c23 float32
+	var c30, c31, c32, c33 float32
+	for p := 0; p < k; p++ {
+		av := as[4*p : 4*p+4 : 4*p+4]
+		bv := bs[4*p : 4*p+4 : 4*p+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	cs := unsafe.Slice(c, 3*ldc+4)
+	acc := [4][4]float32{
+		{c00, c01, c02, c03},
+		{c10, c11, c12, c13},
+		{c20, c21, c22, c23},
+		{c30, c31, c32, c33},
+	}
+	for r := range acc {
+		row := cs[r*ldc : r*ldc+4 : r*ldc+4]
+		if beta == 0 {
+			for x, v := range acc[r] {
+				row[x] = alpha * v
+			}
+		} else {
+			for x, v := range acc[r] {
+				row[x] = alpha*v + beta*row[x]
+			}
+		}
+	}
+}

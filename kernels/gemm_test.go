@@ -1,0 +1,229 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// testKernels returns every microkernel this machine runs, each with its
+// production blocking and with tiny blocks that push small shapes through
+// every edge of the blocking loops.
+func testKernels() []*microKernel {
+	var ks []*microKernel
+	for _, mk := range kernelsAvail {
+		tiny := *mk
+		tiny.name += "/tinyblocks"
+		tiny.kc, tiny.mc, tiny.nc = 7, 2*mk.mr, 2*mk.nr
+		ks = append(ks, mk, &tiny)
+	}
+	return ks
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = r.Float32()*2 - 1
+	}
+	return x
+}
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	pad            int // extra row stride on A, B and C
+}
+
+func (tc gemmCase) String() string {
+	return fmt.Sprintf("tA=%v tB=%v %dx%dx%d alpha=%g beta=%g pad=%d", tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.pad)
+}
+
+// checkCase runs one product through mk with the given workers and compares
+// it with sgemmRef, including that C outside [m, n] is left alone.
+func checkCase(t *testing.T, r *rand.Rand, mk *microKernel, workers int, tc gemmCase) {
+	t.Helper()
+	ar, ac := tc.m, tc.k
+	if tc.transA {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tc.transB {
+		br, bc = tc.n, tc.k
+	}
+	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
+	a := randSlice(r, max(0, (ar-1)*lda+ac))
+	b := randSlice(r, max(0, (br-1)*ldb+bc))
+	c := randSlice(r, max(0, (tc.m-1)*ldc+tc.n)+ldc) // a spare row checks for overruns
+	if tc.beta == 0 {
+		for i := range tc.m {
+			for j := range tc.n {
+				c[i*ldc+j] = float32(math.NaN())
+			}
+		}
+	}
+	want := append([]float32(nil), c...)
+	sgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+	sgemm(mk, workers, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+	tol := 2e-6 * float64(tc.k+4) * float64(abs32(tc.alpha)+abs32(tc.beta)+1)
+	for i := range c {
+		d := math.Abs(float64(c[i] - want[i]))
+		if !(d <= tol) {
+			t.Fatalf("%s workers=%d %v: C[%d, %d] = %g, want %g", mk.name, workers, tc, i/ldc, i%ldc, c[i], want[i])
+		}
+	}
+}
+
+func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }
+
+func TestSgemmPaths(t *testing.T) {
+	defer func(old int) { parallelMinFlop = old }(parallelMinFlop)
+	parallelMinFlop = 0 // run the parallel split even on tiny shapes
+	sizes := []int{1, 2, 7, 13, 16, 31, 33, 50, 64, 197}
+	scales := [][2]float32{{1, 0}, {1, 1}, {-0.5, 0.25}, {2, -1}}
+	for _, mk := range testKernels() {
+		t.Run(mk.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			for _, workers := range []int{1, 2, 3} {
+				for trans := range 4 {
+					for _, m := range sizes {
+						for range 3 {
+							tc := gemmCase{
+								transA: trans&1 != 0, transB: trans&2 != 0,
+								m: m, n: sizes[r.IntN(len(sizes))], k: sizes[r.IntN(len(sizes))],
+								pad: r.IntN(3) * 5,
+							}
+							s := scales[r.IntN(len(scales))]
+							tc.alpha, tc.beta = s[0], s[1]
+							checkCase(t, r, mk, workers, tc)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSgemmShapes checks the model's own awkward shapes (batch-1 ViT-Ti and
+// attention heads) on every path, parallel and serial.
+func TestSgemmShapes(t *testing.T) {
+	cases := []gemmCase{
+		{m: 197, n: 192, k: 192, alpha: 1},
+		{transB: true, m: 197, n: 576, k: 192, alpha: 1},
+		{transA: true, m: 192, n: 192, k: 197, alpha: 1, beta: 1},
+		{transB: true, m: 197, n: 197, k: 64, alpha: 0.125},
+		{m: 197, n: 64, k: 197, alpha: 1, pad: 3},
+		{transB: true, m: 50, n: 50, k: 32, alpha: 0.17},
+		{transA: true, transB: true, m: 100, n: 300, k: 520, alpha: 1, beta: 0.5},
+	}
+	for _, mk := range kernelsAvail {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, tc := range cases {
+			checkCase(t, r, mk, 1, tc)
+			checkCase(t, r, mk, 2, tc)
+		}
+	}
+}
+
+func TestSgemmDegenerate(t *testing.T) {
+	c := []float32{1, 2, 3, float32(math.NaN())}
+	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
+	for i, v := range c {
+		if v != 0 {
+			t.Fatalf("k=0 beta=0: C[%d] = %g, want 0", i, v)
+		}
+	}
+	c = []float32{1, 2, 3, 4}
+	Sgemm(false, false, 2, 2, 1, 0, []float32{5, 6}, 1, []float32{7, 8}, 2, 2, c, 2)
+	for i, v := range c {
+		if v != float32(2*(i+1)) {
+			t.Fatalf("alpha=0 beta=2: C[%d] = %g, want %d", i, v, 2*(i+1))
+		}
+	}
+	Sgemm(false, false, 0, 5, 5, 1, nil, 5, make([]float32, 25), 5, 0, nil, 5)
+}
+
+func TestSgemmShortSlicePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a short C")
+		}
+	}()
+	Sgemm(false, false, 4, 4, 4, 1, make([]float32, 16), 4, make([]float32, 16), 4, 0, make([]float32, 15), 4)
+}
+
+func TestSgemmConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 5 {
+				checkCase(t, r, kernel, Workers+1, gemmCase{transB: g%2 == 1, m: 150, n: 130, k: 140, alpha: 1})
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestSgemmAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	a, b, c := randSlice(r, 256*256), randSlice(r, 256*256), randSlice(r, 256*256)
+	par := func() { Sgemm(false, true, 256, 256, 256, 1, a, 256, b, 256, 0, c, 256) }
+	ser := func() { SgemmSerial(false, false, 50, 50, 32, 1, a, 32, b, 50, 0, c, 50) }
+	for _, f := range []func(){par, ser} {
+		f()
+		if n := testing.AllocsPerRun(50, f); n > 0.1 {
+			t.Errorf("%v allocations per call, want 0", n)
+		}
+	}
+}
+
+// genericKernel is a plain-Go mr×nr microkernel for tests: with asmPack it
+// checks the assembly packing for tile shapes this CPU has no kernel for
+// (the AVX-512 12×32 layout on an AVX2-only machine).
+func genericKernel(mr, nr int) func(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	return func(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+		as, bs := unsafe.Slice(a, mr*k), unsafe.Slice(b, nr*k)
+		cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+		for r := 0; r < mr; r++ {
+			for x := 0; x < nr; x++ {
+				var s float32
+				for p := 0; p < k; p++ {
+					s += as[p*mr+r] * bs[p*nr+x]
+				}
+				if beta == 0 {
+					cs[r*ldc+x] = alpha * s
+				} else {
+					cs[r*ldc+x] = alpha*s + beta*cs[r*ldc+x]
+				}
+			}
+		}
+	}
+}
+
+func TestAsmPackingLayouts(t *testing.T) {
+	if len(kernelsAvail) == 1 || !kernelsAvail[0].asmPack {
+		t.Skip("no assembly packing on this CPU")
+	}
+	defer func(old int) { parallelMinFlop = old }(parallelMinFlop)
+	parallelMinFlop = 0
+	for _, sh := range [][2]int{{12, 32}, {6, 16}, {12, 16}, {6, 32}} {
+		mk := &microKernel{name: fmt.Sprintf("generic%dx%d", sh[0], sh[1]), mr: sh[0], nr: sh[1],
+			kc: 40, mc: 4 * sh[0], nc: 3 * sh[1], fn: genericKernel(sh[0], sh[1]), asmPack: true}
+		r := rand.New(rand.NewPCG(11, 12))
+		for trans := range 4 {
+			for _, m := range []int{1, 12, 13, 50} {
+				tc := gemmCase{transA: trans&1 != 0, transB: trans&2 != 0, m: m, n: 70, k: 45, alpha: 1, beta: 0.5, pad: 3}
+				checkCase(t, r, mk, 2, tc)
+			}
+		}
+	}
+}
