@@ -79,3 +79,52 @@ func SoftmaxRows(x []float32, rows, cols int) {
 		}
 	}
 }
+
+// AddTo adds src to dst elementwise: dst[i] += src[i] (len(src) ≥ len(dst)).
+func AddTo(dst, src []float32) {
+	n := 0
+	if useAVX2Act {
+		n = len(dst) &^ 7
+		if n > 0 {
+			addToAVX2(&dst[0], &src[0], n)
+		}
+	}
+	src = src[:len(dst)]
+	for i := n; i < len(dst); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// AddRowVector adds b: [cols] to every row of y: [rows, cols], on the worker
+// pool.
+func AddRowVector(y, b []float32, rows int) {
+	cols := len(b)
+	ParallelFor(rows, max(1, 8192/max(cols, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			AddTo(y[r*cols:(r+1)*cols], b)
+		}
+	})
+}
+
+// ColumnSums adds the column sums of x: [rows, len(sum)] to sum, on the
+// worker pool (each worker sums its rows into its own partial, and the
+// partials are added in a fixed order, so results do not depend on
+// scheduling). scratch must hold Workers·len(sum) floats.
+func ColumnSums(sum, x []float32, rows int, scratch []float32) {
+	cols := len(sum)
+	chunks := min(Workers, max(1, rows/64))
+	per := (rows + chunks - 1) / chunks
+	part := scratch[:chunks*cols]
+	clear(part)
+	ParallelFor(chunks, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			p := part[ch*cols : (ch+1)*cols]
+			for r := ch * per; r < min(rows, (ch+1)*per); r++ {
+				AddTo(p, x[r*cols:(r+1)*cols])
+			}
+		}
+	})
+	for ch := range chunks {
+		AddTo(sum, part[ch*cols:(ch+1)*cols])
+	}
+}

@@ -14,3 +14,6 @@ func geluBackwardAVX2(dx, dy, x *float32, n int)
 
 //go:noescape
 func expShiftSumAVX2(dst, src *float32, n int, shift float32) float32
+
+//go:noescape
+func addToAVX2(dst, src *float32, n int)

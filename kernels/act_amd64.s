@@ -237,3 +237,46 @@ edone:
 	VZEROUPPER
 	MOVSS X0, ret+32(FP)
 	RET
+
+// func addToAVX2(dst, src *float32, n int)
+// dst[i] += src[i]; n is a multiple of 8.
+TEXT ·addToAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ adone
+	MOVQ CX, DX
+	SHRQ $2, DX
+	JZ atail
+aloop4:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ DX
+	JNZ aloop4
+atail:
+	ANDQ $3, CX
+	JZ adone
+aloop1:
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ aloop1
+adone:
+	VZEROUPPER
+	RET

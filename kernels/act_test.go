@@ -130,3 +130,44 @@ func TestSoftmaxRows(t *testing.T) {
 		}
 	}
 }
+
+func TestAddToAndColumnSums(t *testing.T) {
+	paths := []bool{false}
+	if useAVX2Act {
+		paths = append(paths, true)
+	}
+	defer func(v bool) { setAct(v) }(useAVX2Act)
+	for _, asm := range paths {
+		setAct(asm)
+		for _, cols := range []int{1, 7, 8, 33, 128} {
+			rows := 150
+			x := make([]float32, rows*cols)
+			for i := range x {
+				x[i] = float32(i%11) - 5
+			}
+			b := make([]float32, cols)
+			for j := range b {
+				b[j] = float32(j)
+			}
+			y := append([]float32(nil), x...)
+			AddRowVector(y, b, rows)
+			sum := make([]float32, cols)
+			for j := range sum {
+				sum[j] = 1
+			}
+			ColumnSums(sum, x, rows, make([]float32, Workers*cols))
+			for j := range cols {
+				want := float32(1)
+				for r := range rows {
+					want += x[r*cols+j]
+					if y[r*cols+j] != x[r*cols+j]+b[j] {
+						t.Fatalf("asm=%v cols=%d: AddRowVector wrong at (%d,%d)", asm, cols, r, j)
+					}
+				}
+				if sum[j] != want {
+					t.Fatalf("asm=%v cols=%d: column %d sums to %v, want %v", asm, cols, j, sum[j], want)
+				}
+			}
+		}
+	}
+}

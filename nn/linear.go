@@ -7,6 +7,8 @@ import "github.com/vitgo/vit/kernels"
 type Linear struct {
 	W, B    *Param
 	In, Out int
+
+	scratch []float32 // per-worker bias-gradient partials in Backward
 }
 
 // NewLinear allocates a zeroed layer; the caller initialises it.
@@ -34,7 +36,10 @@ func (l *Linear) Backward(dx, dy, x []float32, n int) {
 		kernels.Sgemm(true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
 	}
 	if l.B != nil && !l.B.Frozen {
-		ColumnSums(l.B.Grad, dy, n)
+		if len(l.scratch) < kernels.Workers*l.Out {
+			l.scratch = make([]float32, kernels.Workers*l.Out)
+		}
+		kernels.ColumnSums(l.B.Grad, dy, n, l.scratch)
 	}
 	if dx != nil {
 		kernels.Sgemm(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dx, l.In)
@@ -50,25 +55,9 @@ func (l *Linear) Params() []*Param {
 }
 
 // AddBias adds b: [cols] to every row of y: [rows, cols].
-func AddBias(y, b []float32, rows int) {
-	cols := len(b)
-	kernels.ParallelFor(rows, 4096/max(cols, 1)+1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := y[r*cols : (r+1)*cols]
-			for j, v := range b {
-				row[j] += v
-			}
-		}
-	})
-}
+func AddBias(y, b []float32, rows int) { kernels.AddRowVector(y, b, rows) }
 
 // ColumnSums adds the column sums of x: [rows, len(sum)] to sum.
 func ColumnSums(sum, x []float32, rows int) {
-	cols := len(sum)
-	for r := 0; r < rows; r++ {
-		row := x[r*cols : (r+1)*cols]
-		for j, v := range row {
-			sum[j] += v
-		}
-	}
+	kernels.ColumnSums(sum, x, rows, make([]float32, kernels.Workers*len(sum)))
 }
