@@ -56,8 +56,3 @@ func (l *Linear) Params() []*Param {
 
 // AddBias adds b: [cols] to every row of y: [rows, cols].
 func AddBias(y, b []float32, rows int) { kernels.AddRowVector(y, b, rows) }
-
-// ColumnSums adds the column sums of x: [rows, len(sum)] to sum.
-func ColumnSums(sum, x []float32, rows int) {
-	kernels.ColumnSums(sum, x, rows, make([]float32, kernels.Workers*len(sum)))
-}
