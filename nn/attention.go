@@ -71,20 +71,22 @@ func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 	dh := a.HeadDim()
 	d3 := 3 * a.Dim
 	scale := float32(1 / math.Sqrt(float64(dh)))
-	kernels.ParallelFor(batch*a.Heads, 1, func(lo, hi int) {
+	blocks := (tokens + attnBlock - 1) / attnBlock
+	// Work items are (image, head, query block): enough to keep every core
+	// busy even at batch 1 with few heads.
+	kernels.ParallelFor(batch*a.Heads*blocks, 1, func(lo, hi int) {
 		scores := make([]float32, attnBlock*tokens) // one per worker and call
-		for bh := lo; bh < hi; bh++ {
+		for item := lo; item < hi; item++ {
+			bh, q0 := item/blocks, (item%blocks)*attnBlock
 			b, h := bh/a.Heads, bh%a.Heads
 			base := b * tokens * d3
 			k := qkv[base+a.Dim+h*dh:]
 			v := qkv[base+2*a.Dim+h*dh:]
-			for q0 := 0; q0 < tokens; q0 += attnBlock {
-				rows := min(attnBlock, tokens-q0)
-				q := qkv[base+q0*d3+h*dh:]
-				kernels.SgemmSerial(false, true, rows, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
-				SoftmaxRows(scores, rows, tokens)
-				kernels.SgemmSerial(false, false, rows, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
-			}
+			rows := min(attnBlock, tokens-q0)
+			q := qkv[base+q0*d3+h*dh:]
+			kernels.SgemmSerial(false, true, rows, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
+			SoftmaxRows(scores, rows, tokens)
+			kernels.SgemmSerial(false, false, rows, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
 		}
 	})
 }
