@@ -51,6 +51,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		out       = fs.String("out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
 		resume    = fs.String("resume", "", "continue the run in this folder")
 		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
+		augment   = fs.String("augment", "", "augmentation: none, crop (random crop with padding), crop-flip (plus horizontal flips; wrong for digits) (default: the recipe's)")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,6 +102,17 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			o.Momentum = 0.9
 		}
 		o.Seed = *seed
+		switch *augment {
+		case "":
+		case "none":
+			o.Augment = data.Augment{}
+		case "crop":
+			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2)}
+		case "crop-flip":
+			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2), HFlip: true}
+		default:
+			return fmt.Errorf("unknown --augment %q: use none, crop or crop-flip", *augment)
+		}
 		total := o.Steps
 		if total <= 0 {
 			total = o.Epochs * (trainSet.N / o.Batch)
