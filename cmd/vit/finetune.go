@@ -28,10 +28,12 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed (data order)")
 	out := fs.String("out", "", "run folder (default: runs/finetune-<time>)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	attention := fs.String("attention", "", "fine-tune with softmax or performer attention instead of the model's own (a softmax-trained model can be fine-tuned as a Performer)")
+	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	m, err := loadModel(*model, "", 0)
+	m, err := loadModel(*model, *attention, *features)
 	if err != nil {
 		return err
 	}
