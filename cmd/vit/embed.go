@@ -31,50 +31,27 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := m.Config
-	prep, err := preprocessor(c)
-	if err != nil {
-		return err
-	}
 	files, err := expandImages(fs.Args())
 	if err != nil {
 		return err
 	}
-	per := c.Channels * c.ImageHeight * c.ImageWidth
 	var names []string
 	var feats []float32
-	x := make([]float32, 0, *batch*per)
-	var pending []string
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		f, err := m.Features(x, len(pending))
+	failed := 0
+	err = imageBatches(files, c, *batch, func(x []float32, batchNames []string) error {
+		f, err := m.Features(x, len(batchNames))
 		if err != nil {
 			return err
 		}
 		feats = append(feats, f...)
-		names = append(names, pending...)
-		x, pending = x[:0], pending[:0]
+		names = append(names, batchNames...)
 		fmt.Fprintf(stderr, "\rembedded %d of %d images", len(names), len(files))
 		return nil
-	}
-	failed := 0
-	for _, f := range files {
-		img, err := loadImage(f, c, prep)
-		if err != nil {
-			fmt.Fprintf(stderr, "vit embed: %v\n", err)
-			failed++
-			continue
-		}
-		x = append(x, img...)
-		pending = append(pending, f)
-		if len(pending) == *batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	}, func(f string, err error) {
+		fmt.Fprintf(stderr, "vit embed: %v\n", err)
+		failed++
+	})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr)

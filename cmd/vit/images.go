@@ -38,3 +38,42 @@ func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, er
 	}
 	return x, nil
 }
+
+// imageBatches reads files in order, prepares each for the model and calls
+// run with full batches: x [n, channels, height, width] and the n file
+// names. A file that cannot be read goes to bad, after the images before it
+// have been run, so results stay in input order.
+func imageBatches(files []string, c vit.Config, batch int, run func(x []float32, names []string) error, bad func(file string, err error)) error {
+	p, err := preprocessor(c)
+	if err != nil {
+		return err
+	}
+	x := make([]float32, 0, batch*c.Channels*c.ImageHeight*c.ImageWidth)
+	var names []string
+	flush := func() error {
+		if len(names) == 0 {
+			return nil
+		}
+		err := run(x, names)
+		x, names = x[:0], names[:0]
+		return err
+	}
+	for _, f := range files {
+		img, err := loadImage(f, c, p)
+		if err != nil {
+			if err := flush(); err != nil {
+				return err
+			}
+			bad(f, err)
+			continue
+		}
+		x = append(x, img...)
+		names = append(names, f)
+		if len(names) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}

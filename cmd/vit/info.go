@@ -17,14 +17,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	image, channels, classes := 28, 1, 10
-	if mf.preset != "" {
-		image, channels, classes = 224, 3, 1000
-	}
-	if mf.dropPath < 0 {
-		mf.dropPath = 0
-	}
-	c, err := mf.config(image, channels, classes)
+	c, err := mf.standalone()
 	if err != nil {
 		return err
 	}

@@ -81,3 +81,17 @@ func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
 	}
 	return c, nil
 }
+
+// standalone builds the model configuration for commands without a dataset
+// (info, bench): 28×28 grey images and 10 classes for the reference model,
+// 224×224 RGB and 1000 classes for presets, unless the flags say otherwise.
+func (f *modelFlags) standalone() (vit.Config, error) {
+	image, channels, classes := 28, 1, 10
+	if f.preset != "" {
+		image, channels, classes = 224, 3, 1000
+	}
+	if f.dropPath < 0 {
+		f.dropPath = 0
+	}
+	return f.config(image, channels, classes)
+}

@@ -98,15 +98,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := m.Config
-	prep, err := preprocessor(c)
-	if err != nil {
-		return err
-	}
 	files, err := expandImages(fs.Args())
 	if err != nil {
 		return err
 	}
-	per := c.Channels * c.ImageHeight * c.ImageWidth
 	failed := 0
 	enc := json.NewEncoder(stdout)
 	emit := func(p prediction) {
@@ -127,17 +122,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 	}
-	x := make([]float32, 0, *batch*per)
-	var pending []string
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		logits, err := m.Predict(x, len(pending))
+	err = imageBatches(files, c, *batch, func(x []float32, names []string) error {
+		logits, err := m.Predict(x, len(names))
 		if err != nil {
 			return err
 		}
-		for i, f := range pending {
+		for i, f := range names {
 			l := logits[i*c.Classes : (i+1)*c.Classes]
 			p := prediction{File: f, Top: topK(l, *top, c.Labels)}
 			if *withLogits {
@@ -145,27 +135,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			}
 			emit(p)
 		}
-		x, pending = x[:0], pending[:0]
 		return nil
-	}
-	for _, f := range files {
-		img, err := loadImage(f, c, prep)
-		if err != nil {
-			if err := flush(); err != nil { // keep the output in input order
-				return err
-			}
-			emit(prediction{File: f, Error: err.Error()})
-			continue
-		}
-		x = append(x, img...)
-		pending = append(pending, f)
-		if len(pending) == *batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	}, func(f string, err error) { emit(prediction{File: f, Error: err.Error()}) })
+	if err != nil {
 		return err
 	}
 	if failed > 0 {
