@@ -315,3 +315,38 @@ func TestTrainStepAllocations(t *testing.T) {
 		t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
 	}
 }
+
+// TestReferenceModelBackward checks gradients at the full size of the
+// reference small ViT (28×28, patch 4, dim 128, depth 6, 4 heads, MLP 512),
+// where the GEMM takes its blocked assembly paths, a few probes per tensor.
+func TestReferenceModelBackward(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size gradient check skipped in -short mode")
+	}
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512, Classes: 10}
+	m, _ := New(c, 1)
+	rng := rand.New(rand.NewPCG(2, 3))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.2))
+	batch := 16
+	x := gradcheck.Random(rng, batch*28*28, 1)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = i % 10
+	}
+	ws := m.NewWorkspace(batch, true)
+	loss := func() float64 {
+		logits, _ := m.Forward(ws, x, batch)
+		l, _ := nn.CrossEntropy(nil, logits, labels, 10, 0)
+		return l
+	}
+	dl := make([]float32, batch*10)
+	logits, _ := m.Forward(ws, x, batch)
+	nn.CrossEntropy(dl, logits, labels, 10, 0)
+	m.ZeroGrad()
+	if err := m.Backward(ws, dl, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		gradcheck.Check(t, p.Name, p.Data, p.Grad, loss, 3e-3, 5e-2, 3)
+	}
+}
