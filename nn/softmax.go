@@ -70,7 +70,3 @@ func CrossEntropy(dlogits, logits []float32, labels []int, classes int, smoothin
 	}
 	return loss / float64(batch), correct
 }
-
-// Exp is the float32 exponential of package kernels (relative error below
-// 3e-7), for the layers here.
-func Exp(x float32) float32 { return kernels.Exp(x) }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vitgo/vit/internal/half"
 	"io"
 	"math"
 	"strconv"
@@ -410,7 +411,7 @@ func convert(out []float32, b []byte, h *header) []float32 {
 		switch h.size {
 		case 2:
 			for i := 0; i < len(b); i += 2 {
-				out = append(out, f16ToF32(o.Uint16(b[i:])))
+				out = append(out, half.ToFloat32(o.Uint16(b[i:])))
 			}
 		case 4:
 			for i := 0; i < len(b); i += 4 {
@@ -500,22 +501,4 @@ func fortranToC(in []float32, shape []int) []float32 {
 		}
 	}
 	return out
-}
-
-// f16ToF32 converts an IEEE 754 binary16 value to float32 exactly.
-func f16ToF32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch exp {
-	case 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case 0: // zero or subnormal: mant × 2⁻²⁴
-		f := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/vitgo/vit/internal/half"
 	"math"
 )
 
@@ -19,7 +20,7 @@ func toFloat32(dtype string, b []byte) ([]float32, error) {
 		}
 	case "F16":
 		for i := range out {
-			out[i] = f16ToF32(le.Uint16(b[2*i:]))
+			out[i] = half.ToFloat32(le.Uint16(b[2*i:]))
 		}
 	case "BF16":
 		for i := range out {
@@ -71,24 +72,6 @@ func toFloat32(dtype string, b []byte) ([]float32, error) {
 		return nil, fmt.Errorf("cannot convert dtype %s to float32", dtype)
 	}
 	return out, nil
-}
-
-// f16ToF32 converts an IEEE 754 binary16 value to float32 exactly.
-func f16ToF32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch exp {
-	case 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case 0: // zero or subnormal: mant × 2⁻²⁴
-		f := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
 
 // f32ToF16 converts a float32 to IEEE 754 binary16, rounding to nearest

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/vitgo/vit/internal/half"
 	"math"
 	"os"
 	"path/filepath"
@@ -415,7 +416,7 @@ func TestOpenErrors(t *testing.T) {
 func TestF16Exhaustive(t *testing.T) {
 	for i := 0; i < 1<<16; i++ {
 		h := uint16(i)
-		f := f16ToF32(h)
+		f := half.ToFloat32(h)
 		back := f32ToF16(f)
 		if f != f { // NaN
 			if back&0x7c00 != 0x7c00 || back&0x3ff == 0 || back&0x8000 != h&0x8000 {
