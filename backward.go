@@ -10,7 +10,15 @@ import (
 // with respect to the logits of the last Forward on ws, back through the
 // model, adding every parameter's gradient into its Grad (clear them with
 // ZeroGrad between steps). ws must be a training workspace.
+//
+// Backward drops weights packed by PackWeights: training is about to change
+// the weights, and inference must not see stale copies.
 func (m *Model) Backward(ws *Workspace, dlogits []float32, batch int) error {
+	m.UnpackWeights()
+	return m.backward(ws, dlogits, batch)
+}
+
+func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 	if !ws.train {
 		return errors.New("vit: Backward needs a workspace made with train = true")
 	}

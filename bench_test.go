@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -29,4 +30,38 @@ func BenchmarkTrainStep(b *testing.B) {
 		m.Backward(ws, dl, batch)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkPredict measures inference of the paper's models at 224×224:
+// ViT-Ti/16 at batch 1 (latency) and ViT-B/16 at batch 16 (throughput).
+func BenchmarkPredict(b *testing.B) {
+	for _, bc := range []struct {
+		preset string
+		batch  int
+	}{{"Ti/16", 1}, {"S/16", 16}, {"B/16", 16}} {
+		b.Run(fmt.Sprintf("%s/batch=%d", bc.preset, bc.batch), func(b *testing.B) {
+			c, err := Preset(bc.preset, 224, 3, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := New(c, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := make([]float32, bc.batch*3*224*224)
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := m.Predict(x, bc.batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ips := float64(b.N*bc.batch) / b.Elapsed().Seconds()
+			b.ReportMetric(ips, "images/s")
+			b.ReportMetric(ips*float64(c.FLOPs())/1e9, "GFLOP/s")
+		})
+	}
 }

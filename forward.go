@@ -39,7 +39,7 @@ func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	c := m.Config
 	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
 	Patchify(ws.patches, x, batch, c.Channels, c.ImageHeight, c.ImageWidth, c.Patch)
-	m.PatchEmbed.Forward(ws.embed, ws.patches, batch*np) // x_p·E
+	ws.linear(m.PatchEmbed, ws.embed, ws.patches, batch*np) // x_p·E
 	z0 := ws.z[0]
 	pos := m.PosEmbed.Data
 	first := 0
@@ -73,6 +73,16 @@ func (ws *Workspace) acts(l int) *blockActs {
 	return &ws.blocks[0]
 }
 
+// linear applies a dense layer: through its packed weights at inference
+// (when PackWeights made them), from its float32 weights in training.
+func (ws *Workspace) linear(l *nn.Linear, y, x []float32, n int) {
+	if ws.train {
+		l.Forward(y, x, n)
+		return
+	}
+	l.Infer(y, x, n)
+}
+
 // zIn and zOut are the residual stream before and after block l.
 func (ws *Workspace) zIn(l int) []float32  { return ws.z[l%len(ws.z)] }
 func (ws *Workspace) zOut(l int) []float32 { return ws.z[(l+1)%len(ws.z)] }
@@ -88,7 +98,7 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 
 	// (2) z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁
 	b.Norm1.Forward(a.ln1, zIn, a.mean1, a.rstd1, n)
-	b.QKV.Forward(a.qkv, a.ln1, n)
+	ws.linear(b.QKV, a.qkv, a.ln1, n)
 	if ws.captureQKV != nil {
 		ws.captureQKV(l, a.qkv[:n*3*d])
 	}
@@ -108,17 +118,17 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, probs[:batch*c.Heads*t*t])
 	}
-	b.Proj.Forward(a.mid, a.attn, n)
+	ws.linear(b.Proj, a.mid, a.attn, n)
 	residual(a.mid, zIn, a.projMask, a.keepAttn, batch, t*d)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, n)
-	b.FC1.Forward(a.hidden, a.ln2, n)
+	ws.linear(b.FC1, a.hidden, a.ln2, n)
 	nn.GELU(a.act[:n*c.MLPDim], a.hidden[:n*c.MLPDim])
 	if a.fc1Mask != nil {
 		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
 	}
-	b.FC2.Forward(zOut, a.act, n)
+	ws.linear(b.FC2, zOut, a.act, n)
 	residual(zOut, a.mid, a.fc2Mask, a.keepMLP, batch, t*d)
 }
 
@@ -209,7 +219,7 @@ func (m *Model) head(ws *Workspace, batch int) {
 			}
 		}
 	}
-	m.Head.Forward(ws.logits, ws.features, batch)
+	ws.linear(m.Head, ws.logits, ws.features, batch)
 }
 
 // Patchify cuts images x: [batch, channels, height, width] into flattened

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -28,6 +29,7 @@ type Model struct {
 
 	pools      sync.Map // batch size → *sync.Pool of inference workspaces
 	frozenBody bool     // set by FreezeBody: Backward stops after the head
+	packed     bool     // set by PackWeights
 }
 
 // Block is one pre-LayerNorm encoder block (Eq. 2 and 3).
@@ -77,6 +79,11 @@ func New(c Config, seed uint64) (*Model, error) {
 	}
 	return m, nil
 }
+
+// Zero builds a model of configuration c without random initialisation:
+// every weight zero, LayerNorm scales one. It is for loaders that then fill
+// or replace every tensor; the zero pages are not touched until written.
+func Zero(c Config) (*Model, error) { return newZero(c) }
 
 // newZero allocates every tensor of c, zeroed (LayerNorm weights 1).
 func newZero(c Config) (*Model, error) {
@@ -196,6 +203,61 @@ func (m *Model) NumParams() int64 {
 	for _, p := range m.Params() {
 		if !p.Buffer {
 			n += int64(p.Size())
+		}
+	}
+	return n
+}
+
+// linears lists every dense layer: the patch embedding, each block's four
+// and the head.
+func (m *Model) linears() []*nn.Linear {
+	ls := []*nn.Linear{m.PatchEmbed}
+	for _, b := range m.Blocks {
+		ls = append(ls, b.QKV, b.Proj, b.FC1, b.FC2)
+	}
+	return append(ls, m.Head)
+}
+
+// PackWeights prepares the model for inference: every dense layer's weights
+// are packed once, in the layout of this CPU's matrix kernel and in number
+// format dt, so that Predict, Features and Attention stop repacking them on
+// every call. With kernels.BF16 the inference products take weights and
+// activations in bfloat16 and accumulate in float32; on CPUs without
+// AVX512_BF16 they give the same numbers on the fp32 kernel.
+//
+// The packed copy holds the weights as they are now. Backward drops it
+// (training changes the weights); after changing weights any other way,
+// call PackWeights again or UnpackWeights. Not safe to call while other
+// goroutines run inference on the model.
+func (m *Model) PackWeights(dt kernels.DType) {
+	for _, l := range m.linears() {
+		l.Pack(dt)
+	}
+	m.packed = true
+}
+
+// UnpackWeights drops the packed weights: inference then computes from the
+// float32 weights directly.
+func (m *Model) UnpackWeights() {
+	if !m.packed {
+		return
+	}
+	for _, l := range m.linears() {
+		l.Unpack()
+	}
+	m.packed = false
+}
+
+// WeightBytes is the memory the weights take: the parameters plus any
+// packed copies.
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	for _, p := range m.Params() {
+		n += 4 * int64(p.Size())
+	}
+	for _, l := range m.linears() {
+		if p := l.Packed(); p != nil {
+			n += int64(p.Bytes())
 		}
 	}
 	return n

@@ -134,7 +134,7 @@ func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, 
 	// Parameter gradients go to a throw-away copy of the gradient buffers.
 	saved := m.swapGrads()
 	defer m.restoreGrads(saved)
-	if err := m.Backward(ws, dlogits, batch); err != nil {
+	if err := m.backward(ws, dlogits, batch); err != nil {
 		return nil, nil, nil, err
 	}
 	return probs, grads, logits, nil

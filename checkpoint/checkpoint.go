@@ -23,7 +23,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/internal/atomicfile"
@@ -108,7 +110,12 @@ func loadVit(path string) (*vit.Model, error) {
 		}
 		return nil, fmt.Errorf("loading model %s: %w", weights, err)
 	}
-	defer f.Close()
+	keep := false // the model's tensors alias f's mapping
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	var c vit.Config
 	raw, ok := f.Metadata()[configKey]
 	if !ok {
@@ -122,12 +129,31 @@ func loadVit(path string) (*vit.Model, error) {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("loading model %s: bad config: %w", weights, err)
 	}
-	m, err := vit.New(c, 0)
+	m, err := vit.Zero(c)
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", weights, err)
 	}
-	if err := LoadWeights(m, f, weights); err != nil {
+	aliased, err := loadWeights(m, f, weights, true)
+	if err != nil {
 		return nil, err
+	}
+	if aliased > 0 {
+		// The weights live in the file's private mapping: no copy is made,
+		// pages load on first use and stay shared with the page cache until
+		// written (training copies a page on its first write; the file never
+		// changes). Unmap when the last aliasing tensor is unreachable.
+		keep = true
+		left := new(atomic.Int32)
+		left.Store(int32(aliased))
+		for _, p := range m.Params() {
+			if p.Aliased {
+				runtime.AddCleanup(p, func(f *safetensors.File) {
+					if left.Add(-1) == 0 {
+						f.Close()
+					}
+				}, f)
+			}
+		}
 	}
 	return m, nil
 }
@@ -135,26 +161,39 @@ func loadVit(path string) (*vit.Model, error) {
 // LoadWeights copies every tensor of m from f, checking names and shapes.
 // Unknown or missing tensors are errors that name them.
 func LoadWeights(m *vit.Model, f *safetensors.File, path string) error {
+	_, err := loadWeights(m, f, path, false)
+	return err
+}
+
+// loadWeights is LoadWeights; with alias, float32 tensors that f can map
+// directly become the parameters' Data (marked Aliased) instead of being
+// copied, and it returns how many did.
+func loadWeights(m *vit.Model, f *safetensors.File, path string, alias bool) (aliased int, err error) {
 	want := map[string]bool{}
 	for _, p := range m.Params() {
 		want[p.Name] = true
 		dtype, shape, ok := f.Info(p.Name)
 		if !ok {
-			return fmt.Errorf("checkpoint %s: tensor %q is missing", path, p.Name)
+			return 0, fmt.Errorf("checkpoint %s: tensor %q is missing", path, p.Name)
 		}
 		if !slices.Equal(shape, p.Shape) {
-			return fmt.Errorf("checkpoint %s: tensor %q has shape %v, the model expects %v", path, p.Name, shape, p.Shape)
+			return 0, fmt.Errorf("checkpoint %s: tensor %q has shape %v, the model expects %v", path, p.Name, shape, p.Shape)
+		}
+		if v, ok := f.F32View(p.Name); alias && ok && len(v) == len(p.Data) {
+			p.Data, p.Aliased = v, true
+			aliased++
+			continue
 		}
 		data, _, err := f.Float32(p.Name)
 		if err != nil {
-			return fmt.Errorf("checkpoint %s: tensor %q (%s): %w", path, p.Name, dtype, err)
+			return 0, fmt.Errorf("checkpoint %s: tensor %q (%s): %w", path, p.Name, dtype, err)
 		}
 		copy(p.Data, data)
 	}
 	for _, name := range f.Names() {
 		if !want[name] {
-			return fmt.Errorf("checkpoint %s: unexpected tensor %q (the config does not describe this model)", path, name)
+			return 0, fmt.Errorf("checkpoint %s: unexpected tensor %q (the config does not describe this model)", path, name)
 		}
 	}
-	return nil
+	return aliased, nil
 }

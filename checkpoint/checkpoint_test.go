@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -96,5 +97,59 @@ func TestSaveKeepsOldFileOnFailure(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
 	if string(before) != string(after) {
 		t.Fatal("failed Save changed the old checkpoint")
+	}
+}
+
+// TestLoadMapsWeights checks that Load hands out the file's float32 tensors
+// without copying them (on Unix), that writing to them never changes the
+// file, and that the mapping outlives the File for as long as the model.
+func TestLoadMapsWeights(t *testing.T) {
+	m := tiny(t)
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliased := 0
+	for _, p := range got.Params() {
+		if p.Aliased {
+			aliased++
+		}
+	}
+	if runtime.GOOS != "windows" && runtime.GOOS != "plan9" && aliased == 0 {
+		t.Fatalf("no tensor maps the file")
+	}
+	t.Logf("%d of %d tensors map the file", aliased, len(got.Params()))
+	// Inference still works after the loader returned and the GC ran.
+	runtime.GC()
+	x := make([]float32, 64)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	want, _ := m.Predict(x, 1)
+	out, err := got.Predict(x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if out[i] != want[i] {
+			t.Fatalf("logit %d = %v from the mapped model, want %v", i, out[i], want[i])
+		}
+	}
+	// Writes stay private: the file keeps the saved weights.
+	w := got.Blocks[0].FC1.W
+	w.Data[0] += 1000
+	again, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := again.Blocks[0].FC1.W.Data[0]; v != m.Blocks[0].FC1.W.Data[0] {
+		t.Fatalf("the file changed under a write to a mapped tensor: %v, want %v", v, m.Blocks[0].FC1.W.Data[0])
+	}
+	if w.Data[0] != m.Blocks[0].FC1.W.Data[0]+1000 {
+		t.Fatalf("the write was lost")
 	}
 }

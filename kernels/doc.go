@@ -4,6 +4,8 @@
 // worker pool that spreads them across cores.
 //
 // All matrices are row-major float32. Nothing above this package sees
-// packing, tiling, assembly or goroutines: callers see Sgemm and a few
-// row operations.
+// packing, tiling, assembly or goroutines: callers see Sgemm, GemmPacked
+// (products with a weight matrix packed once by PackB, in fp32 or bf16) and
+// a few row operations; Peak measures the multiply-add rate the GEMM
+// throughput can be compared with.
 package kernels

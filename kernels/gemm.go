@@ -61,8 +61,9 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	sgemm(kernel, 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemmJob is one Sgemm call in flight, with the packing buffers it needs.
-// Jobs are pooled so that steady-state calls allocate nothing.
+// gemmJob is one Sgemm or GemmPacked call in flight, with the packing
+// buffers it needs. Jobs are pooled so that steady-state calls allocate
+// nothing.
 //
 // Workers share the work by claiming pieces with compare-and-swap, so a
 // worker that starts late or loses its core for a while delays the others
@@ -76,8 +77,19 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 //     each into the worker's own packA and calling the microkernel per tile;
 //  3. before the next column block reuses packB, they wait until every item
 //     is done.
+//
+// GemmPacked reads op(B) from a PackedB instead. When its panels are already
+// in the kernel's layout (F32, or BF16 on bf16 instructions) phase 1 and
+// both waits go: the workers claim the items of one column block after the
+// other with no barrier, nothing being overwritten. BF16 on the fp32
+// kernel keeps phase 1, which widens the bf16 panels of the column block
+// to float32 in packB, and rounds each packed block of A to bf16.
 type gemmJob struct {
-	mk             *microKernel
+	mk             *microKernel // fp32 kernel, nil when bk runs
+	bk             *bf16Kernel  // bf16-pair kernel (GemmPacked only), or nil
+	pb             *PackedB     // GemmPacked's op(B); nil for Sgemm
+	expand         bool         // phase 1 widens pb's bf16 panels into packB
+	roundA         bool         // round each packed A block to bf16
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
@@ -88,6 +100,7 @@ type gemmJob struct {
 	workers int
 	pending atomicInt // helper parts not yet finished
 
+	mr, nr      int // register tile of the kernel that runs
 	kb, kBlocks int // depth of a k block (balanced), number of k blocks
 	nb, nBlocks int // columns of a column block (multiple of nr), count
 	rowItems    int // row blocks per column block (each ≤ mc rows)
@@ -96,9 +109,10 @@ type gemmJob struct {
 	packNext, packDone atomic.Int32 // pack units claimed and finished, all blocks
 	itemNext, itemDone atomic.Int32 // items claimed and finished, all blocks
 
-	packB []float32   // kBlocks × (kb×nb) packed op(B), shared
-	packA [][]float32 // per worker: mc×kb block of A
-	tile  [][]float32 // per worker: mr×nr scratch for edge tiles
+	packB   []float32   // kBlocks × (kb×nb) packed op(B), shared
+	packA   [][]float32 // per worker: mc×kb block of A
+	packA16 [][]uint16  // per worker: mc×kb block of A as bf16 pairs (bk)
+	tile    [][]float32 // per worker: mr×nr scratch for edge tiles
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -124,12 +138,23 @@ func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
-	if workers > 1 && 2*float64(m)*float64(n)*float64(k) >= float64(parallelMinFlop) {
+	j.launch(workers)
+}
+
+// launch reserves helpers (up to workers in all, the caller included, when
+// the product is big enough), plans the job, runs it and returns it to the
+// pool.
+func (j *gemmJob) launch(workers int) {
+	if workers > 1 && 2*float64(j.m)*float64(j.n)*float64(j.k) >= float64(parallelMinFlop) {
 		workers = 1 + reserveHelpers(j.helpers[:], min(workers, maxWorkers)-1)
 	} else {
 		workers = 1
 	}
-	j.plan(workers)
+	if j.pb != nil {
+		j.planPacked(workers)
+	} else {
+		j.plan(workers)
+	}
 	j.pending.Store(int32(workers - 1))
 	for w := 1; w < workers; w++ {
 		j.helpers[w-1].ch <- helperTask{job: j, w: w, done: &j.pending}
@@ -139,12 +164,15 @@ func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha
 	if workers > 1 {
 		j.pending.waitZero()
 	}
-	j.a, j.b, j.c = nil, nil, nil
+	j.a, j.b, j.c, j.pb = nil, nil, nil, nil
 	jobPool.Put(j)
 }
 
 // reset clears j for a new call, keeping its buffers.
 func (j *gemmJob) reset() {
+	j.mk, j.bk, j.pb = nil, nil, nil
+	j.expand, j.roundA = false, false
+	j.transA, j.transB = false, false
 	j.packNext.Store(0)
 	j.packDone.Store(0)
 	j.itemNext.Store(0)
@@ -154,36 +182,63 @@ func (j *gemmJob) reset() {
 // plan picks the block sizes and the items and sizes the buffers.
 func (j *gemmJob) plan(workers int) {
 	mk := j.mk
-	mr, nr := mk.mr, mk.nr
-	m, n, k := j.m, j.n, j.k
-	j.workers = workers
-	// Balanced blocks: k = 300 packs as 2×150, not 256+44.
-	j.kBlocks = ceilDiv(k, mk.kc)
-	j.kb = ceilDiv(k, j.kBlocks)
+	j.mr, j.nr = mk.mr, mk.nr
+	j.kBlocks, j.kb = kBlocking(j.k, mk.kc, 1)
 	kTotal := j.kBlocks * j.kb
-	nBlocks := max(ceilDiv(n, mk.nc), ceilDiv(kTotal*roundUp(n, nr), packBudget))
-	j.nb = roundUp(ceilDiv(n, nBlocks), nr)
-	j.nBlocks = ceilDiv(n, j.nb)
+	j.nb, j.nBlocks = colBlocking(j.n, mk.nr, mk.nc, kTotal, packBudget)
+	j.planItems(workers, mk.mc)
+	j.packB = growBuf(j.packB, kTotal*j.nb)
+	j.growWorkerBufs(workers, min(mk.mc, roundUp(j.m, mk.mr))*j.kb+packSlack, 0)
+}
 
-	// Items: rows in blocks of at most mc; with several workers at least
-	// 4 items per worker, splitting the columns too when rows run out.
-	mPanels, nbPanels := ceilDiv(m, mr), j.nb/nr
-	j.rowItems = ceilDiv(mPanels, mk.mc/mr)
+// kBlocking splits k steps into kBlocks balanced blocks of kb ≤ kc steps
+// (k = 300 packs as 2×150, not 256+44), kb rounded up to a multiple of
+// mult; the last block holds the rest, k - (kBlocks-1)·kb steps.
+func kBlocking(k, kc, mult int) (kBlocks, kb int) {
+	kb = roundUp(ceilDiv(k, ceilDiv(k, kc)), mult)
+	return ceilDiv(k, kb), kb
+}
+
+// colBlocking splits n columns into nBlocks blocks of nb columns (a
+// multiple of nr), at most nc each and with kTotal·nb (the packed block, in
+// elements) within budget.
+func colBlocking(n, nr, nc, kTotal, budget int) (nb, nBlocks int) {
+	nBlocks = max(ceilDiv(n, nc), ceilDiv(kTotal*roundUp(n, nr), budget))
+	nb = roundUp(ceilDiv(n, nBlocks), nr)
+	return nb, ceilDiv(n, nb)
+}
+
+// planItems splits each column block into items for workers: rows in
+// blocks of at most mc; with several workers at least 4 items per worker,
+// splitting the columns too when rows run out.
+func (j *gemmJob) planItems(workers, mc int) {
+	mr, nr := j.mr, j.nr
+	j.workers = workers
+	mPanels, nbPanels := ceilDiv(j.m, mr), j.nb/nr
+	j.rowItems = ceilDiv(mPanels, mc/mr)
 	j.colGroups = 1
 	if want := 4 * workers; workers > 1 && j.rowItems < want {
 		j.rowItems = min(mPanels, want)
 		j.colGroups = min(nbPanels, ceilDiv(want, j.rowItems))
 	}
+}
 
-	j.packB = growBuf(j.packB, kTotal*j.nb)
-	if len(j.packA) < workers {
-		j.packA = append(j.packA, make([][]float32, workers-len(j.packA))...)
-		j.tile = append(j.tile, make([][]float32, workers-len(j.tile))...)
+// growWorkerBufs sizes each worker's A block (aFloats floats, a16 bf16
+// values) and edge-tile scratch.
+func (j *gemmJob) growWorkerBufs(workers, aFloats, a16 int) {
+	for len(j.packA) < workers {
+		j.packA = append(j.packA, nil)
+		j.packA16 = append(j.packA16, nil)
+		j.tile = append(j.tile, nil)
 	}
-	mc := min(mk.mc, roundUp(m, mr))
 	for i := 0; i < workers; i++ {
-		j.packA[i] = growBuf(j.packA[i], mc*j.kb+packSlack)
-		j.tile[i] = growBuf(j.tile[i], mr*nr)
+		if aFloats > 0 {
+			j.packA[i] = growBuf(j.packA[i], aFloats)
+		}
+		if a16 > 0 {
+			j.packA16[i] = growBuf16(j.packA16[i], a16)
+		}
+		j.tile[i] = growBuf(j.tile[i], j.mr*j.nr)
 	}
 }
 
@@ -212,31 +267,41 @@ func waitFor(ctr *atomic.Int32, end int) {
 
 // run is worker w's part of the job: whatever pieces it can claim.
 func (j *gemmJob) run(w int) {
-	mk := j.mk
-	mr, nr := mk.mr, mk.nr
+	mr, nr := j.mr, j.nr
 	mPanels := ceilDiv(j.m, mr)
+	pb := j.pb
+	copyB := pb == nil || j.expand // phase 1 fills packB
 	packEnd, itemEnd := 0, 0
 	for blk := 0; blk < j.nBlocks; blk++ {
 		jc := blk * j.nb
 		nb := min(j.nb, j.n-jc)
 		nPanels := ceilDiv(nb, nr)
 
-		// 1. Pack op(B)[:, jc:jc+nb], one (k block, panel) unit at a time.
-		packStart := packEnd
-		packEnd += j.kBlocks * nPanels
-		for {
-			u, ok := claim(&j.packNext, packEnd)
-			if !ok {
-				break
+		// 1. Pack op(B)[:, jc:jc+nb] (or widen it from bf16), one (k
+		// block, panel) unit at a time.
+		if copyB {
+			packStart := packEnd
+			packEnd += j.kBlocks * nPanels
+			for {
+				u, ok := claim(&j.packNext, packEnd)
+				if !ok {
+					break
+				}
+				u -= packStart
+				kbi, q := u/nPanels, u%nPanels
+				pc := kbi * j.kb
+				kb := min(j.kb, j.k-pc)
+				dst := j.packB[kbi*j.kb*j.nb:]
+				if pb == nil {
+					packB(dst, j.b, j.ldb, j.transB, pc, kb, jc, nb, nr, q, q+1, j.mk.asmPack)
+				} else {
+					src := pb.b16[pb.blockOff(kbi)+(jc+q*nr)*kb:][:nr*kb]
+					widenBF16(dst[q*nr*kb:][:nr*kb], src)
+				}
+				j.packDone.Add(1)
 			}
-			u -= packStart
-			kbi, q := u/nPanels, u%nPanels
-			pc := kbi * j.kb
-			kb := min(j.kb, j.k-pc)
-			packB(j.packB[kbi*j.kb*j.nb:], j.b, j.ldb, j.transB, pc, kb, jc, nb, nr, q, q+1, mk.asmPack)
-			j.packDone.Add(1)
+			waitFor(&j.packDone, packEnd)
 		}
-		waitFor(&j.packDone, packEnd)
 
 		// 2. Items: a block of rows times a group of panels, all of k.
 		itemStart := itemEnd
@@ -251,7 +316,6 @@ func (j *gemmJob) run(w int) {
 			r0 := mPanels * ri / j.rowItems * mr
 			r1 := min(j.m, mPanels*(ri+1)/j.rowItems*mr)
 			p0, p1 := nPanels*g/j.colGroups, nPanels*(g+1)/j.colGroups
-			ap := j.packA[w]
 			for kbi := 0; kbi < j.kBlocks; kbi++ {
 				pc := kbi * j.kb
 				kb := min(j.kb, j.k-pc)
@@ -259,13 +323,30 @@ func (j *gemmJob) run(w int) {
 				if pc > 0 {
 					beta = 1
 				}
-				packA(ap, j.a, j.lda, j.transA, r0, r1-r0, pc, kb, mr, mk.asmPack)
-				j.macro(w, ap, j.packB[kbi*j.kb*j.nb:], r0, r1-r0, jc, nb, kb, p0, p1, beta)
+				if j.bk != nil {
+					ap := j.packA16[w]
+					packABF16(ap, j.a, j.lda, r0, r1-r0, pc, kb, mr, j.bk.asmCvt)
+					bp := pb.b16[pb.blockOff(kbi)+jc*roundUp(kb, 2):]
+					j.macroBF16(w, ap, bp, r0, r1-r0, jc, nb, kb, p0, p1, beta)
+					continue
+				}
+				ap := j.packA[w]
+				packA(ap, j.a, j.lda, j.transA, r0, r1-r0, pc, kb, mr, j.mk.asmPack)
+				if j.roundA {
+					roundBF16s(ap[:roundUp(r1-r0, mr)*kb])
+				}
+				var bp []float32
+				if copyB {
+					bp = j.packB[kbi*j.kb*j.nb:]
+				} else {
+					bp = pb.f32[pb.blockOff(kbi)+jc*kb:]
+				}
+				j.macro(w, ap, bp, r0, r1-r0, jc, nb, kb, p0, p1, beta)
 			}
 			j.itemDone.Add(1)
 		}
 		// 3. packB is reused by the next block only when all items are done.
-		if blk+1 < j.nBlocks {
+		if copyB && blk+1 < j.nBlocks {
 			waitFor(&j.itemDone, itemEnd)
 		}
 	}
@@ -291,18 +372,25 @@ func (j *gemmJob) macro(w int, ap, bp []float32, ic, mb, jc, nb, kb, plo, phi in
 			}
 			t := j.tile[w]
 			mk.fn(kb, apan, bpan, &t[0], nr, 1, 0)
-			for r := 0; r < mh; r++ {
-				crow := c[(row+r)*ldc+col:][:nw]
-				trow := t[r*nr:][:nw]
-				if beta == 0 {
-					for x, v := range trow {
-						crow[x] = alpha * v
-					}
-				} else {
-					for x, v := range trow {
-						crow[x] = alpha*v + beta*crow[x]
-					}
-				}
+			j.storeTile(t, nr, row, col, mh, nw, beta)
+		}
+	}
+}
+
+// storeTile sets C[row:row+mh, col:col+nw] = alpha·T + beta·C from an edge
+// tile T computed with alpha 1 and beta 0 (row stride nr).
+func (j *gemmJob) storeTile(t []float32, nr, row, col, mh, nw int, beta float32) {
+	c, ldc, alpha := j.c, j.ldc, j.alpha
+	for r := 0; r < mh; r++ {
+		crow := c[(row+r)*ldc+col:][:nw]
+		trow := t[r*nr:][:nw]
+		if beta == 0 {
+			for x, v := range trow {
+				crow[x] = alpha * v
+			}
+		} else {
+			for x, v := range trow {
+				crow[x] = alpha*v + beta*crow[x]
 			}
 		}
 	}
@@ -439,20 +527,22 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if transB {
 		br, bc = n, k
 	}
-	checkMat("A", a, ar, ac, lda)
-	checkMat("B", b, br, bc, ldb)
-	checkMat("C", c, m, n, ldc)
+	checkMat("Sgemm", "A", a, ar, ac, lda)
+	checkMat("Sgemm", "B", b, br, bc, ldb)
+	checkMat("Sgemm", "C", c, m, n, ldc)
 }
 
-func checkMat(name string, x []float32, rows, cols, ld int) {
+// checkMat panics unless x holds a rows×cols matrix with row stride ld;
+// fn and name label the message.
+func checkMat(fn, name string, x []float32, rows, cols, ld int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
 	if ld < cols {
-		panic(fmt.Sprintf("kernels: Sgemm %s row stride %d < %d columns", name, ld, cols))
+		panic(fmt.Sprintf("kernels: %s %s row stride %d < %d columns", fn, name, ld, cols))
 	}
 	if need := (rows-1)*ld + cols; len(x) < need {
-		panic(fmt.Sprintf("kernels: Sgemm %s has %d elements, needs %d", name, len(x), need))
+		panic(fmt.Sprintf("kernels: %s %s has %d elements, needs %d", fn, name, len(x), need))
 	}
 }
 

@@ -35,6 +35,75 @@ func cpuKernels() []*microKernel {
 	return append(ks, kernelGo)
 }
 
+// bf16KernelAVX512 computes a 12×32 tile on AVX512_BF16: C = alpha·Ap·Bp +
+// beta·C over kp k-pairs, where Ap holds 12 rows of kp 32-bit words (row
+// stride kp words; word q of a row holds the bf16 values of k steps 2q and
+// 2q+1, the lower step in the low half), Bp holds kp steps of 32 such words
+// (one per column) and C has row stride ldc floats. beta = ±0 does not read
+// C.
+//
+//go:noescape
+func bf16KernelAVX512(kp int, a, b *uint16, c *float32, ldc int, alpha, beta float32)
+
+// cvtRowsBF16 rounds the first 32·n32 floats of each of rows rows of src
+// (row stride lds floats) to bf16 into dst (row stride ldd values), with
+// VCVTNE2PS2BF16 (AVX512_BF16): round to nearest even, NaN kept (quieted),
+// denormals to signed zero, exactly as toBF16.
+//
+//go:noescape
+func cvtRowsBF16(dst *uint16, ldd int, src *float32, lds, rows, n32 int)
+
+// roundBF16AVX2 rounds x[:n] to bf16 precision in place, exactly as
+// toBF16 (n a multiple of 8; AVX2).
+//
+//go:noescape
+func roundBF16AVX2(x *float32, n int)
+
+// widenBF16AVX2 sets dst[i] = src[i] widened to float32 for i < n (n a
+// multiple of 8; AVX2).
+//
+//go:noescape
+func widenBF16AVX2(dst *float32, src *uint16, n int)
+
+// useAVX2BF16 selects roundBF16AVX2 and widenBF16AVX2 (tests switch it off
+// to cover the Go loops).
+var useAVX2BF16 = cpu.X86.HasAVX2
+
+// roundBF16s rounds each value of x to bf16 precision in place (toBF16).
+func roundBF16s(x []float32) {
+	n := 0
+	if useAVX2BF16 {
+		if n = len(x) &^ 7; n > 0 {
+			roundBF16AVX2(&x[0], n)
+		}
+	}
+	roundBF16sGo(x[n:])
+}
+
+// widenBF16 sets dst[i] = src[i] widened to float32; dst is at least as
+// long as src.
+func widenBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	n := 0
+	if useAVX2BF16 {
+		if n = len(src) &^ 7; n > 0 {
+			widenBF16AVX2(&dst[0], &src[0], n)
+		}
+	}
+	widenBF16Go(dst[n:], src[n:])
+}
+
+var kernelBF16AVX512 = &bf16Kernel{name: "avx512bf16", mr: 12, nr: 32, kc: 256, mc: 192, nc: 3072, fn: bf16KernelAVX512, asmCvt: true}
+
+// cpuBF16Kernels lists the bf16-pair kernels this CPU runs, fastest first:
+// none without AVX512_BF16.
+func cpuBF16Kernels() []*bf16Kernel {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
+		return []*bf16Kernel{kernelBF16AVX512}
+	}
+	return nil
+}
+
 // packT8 transposes 8 rows into a panel: for p < n&^7 and i < 8 it sets
 // dst[p·ldd + i] = rows[i][p]. Every row must hold n&^7 floats.
 //

@@ -8,7 +8,8 @@ type Linear struct {
 	W, B    *Param
 	In, Out int
 
-	scratch []float32 // per-worker bias-gradient partials in Backward
+	scratch []float32         // per-worker bias-gradient partials in Backward
+	packed  *kernels.PackedB // W packed for Infer, or nil
 }
 
 // NewLinear allocates a zeroed layer; the caller initialises it.
@@ -23,6 +24,33 @@ func NewLinear(name string, in, out int, bias bool) *Linear {
 // Forward computes y = x·Wᵀ + b for n rows. x: [n, in], y: [n, out].
 func (l *Linear) Forward(y, x []float32, n int) {
 	kernels.Sgemm(false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, 0, y, l.Out)
+	if l.B != nil {
+		AddBias(y, l.B.Data, n)
+	}
+}
+
+// Pack packs W once in number format dt for Infer (inference products
+// then skip repacking the weights on every call; with kernels.BF16 they run
+// in bfloat16). The packed copy reflects W as it is now: call Pack again
+// after changing W, or Unpack.
+func (l *Linear) Pack(dt kernels.DType) {
+	l.packed = kernels.PackB(dt, true, l.In, l.Out, l.W.Data, l.In)
+}
+
+// Unpack drops the packed weights; Infer then computes from W like Forward.
+func (l *Linear) Unpack() { l.packed = nil }
+
+// Packed returns the packed weights, or nil.
+func (l *Linear) Packed() *kernels.PackedB { return l.packed }
+
+// Infer is Forward through the packed weights when the layer has them.
+// x: [n, in], y: [n, out].
+func (l *Linear) Infer(y, x []float32, n int) {
+	if l.packed == nil {
+		l.Forward(y, x, n)
+		return
+	}
+	kernels.GemmPacked(n, 1, x, l.In, l.packed, 0, y, l.Out)
 	if l.B != nil {
 		AddBias(y, l.B.Data, n)
 	}

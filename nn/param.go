@@ -16,6 +16,12 @@ type Param struct {
 	// position embeddings, Performer random features): saved with the
 	// model, frozen, and not counted as a parameter.
 	Buffer bool
+	// Aliased marks Data that lives in a checkpoint file's private memory
+	// mapping (see checkpoint.Load) rather than on the Go heap. It reads and
+	// writes as usual (a write copies the page; the file never changes);
+	// the mapping is released once the Param is unreachable, so keep the
+	// Param, not just its Data slice.
+	Aliased bool
 }
 
 // NewParam allocates a zeroed parameter of the given shape.

@@ -10,8 +10,11 @@ import (
 )
 
 // Open opens and parses the named safetensors file. On Unix systems the
-// file is memory-mapped read-only, so tensors are paged in on demand; the
-// File must be closed to release the mapping.
+// file is memory-mapped privately (copy-on-write), so tensors are paged in
+// on demand and F32View can hand out float32 slices that alias the file;
+// writes to them never reach the file. The File must be closed to release
+// the mapping. As with any mapping, truncating the file while it is mapped
+// makes reading the lost part fault.
 func Open(path string) (*File, error) {
 	fd, err := os.Open(path)
 	if err != nil {
@@ -32,7 +35,7 @@ func Open(path string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("safetensors: %s: file too large to map (%d bytes)", path, size)
 	}
-	data, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
 	if err != nil {
 		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
 	}
@@ -42,5 +45,6 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	f.closer = func() error { return syscall.Munmap(data) }
+	f.mapped = true
 	return f, nil
 }

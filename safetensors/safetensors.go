@@ -28,6 +28,7 @@ import (
 	"slices"
 	"sort"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxHeaderSize is the largest JSON header, in bytes, that the reader
@@ -75,6 +76,7 @@ type File struct {
 	data     []byte // the byte buffer following the header
 	closer   func() error
 	closed   bool
+	mapped   bool // data is a private memory mapping of the file
 }
 
 // Parse parses a complete safetensors file held in memory. The returned
@@ -453,6 +455,30 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	}
 	return out, slices.Clone(t.shape), nil
 }
+
+// F32View returns the named tensor as a float32 slice that aliases the
+// file's memory mapping, with no copy, when it can: the File came from Open
+// on a Unix system, the tensor is F32 and 4-byte aligned, and the machine
+// is little-endian. Otherwise ok is false (use Float32). The slice is
+// writable (copy-on-write: the file never changes) and valid until Close.
+func (f *File) F32View(name string) (v []float32, ok bool) {
+	t, err := f.lookup(name)
+	if err != nil || !f.mapped || t.dtype != "F32" || !littleEndian {
+		return nil, false
+	}
+	b := f.data[t.begin:t.end]
+	if len(b) == 0 || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), true
+}
+
+// littleEndian reports the byte order of this machine; safetensors data is
+// little-endian.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // Close releases the resources held by the file, such as a memory mapping.
 // Slices returned by Raw must not be used afterwards. Close is idempotent.

@@ -9,6 +9,7 @@ import (
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/kernels"
 )
 
 func tinyModel(t *testing.T, ds *data.Dataset, seed uint64) *vit.Model {
@@ -130,6 +131,20 @@ func TestLearnsFashionMNIST(t *testing.T) {
 	}
 	if total != test.N || ev.Accuracy != r.TestAccuracy {
 		t.Fatalf("confusion holds %d images of %d; accuracy %v vs %v", total, test.N, ev.Accuracy, r.TestAccuracy)
+	}
+
+	// The same trained model in bfloat16: the top class must agree with
+	// float32 on ≥ 99.5% of real test images, and logits stay within 3% of
+	// each image's largest logit (bf16 keeps 8 significant bits).
+	ag, err := CompareDType(tr.Model, test, 100, kernels.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bf16 vs fp32 on %d images: top-1 agreement %.4f, max |Δlogit| %.4f (%.4f of the image's largest), accuracy %.4f vs %.4f",
+		ag.N, ag.Top1, ag.MaxLogitDiff, ag.RelLogitDiff, ag.AccuracyDT, ag.AccuracyF32)
+	if ag.Top1 < 0.995 || ag.RelLogitDiff > 0.03 || ag.AccuracyF32 != r.TestAccuracy {
+		t.Fatalf("bf16: top-1 agreement %.4f (want ≥ 0.995), relative logit difference %.4f (want ≤ 0.03), fp32 accuracy %v (want %v)",
+			ag.Top1, ag.RelLogitDiff, ag.AccuracyF32, r.TestAccuracy)
 	}
 }
 

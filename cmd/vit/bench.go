@@ -5,20 +5,45 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/nn"
 	"github.com/vitgo/vit/optim"
 )
 
+// benchResult is what `vit bench --json` prints.
+type benchResult struct {
+	Mode          string  `json:"mode"` // "inference" or "train"
+	Model         string  `json:"model"`
+	DType         string  `json:"dtype"`
+	Batch         int     `json:"batch"`
+	Workers       int     `json:"workers"`
+	ImagesPerS    float64 `json:"images_per_s"`
+	MsPerBatch    float64 `json:"ms_per_batch"`
+	FlopsPerImage float64 `json:"flops_per_image"` // forward; training counts 3×
+	GFLOPs        float64 `json:"gflops"`
+	PeakGFLOPs    float64 `json:"peak_gflops"` // measured with an FMA loop at start
+	PeakHow       string  `json:"peak_how"`
+	PeakFraction  float64 `json:"peak_fraction"`
+	NativeBF16    bool    `json:"native_bf16"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib"` // whole process, including the input batch
+	WeightsMiB    float64 `json:"weights_mib"`  // parameters plus packed copies
+}
+
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "[--train] [model flags] [--batch N] [--json]", stderr)
+	fs := newFlags("bench", "[--train] [model flags] [--batch N] [--dtype fp32|bf16] [--json]", stderr)
 	var mf modelFlags
 	mf.register(fs)
 	trainMode := fs.Bool("train", false, "measure training steps (forward, backward, AdamW) instead of inference")
 	batch := fs.Int("batch", 0, "batch size (default: 128 training, 16 inference)")
+	dtypeFlag := fs.String("dtype", "fp32", "number format of the inference matrix products: fp32 or bf16")
 	seconds := fs.Float64("seconds", 10, "how long to measure, after warm-up")
+	noPack := fs.Bool("no-pack", false, "inference without weights packed at load (for comparison)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured steps to `FILE` (go tool pprof)")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -27,12 +52,28 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	dt, err := kernels.ParseDType(*dtypeFlag)
+	if err != nil {
+		return fmt.Errorf("--dtype: %w", err)
+	}
+	if *trainMode && dt != kernels.F32 {
+		return fmt.Errorf("--dtype %s: training runs in fp32; bf16 is for inference", dt)
+	}
 	if *batch <= 0 {
 		*batch = map[bool]int{true: 128, false: 16}[*trainMode]
 	}
+	fmt.Fprintf(stderr, "measuring the peak %s multiply-add rate on %d workers...\n", dt, kernels.Workers)
+	peak, peakHow := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond)
+
 	m, err := vit.New(c, 1)
 	if err != nil {
 		return err
+	}
+	if !*trainMode && !*noPack {
+		m.PackWeights(dt)
+	}
+	if dt == kernels.BF16 && !kernels.NativeBF16() {
+		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
 	}
 	b := *batch
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -73,7 +114,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "measuring %s, batch %d, for %.0f s...\n", describe(c), b, *seconds)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	fmt.Fprintf(stderr, "measuring %s, batch %d, %s, for %.0f s...\n", describe(c), b, dt, *seconds)
 	n := 0
 	start := time.Now()
 	for time.Since(start).Seconds() < *seconds || n < 3 {
@@ -88,16 +140,27 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *trainMode {
 		flops *= 3
 	}
-	res := struct {
-		Mode       string  `json:"mode"`
-		Batch      int     `json:"batch"`
-		ImagesPerS float64 `json:"images_per_s"`
-		MsPerBatch float64 `json:"ms_per_batch"`
-		GFLOPs     float64 `json:"gflops"`
-	}{map[bool]string{true: "train", false: "inference"}[*trainMode], b, ips, 1000 * elapsed / float64(n), ips * flops / 1e9}
+	res := benchResult{
+		Mode:          map[bool]string{true: "train", false: "inference"}[*trainMode],
+		Model:         describe(c),
+		DType:         dt.String(),
+		Batch:         b,
+		Workers:       kernels.Workers,
+		ImagesPerS:    ips,
+		MsPerBatch:    1000 * elapsed / float64(n),
+		FlopsPerImage: flops,
+		GFLOPs:        ips * flops / 1e9,
+		PeakGFLOPs:    peak / 1e9,
+		PeakHow:       peakHow,
+		NativeBF16:    kernels.NativeBF16(),
+		PeakRSSMiB:    float64(peakRSS()) / (1 << 20),
+		WeightsMiB:    float64(m.WeightBytes()) / (1 << 20),
+	}
+	res.PeakFraction = res.GFLOPs / res.PeakGFLOPs
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "%s: %.1f images/s, %.1f ms per batch of %d, %.1f GFLOP/s\n", res.Mode, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs)
+	fmt.Fprintf(stdout, "%s %s: %.2f images/s, %.1f ms per batch of %d, %.1f GFLOP/s = %.0f%% of the measured peak %.0f GFLOP/s (%s, %d workers); peak RSS %.0f MiB, weights %.0f MiB\n",
+		res.Mode, res.DType, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs, 100*res.PeakFraction, res.PeakGFLOPs, peakHow, res.Workers, res.PeakRSSMiB, res.WeightsMiB)
 	return nil
 }

@@ -15,6 +15,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
 	out := fs.String("out", "", "output: FILE.safetensors (tensor \"features\" [images, dim], file names in the metadata) or FILE.jsonl (one {\"file\", \"features\"} per line)")
 	batch := fs.Int("batch", 16, "images per forward pass")
+	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32 or bf16")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,6 +29,9 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	m, err := loadModel(*model, "", 0)
 	if err != nil {
+		return err
+	}
+	if err := packWeights(m, *dtypeFlag, stderr); err != nil {
 		return err
 	}
 	c := m.Config

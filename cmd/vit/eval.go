@@ -7,17 +7,19 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/train"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--model PATH [--data DIR] [--json]", stderr)
+	fs := newFlags("eval", "--model PATH [--data DIR] [--dtype fp32|bf16] [--json]", stderr)
 	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder")
 	dataSpec := fs.String("data", "", "dataset whose test split to use (as for vit train)")
 	batch := fs.Int("batch", 256, "batch size")
 	jsonOut := fs.Bool("json", false, "print the metrics as JSON")
 	attention := fs.String("attention", "", "run with this attention instead of the model's own: softmax or performer")
 	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
+	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32, or bf16 (then also compared with fp32: top-1 agreement and logit differences)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,10 +36,24 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	dt, err := kernels.ParseDType(*dtypeFlag)
+	if err != nil {
+		return fmt.Errorf("--dtype: %w", err)
+	}
 	_, test, err := data.Open(*dataSpec)
 	if err != nil {
 		return err
 	}
+	var agree *train.Agreement
+	if dt != kernels.F32 {
+		fmt.Fprintf(stderr, "comparing %s with fp32 on %d images...\n", dt, test.N)
+		ag, err := train.CompareDType(m, test, *batch, dt)
+		if err != nil {
+			return err
+		}
+		agree = &ag
+	}
+	m.PackWeights(dt)
 	ev, err := train.Evaluate(m, test, *batch)
 	if err != nil {
 		return err
@@ -45,10 +61,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(struct {
 			Dataset string `json:"dataset"`
+			DType   string `json:"dtype"`
 			train.Metrics
-		}{test.Name, ev})
+			Agreement *train.Agreement `json:"agreement_with_fp32,omitempty"`
+		}{test.Name, dt.String(), ev, agree})
 	}
-	fmt.Fprintf(stdout, "%s: %d images, accuracy %.2f%%, loss %.4f\n\nper class:\n", test.Name, ev.N, 100*ev.Accuracy, ev.Loss)
+	fmt.Fprintf(stdout, "%s (%s): %d images, accuracy %.2f%%, loss %.4f\n", test.Name, dt, ev.N, 100*ev.Accuracy, ev.Loss)
+	if agree != nil {
+		fmt.Fprintf(stdout, "%s against fp32: top-1 agreement %.2f%%, largest logit difference %.4f (%.2f%% of the image's largest logit), accuracy %.2f%% vs %.2f%%\n",
+			dt, 100*agree.Top1, agree.MaxLogitDiff, 100*agree.RelLogitDiff, 100*agree.AccuracyDT, 100*agree.AccuracyF32)
+	}
+	fmt.Fprintf(stdout, "\nper class:\n")
 	for i, a := range ev.PerClass {
 		fmt.Fprintf(stdout, "  %2d %-14s %6.2f%%\n", i, label(ev.Classes, i), 100*a)
 	}

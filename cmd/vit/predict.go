@@ -12,6 +12,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/kernels"
 )
 
 // imageExts are the file types predict, embed and attention read from folders.
@@ -64,6 +65,20 @@ func loadModel(path, attention string, features int) (*vit.Model, error) {
 	return m, nil
 }
 
+// packWeights packs m's weights for inference in the number format named
+// by dtype, saying on stderr when bf16 runs without native instructions.
+func packWeights(m *vit.Model, dtype string, stderr io.Writer) error {
+	dt, err := kernels.ParseDType(dtype)
+	if err != nil {
+		return fmt.Errorf("--dtype: %w", err)
+	}
+	if dt == kernels.BF16 && !kernels.NativeBF16() {
+		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; the products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
+	}
+	m.PackWeights(dt)
+	return nil
+}
+
 type prediction struct {
 	File   string     `json:"file"`
 	Top    []topClass `json:"top,omitempty"`
@@ -86,6 +101,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 16, "images per forward pass")
 	attention := fs.String("attention", "", "run with softmax or performer attention instead of the model's own")
 	features := fs.Int("features", 0, "Performer random features per head")
+	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32 or bf16")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -95,6 +111,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	m, err := loadModel(*model, *attention, *features)
 	if err != nil {
+		return err
+	}
+	if err := packWeights(m, *dtypeFlag, stderr); err != nil {
 		return err
 	}
 	c := m.Config
