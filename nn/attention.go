@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"sync"
 
 	"github.com/vitgo/vit/kernels"
 )
@@ -28,8 +29,9 @@ func (a Attention) HeadDim() int { return a.Dim / a.Heads }
 // values; pass nil for both otherwise.
 //
 // With probs nil (inference), the attention matrix is never materialised:
-// queries are processed in blocks of attnBlock rows, so the memory is
-// attnBlock·tokens floats per worker instead of heads·tokens² per image.
+// queries are processed in blocks, so the memory is at most
+// max(attnScoreBudget, attnMinBlock·tokens) floats per worker instead of
+// heads·tokens² per image.
 func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, tokens int) {
 	if probs == nil {
 		a.forwardBlocked(out, qkv, batch, tokens)
@@ -61,33 +63,52 @@ func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, toke
 	})
 }
 
-// attnBlock is the number of query rows whose scores forwardBlocked holds at once.
-const attnBlock = 32
+// attnScoreBudget bounds the attention scores one worker holds at once, in
+// floats (1 MiB): the query block of forwardBlocked shrinks for long
+// sequences so that memory stays O(tokens) per worker.
+const attnScoreBudget = 1 << 18
 
-// forwardBlocked is Forward without the attention matrix: each worker keeps
-// the scores of attnBlock queries against all keys, softmaxes them and
-// multiplies by the values, then moves to the next block of queries.
+// attnMinBlock is the smallest query block forwardBlocked uses.
+const attnMinBlock = 32
+
+// scorePool recycles forwardBlocked's score buffers.
+var scorePool sync.Pool
+
+// forwardBlocked is Forward without the attention matrix: each work item
+// takes a block of queries of one head of one image, computes their scores
+// against all keys, softmaxes them and multiplies by the values. Blocks are
+// as large as the budget allows, so each head's keys and values are packed
+// for the matrix kernel as few times as possible, yet there are enough
+// items to keep every worker busy even at batch 1 with few heads.
 func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 	dh := a.HeadDim()
 	d3 := 3 * a.Dim
 	scale := float32(1 / math.Sqrt(float64(dh)))
-	blocks := (tokens + attnBlock - 1) / attnBlock
-	// Work items are (image, head, query block): enough to keep every core
-	// busy even at batch 1 with few heads.
-	kernels.ParallelFor(batch*a.Heads*blocks, 1, func(lo, hi int) {
-		scores := make([]float32, attnBlock*tokens) // one per worker and call
+	heads := batch * a.Heads
+	want := (2*kernels.Workers + heads - 1) / heads // blocks per head
+	rows := (tokens + want - 1) / want
+	rows = max(1, min(rows, max(attnMinBlock, attnScoreBudget/tokens)))
+	blocks := (tokens + rows - 1) / rows
+	kernels.ParallelFor(heads*blocks, 1, func(lo, hi int) {
+		buf, _ := scorePool.Get().(*[]float32)
+		if buf == nil || len(*buf) < rows*tokens {
+			b := make([]float32, rows*tokens)
+			buf = &b
+		}
+		scores := *buf
 		for item := lo; item < hi; item++ {
-			bh, q0 := item/blocks, (item%blocks)*attnBlock
+			bh, q0 := item/blocks, (item%blocks)*rows
 			b, h := bh/a.Heads, bh%a.Heads
 			base := b * tokens * d3
 			k := qkv[base+a.Dim+h*dh:]
 			v := qkv[base+2*a.Dim+h*dh:]
-			rows := min(attnBlock, tokens-q0)
+			n := min(rows, tokens-q0)
 			q := qkv[base+q0*d3+h*dh:]
-			kernels.SgemmSerial(false, true, rows, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
-			SoftmaxRows(scores, rows, tokens)
-			kernels.SgemmSerial(false, false, rows, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
+			kernels.SgemmSerial(false, true, n, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
+			SoftmaxRows(scores, n, tokens)
+			kernels.SgemmSerial(false, false, n, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
 		}
+		scorePool.Put(buf)
 	})
 }
 

@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"math"
-
-	"github.com/vitgo/vit/kernels"
-)
+import "github.com/vitgo/vit/kernels"
 
 // LayerNorm normalises each row to zero mean and unit variance, then scales
 // and shifts: y = (x − mean)/sqrt(var + Eps)·G + B. G, B: [dim].
@@ -32,20 +28,12 @@ func (ln *LayerNorm) Params() []*Param { return []*Param{ln.G, ln.B} }
 // 1/sqrt(var+eps) of each row) are written for Backward; pass nil at inference.
 func (ln *LayerNorm) Forward(y, x, mean, rstd []float32, n int) {
 	d := ln.Dim
-	g, b := ln.G.Data, ln.B.Data
 	kernels.ParallelFor(n, 64, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := x[r*d : (r+1)*d]
-			yr := y[r*d : (r+1)*d]
-			mu := kernels.Sum(xr) / float32(d)
-			rs := float32(1 / math.Sqrt(float64(kernels.SumSqDev(xr, mu)/float32(d)+ln.Eps)))
-			if mean != nil {
-				mean[r], rstd[r] = mu, rs
-			}
-			for j, v := range xr {
-				yr[j] = (v-mu)*rs*g[j] + b[j]
-			}
+		var mu, rs []float32
+		if mean != nil {
+			mu, rs = mean[lo:hi], rstd[lo:hi]
 		}
+		kernels.LayerNormRows(y[lo*d:hi*d], x[lo*d:hi*d], ln.G.Data, ln.B.Data, hi-lo, d, ln.Eps, mu, rs)
 	})
 }
 
@@ -54,8 +42,6 @@ func (ln *LayerNorm) Forward(y, x, mean, rstd []float32, n int) {
 // gradient accumulates there) and adds to G.Grad and B.Grad.
 func (ln *LayerNorm) Backward(dx, dy, x, mean, rstd []float32, n int) {
 	d := ln.Dim
-	g := ln.G.Data
-	frozen := ln.G.Frozen
 	// Each chunk of rows sums its parameter gradients into its own
 	// partial; the partials are added at the end in a fixed order, so the
 	// result does not depend on scheduling.
@@ -68,32 +54,16 @@ func (ln *LayerNorm) Backward(dx, dy, x, mean, rstd []float32, n int) {
 	per := (n + chunks - 1) / chunks
 	kernels.ParallelFor(chunks, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			gg, gb := part[ch*2*d:ch*2*d+d], part[ch*2*d+d:(ch+1)*2*d]
-			for r := ch * per; r < min(n, (ch+1)*per); r++ {
-				xr, dyr, dxr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
-				mu, rs := mean[r], rstd[r]
-				// xhat = (x−mu)·rs; dxhat = dy·g
-				var sumD, sumDX float32
-				for j, v := range dyr {
-					xh := (xr[j] - mu) * rs
-					dh := v * g[j]
-					sumD += dh
-					sumDX += dh * xh
-					if !frozen {
-						gg[j] += v * xh
-						gb[j] += v
-					}
-				}
-				sumD /= float32(d)
-				sumDX /= float32(d)
-				for j, v := range dyr {
-					xh := (xr[j] - mu) * rs
-					dxr[j] += rs * (v*g[j] - sumD - xh*sumDX)
-				}
+			r0, r1 := ch*per, min(n, (ch+1)*per)
+			if r0 >= r1 {
+				continue
 			}
+			gg, gb := part[ch*2*d:ch*2*d+d], part[ch*2*d+d:(ch+1)*2*d]
+			kernels.LayerNormBackwardRows(dx[r0*d:r1*d], dy[r0*d:r1*d], x[r0*d:r1*d], ln.G.Data,
+				mean[r0:r1], rstd[r0:r1], r1-r0, d, gg, gb)
 		}
 	})
-	if frozen {
+	if ln.G.Frozen {
 		return
 	}
 	for ch := range chunks {

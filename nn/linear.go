@@ -8,7 +8,7 @@ type Linear struct {
 	W, B    *Param
 	In, Out int
 
-	scratch []float32         // per-worker bias-gradient partials in Backward
+	scratch []float32        // per-worker bias-gradient partials in Backward
 	packed  *kernels.PackedB // W packed for Infer, or nil
 }
 
