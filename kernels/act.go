@@ -52,30 +52,60 @@ func geluBackwardGo(dx, dy, x []float32) {
 
 // SoftmaxRows replaces each row of x: [rows, cols] by its softmax,
 // computed stably (the row maximum is subtracted first). Single-threaded:
-// callers parallelise over independent rows or heads.
+// callers parallelise over independent rows or heads. -Inf entries (masked
+// scores) become 0; a row needs at least one finite entry.
 func SoftmaxRows(x []float32, rows, cols int) {
+	if rows <= 0 {
+		return
+	}
+	if useAVX2Act {
+		_ = x[rows*cols-1] // the assembly touches exactly x[:rows*cols]; cols ≥ 1
+		softmaxRowsAVX2(&x[0], rows, cols)
+		return
+	}
+	softmaxRowsGo(x, rows, cols)
+}
+
+func softmaxRowsGo(x []float32, rows, cols int) {
 	for r := 0; r < rows; r++ {
 		row := x[r*cols : (r+1)*cols]
 		m := row[0]
 		for _, v := range row[1:] {
 			m = max(m, v)
 		}
-		var s float32
-		n := 0
-		if useAVX2Act {
-			n = cols &^ 7
-			if n > 0 {
-				s = expShiftSumAVX2(&row[0], &row[0], n, m)
-			}
+		for j, v := range row {
+			row[j] = Exp(v - m)
 		}
-		for j := n; j < cols; j++ {
-			e := Exp(row[j] - m)
-			row[j] = e
-			s += e
-		}
-		inv := 1 / s
+		inv := 1 / Sum(row) // eight partial sums, as in the assembly: more accurate than one
 		for j := range row {
 			row[j] *= inv
+		}
+	}
+}
+
+// SoftmaxBackwardRows is the backward pass of SoftmaxRows followed by a
+// scaling: dp: [rows, cols], the gradient with respect to the softmax
+// output p: [rows, cols], is replaced, in place, by
+// scale · p ⊙ (dp − Σ_j dp_j·p_j), row by row. Single-threaded like
+// SoftmaxRows.
+func SoftmaxBackwardRows(dp, p []float32, rows, cols int, scale float32) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if useAVX2Act {
+		_, _ = dp[rows*cols-1], p[rows*cols-1]
+		softmaxBackwardAVX2(&dp[0], &p[0], rows, cols, scale)
+		return
+	}
+	softmaxBackwardRowsGo(dp, p, rows, cols, scale)
+}
+
+func softmaxBackwardRowsGo(dp, p []float32, rows, cols int, scale float32) {
+	for r := 0; r < rows; r++ {
+		dr, pr := dp[r*cols:(r+1)*cols], p[r*cols:(r+1)*cols]
+		dot := Dot(dr, pr)
+		for j, v := range dr {
+			dr[j] = scale * pr[j] * (v - dot)
 		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package kernels
 
 import "golang.org/x/sys/cpu"
@@ -12,8 +14,17 @@ func geluAVX2(y, x *float32, n int)
 //go:noescape
 func geluBackwardAVX2(dx, dy, x *float32, n int)
 
+// softmaxRowsAVX2 is SoftmaxRows on x[:rows*cols] (cols ≥ 1), tails
+// included.
+//
 //go:noescape
-func expShiftSumAVX2(dst, src *float32, n int, shift float32) float32
+func softmaxRowsAVX2(x *float32, rows, cols int)
+
+// softmaxBackwardAVX2 is SoftmaxBackwardRows on dp[:rows*cols] and
+// p[:rows*cols] (cols ≥ 1), tails included.
+//
+//go:noescape
+func softmaxBackwardAVX2(dp, p *float32, rows, cols int, scale float32)
 
 //go:noescape
 func addToAVX2(dst, src *float32, n int)

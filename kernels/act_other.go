@@ -1,4 +1,4 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package kernels
 
@@ -7,6 +7,8 @@ const useAVX2Act = false
 func geluAVX2(y, x *float32, n int)              { panic("unreachable") }
 func geluBackwardAVX2(dx, dy, x *float32, n int) { panic("unreachable") }
 
-func expShiftSumAVX2(dst, src *float32, n int, shift float32) float32 { panic("unreachable") }
+func softmaxRowsAVX2(x *float32, rows, cols int) { panic("unreachable") }
+
+func softmaxBackwardAVX2(dp, p *float32, rows, cols int, scale float32) { panic("unreachable") }
 
 func addToAVX2(dst, src *float32, n int) { panic("unreachable") }

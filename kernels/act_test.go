@@ -90,6 +90,119 @@ func BenchmarkGeluBackward(b *testing.B) {
 	}
 }
 
+// softmaxCols are row lengths for the softmax tests: every tail length
+// (cols%8) with zero, one and several full vectors, the 32-wide blocks of
+// the row maximum and scaling loops, and ViT's token counts.
+var softmaxCols = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40, 49, 50, 64, 65, 100, 197, 785}
+
+// softmaxInput fills a [rows, cols] block for one test kind.
+func softmaxInput(rng *rand.Rand, kind string, rows, cols int) []float32 {
+	x := make([]float32, rows*cols)
+	negInf := float32(math.Inf(-1))
+	for r := range rows {
+		row := x[r*cols : (r+1)*cols]
+		switch kind {
+		case "normal": // attention-like scores
+			for j := range row {
+				row[j] = float32(rng.NormFloat64() * 5)
+			}
+		case "spread": // magnitudes from 1e-3 to 1e3, either sign
+			for j := range row {
+				v := float32(math.Pow(10, rng.Float64()*6-3))
+				if rng.IntN(2) == 0 {
+					v = -v
+				}
+				row[j] = v
+			}
+		case "underflow": // one peak, last in every other row; exp of the rest is tiny, denormal or 0
+			for j := range row {
+				row[j] = -float32(rng.Float64() * 120)
+			}
+			peak := cols - 1
+			if r%2 == 1 {
+				peak = rng.IntN(cols)
+			}
+			row[peak] = 30
+		case "neginf": // masked scores: -Inf anywhere, the last entry included
+			for j := range row {
+				row[j] = float32(rng.NormFloat64() * 3)
+				if rng.IntN(3) == 0 || j == cols-1 && cols > 1 {
+					row[j] = negInf
+				}
+			}
+			row[rng.IntN(max(1, cols-1))] = float32(rng.NormFloat64()) // one finite entry at least
+		case "uniform": // all entries equal: p = 1/cols exactly
+			v := float32(rng.NormFloat64() * 100)
+			for j := range row {
+				row[j] = v
+			}
+		default:
+			panic(kind)
+		}
+	}
+	return x
+}
+
+// softmaxRef returns the softmax of x in float64 and, for each element,
+// the error bound of a float32 result: exp of the float32 difference
+// x_j − m (itself rounded by up to 2⁻²⁴·|x_j − m|), a few ulps for Exp, the
+// sum and the scaling.
+func softmaxRef(x []float32, rows, cols int) (want, tol []float64) {
+	want = make([]float64, len(x))
+	tol = make([]float64, len(x))
+	for r := range rows {
+		row := x[r*cols : (r+1)*cols]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for j, v := range row {
+			want[r*cols+j] = math.Exp(float64(v) - m)
+			s += want[r*cols+j]
+		}
+		for j, v := range row {
+			w := want[r*cols+j] / s
+			want[r*cols+j] = w
+			if w > 0 {
+				tol[r*cols+j] = w*(1e-6+0x1p-24*math.Abs(float64(v)-m)) + 1e-37
+			}
+		}
+	}
+	return want, tol
+}
+
+// guardedBlock returns a [n] sub-slice of a bigger buffer with guard
+// floats before and after it, and a function that reports whether the
+// guards still hold their value. The guards are huge, so a kernel that
+// read them into a row's maximum, sum or dot product would also give wrong
+// results.
+func guardedBlock(n int) (block []float32, intact func() bool) {
+	const pre, post = 3, 9 // pre = 3 misaligns the block
+	const guard = float32(1e30)
+	buf := make([]float32, pre+n+post)
+	for i := range buf {
+		buf[i] = guard
+	}
+	block = buf[pre : pre+n : pre+n]
+	return block, func() bool {
+		for _, v := range append(buf[:pre:pre], buf[pre+n:]...) {
+			if v != guard {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func ulpDiff(a, b float32) int64 {
+	d := int64(math.Float32bits(a)) - int64(math.Float32bits(b))
+	return max(d, -d)
+}
+
+// TestSoftmaxRows checks every path (assembly and portable Go) against
+// float64 math, and the two paths against each other, on all tail lengths
+// and awkward inputs, with guards around the block.
 func TestSoftmaxRows(t *testing.T) {
 	paths := []bool{false}
 	if useAVX2Act {
@@ -97,34 +210,95 @@ func TestSoftmaxRows(t *testing.T) {
 	}
 	defer func(v bool) { setAct(v) }(useAVX2Act)
 	rng := rand.New(rand.NewPCG(2, 2))
-	for _, asm := range paths {
-		setAct(asm)
-		for _, cols := range []int{1, 7, 8, 9, 50, 197} {
-			rows := 3
-			x := make([]float32, rows*cols)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64() * 5)
+	for _, kind := range []string{"normal", "spread", "underflow", "neginf", "uniform"} {
+		for _, cols := range softmaxCols {
+			rows := 1 + rng.IntN(4)
+			x := softmaxInput(rng, kind, rows, cols)
+			want, tol := softmaxRef(x, rows, cols)
+			got := make([][]float32, len(paths))
+			for pi, asm := range paths {
+				setAct(asm)
+				p, intact := guardedBlock(len(x))
+				copy(p, x)
+				SoftmaxRows(p, rows, cols)
+				if !intact() {
+					t.Fatalf("asm=%v %s cols=%d rows=%d: SoftmaxRows wrote outside its rows", asm, kind, cols, rows)
+				}
+				for i, v := range p {
+					w := want[i]
+					switch {
+					case math.IsInf(float64(x[i]), -1) && v != 0:
+						t.Fatalf("asm=%v %s cols=%d: p[%d] = %v for a -Inf score, want 0", asm, kind, cols, i, v)
+					case kind == "uniform" && v != 1/float32(cols):
+						t.Fatalf("asm=%v %s cols=%d: p[%d] = %v, want 1/%d", asm, kind, cols, i, v, cols)
+					case math.Abs(float64(v)-w) > tol[i]:
+						t.Fatalf("asm=%v %s cols=%d: p[%d] = %v, want %v", asm, kind, cols, i, v, w)
+					}
+				}
+				got[pi] = p
 			}
-			x[0] = -200 // exp underflows
-			want := make([]float64, len(x))
+			if len(paths) == 2 {
+				// The paths differ by an ulp in Exp and in how they sum.
+				ulps := int64(8 + cols/128)
+				for i, v := range got[1] {
+					g := got[0][i]
+					if (v == 0) != (g == 0) || v >= 1e-30 && ulpDiff(v, g) > ulps {
+						t.Fatalf("%s cols=%d: p[%d] is %v in assembly, %v in Go", kind, cols, i, v, g)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSoftmaxBackwardRows checks every path against float64 math:
+// ds = scale·p⊙(dp − Σ dp·p), with exact zeros where p is 0 (masked
+// scores), guards around dp and huge values around p.
+func TestSoftmaxBackwardRows(t *testing.T) {
+	paths := []bool{false}
+	if useAVX2Act {
+		paths = append(paths, true)
+	}
+	defer func(v bool) { setAct(v) }(useAVX2Act)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, kind := range []string{"normal", "spread", "neginf", "uniform"} {
+		for _, cols := range softmaxCols {
+			rows := 1 + rng.IntN(4)
+			scale := float32(rng.Float64()*2 - 0.5)
+			p := softmaxInput(rng, kind, rows, cols)
+			setAct(false)
+			SoftmaxRows(p, rows, cols)
+			dp := make([]float32, rows*cols)
+			for i := range dp {
+				dp[i] = float32(rng.NormFloat64() * math.Pow(10, rng.Float64()*4-2))
+			}
+			want := make([]float64, len(dp))
+			tol := make([]float64, len(dp))
 			for r := range rows {
-				m := math.Inf(-1)
-				for _, v := range x[r*cols : (r+1)*cols] {
-					m = math.Max(m, float64(v))
+				var dot, adot float64
+				for j := r * cols; j < (r+1)*cols; j++ {
+					dot += float64(dp[j]) * float64(p[j])
+					adot += math.Abs(float64(dp[j]) * float64(p[j]))
 				}
-				var s float64
-				for j, v := range x[r*cols : (r+1)*cols] {
-					want[r*cols+j] = math.Exp(float64(v) - m)
-					s += want[r*cols+j]
-				}
-				for j := range cols {
-					want[r*cols+j] /= s
+				for j := r * cols; j < (r+1)*cols; j++ {
+					want[j] = float64(scale) * float64(p[j]) * (float64(dp[j]) - dot)
+					tol[j] = 4e-6*math.Abs(float64(scale))*float64(p[j])*(math.Abs(float64(dp[j]))+adot) + 1e-44
 				}
 			}
-			SoftmaxRows(x, rows, cols)
-			for i, v := range x {
-				if math.Abs(float64(v)-want[i]) > 1e-6 {
-					t.Fatalf("asm=%v cols=%d: p[%d] = %v, want %v", asm, cols, i, v, want[i])
+			for _, asm := range paths {
+				setAct(asm)
+				d, intact := guardedBlock(len(dp))
+				copy(d, dp)
+				pg, _ := guardedBlock(len(p))
+				copy(pg, p)
+				SoftmaxBackwardRows(d, pg, rows, cols, scale)
+				if !intact() {
+					t.Fatalf("asm=%v %s cols=%d rows=%d: SoftmaxBackwardRows wrote outside its rows", asm, kind, cols, rows)
+				}
+				for i, v := range d {
+					if p[i] == 0 && v != 0 || math.Abs(float64(v)-want[i]) > tol[i] {
+						t.Fatalf("asm=%v %s cols=%d: ds[%d] = %v, want %v (p = %v, dp = %v)", asm, kind, cols, i, v, want[i], p[i], dp[i])
+					}
 				}
 			}
 		}

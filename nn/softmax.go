@@ -14,13 +14,7 @@ func SoftmaxRows(x []float32, rows, cols int) { kernels.SoftmaxRows(x, rows, col
 // softmax output p, into the gradient with respect to its input, in place:
 // ds = p ⊙ (dp − Σ_j dp_j·p_j), then multiplied by scale.
 func SoftmaxBackwardRows(dp, p []float32, rows, cols int, scale float32) {
-	for r := 0; r < rows; r++ {
-		dr, pr := dp[r*cols:(r+1)*cols], p[r*cols:(r+1)*cols]
-		dot := kernels.Dot(dr, pr)
-		for j, v := range dr {
-			dr[j] = scale * pr[j] * (v - dot)
-		}
-	}
+	kernels.SoftmaxBackwardRows(dp, p, rows, cols, scale)
 }
 
 // CrossEntropy computes the mean softmax cross-entropy of logits: [batch,
