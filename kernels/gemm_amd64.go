@@ -18,9 +18,19 @@ func sgemmKernelAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelAVX2Strided is sgemmKernelAVX2 on operands read in place:
+// step p of row r of A is at a[r·aRow + p·aStep] and step p of the 16
+// columns of B at b[p·bStep:][:16] (strides in floats). With packed
+// panels (aRow 1, aStep 6, bStep 16) it gives sgemmKernelAVX2's bits.
+//
+//go:noescape
+func sgemmKernelAVX2Strided(k int, a *float32, aRow, aStep int, b *float32, bStep int, c *float32, ldc int, alpha, beta float32)
+
+// The AVX-512 kernel has no in-place variant (it could not be tested on
+// the AVX2 machines this path was tuned on): its products always pack.
 var (
 	kernelAVX512 = &microKernel{name: "avx512", mr: 12, nr: 32, kc: 128, mc: 192, nc: 3072, fn: sgemmKernelAVX512, asmPack: true}
-	kernelAVX2   = &microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 3072, fn: sgemmKernelAVX2, asmPack: true}
+	kernelAVX2   = &microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 3072, fn: sgemmKernelAVX2, strided: sgemmKernelAVX2Strided, asmPack: true}
 )
 
 // cpuKernels lists the microkernels this CPU runs, fastest first.
@@ -109,6 +119,12 @@ func cpuBF16Kernels() []*bf16Kernel {
 //
 //go:noescape
 func packT8(dst *float32, ldd int, rows *[8]*float32, n int)
+
+// prefetchRows prefetches the lines of the first n floats of each of rows
+// rows at p (row stride stride floats).
+//
+//go:noescape
+func prefetchRows(p *float32, stride, rows, n int)
 
 // packCopy copies n rows of w floats (w is 6, 12, 16 or 32) from src, with
 // row stride lds floats, into the dense dst.

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -105,5 +106,129 @@ func BenchmarkMicroKernel(b *testing.B) {
 			flop := 2 * float64(mk.mr*mk.nr*k)
 			b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+var benchWorkers = flag.Int("gemmworkers", 0, "workers for BenchmarkGemmDirect (0: Workers)")
+
+// directBenchShapes are the products BenchmarkGemmDirect compares with and
+// without in-place operands: small-ViT training (batch 128 × 50 tokens =
+// 6400 rows, dim 128, qkv 384, MLP 512; forward y = x·Wᵀ, input gradient
+// dx = dy·W, weight gradient dW = dyᵀ·x), its per-head attention products
+// (SgemmSerial) and inference (GemmPacked and Sgemm).
+var directBenchShapes = []struct {
+	benchShape
+	fn string // "sgemm", "serial" or "packed"
+}{
+	{benchShape{"fwd/qkv", false, true, 6400, 384, 128, 0}, "sgemm"},
+	{benchShape{"fwd/proj", false, true, 6400, 128, 128, 0}, "sgemm"},
+	{benchShape{"fwd/fc1", false, true, 6400, 512, 128, 0}, "sgemm"},
+	{benchShape{"fwd/fc2", false, true, 6400, 128, 512, 0}, "sgemm"},
+	{benchShape{"dx/qkv", false, false, 6400, 128, 384, 0}, "sgemm"},
+	{benchShape{"dx/proj", false, false, 6400, 128, 128, 0}, "sgemm"},
+	{benchShape{"dx/fc1", false, false, 6400, 128, 512, 0}, "sgemm"},
+	{benchShape{"dx/fc2", false, false, 6400, 512, 128, 0}, "sgemm"},
+	{benchShape{"dW/qkv", true, false, 384, 128, 6400, 1}, "sgemm"},
+	{benchShape{"dW/proj", true, false, 128, 128, 6400, 1}, "sgemm"},
+	{benchShape{"dW/fc1", true, false, 512, 128, 6400, 1}, "sgemm"},
+	{benchShape{"dW/fc2", true, false, 128, 512, 6400, 1}, "sgemm"},
+	{benchShape{"attn/QKt", false, true, 50, 50, 32, 0}, "serial"},
+	{benchShape{"attn/PV", false, false, 50, 32, 50, 0}, "serial"},
+	{benchShape{"attn/dP", false, true, 50, 50, 32, 0}, "serial"},
+	{benchShape{"attn/dV", true, false, 50, 32, 50, 0}, "serial"},
+	{benchShape{"attn/dQ", false, false, 50, 32, 50, 0}, "serial"},
+	{benchShape{"attn/dK", true, false, 50, 32, 50, 0}, "serial"},
+	{benchShape{"infer/vitti1_qkv", false, false, 197, 576, 192, 0}, "packed"},
+	{benchShape{"infer/vitti1_proj", false, false, 197, 192, 192, 0}, "packed"},
+	{benchShape{"infer/vitti1_fc2", false, false, 197, 192, 768, 0}, "packed"},
+	{benchShape{"infer/vitb_qkv", false, false, 3152, 2304, 768, 0}, "packed"},
+	{benchShape{"infer/vitb_qkv_sgemm", false, false, 3152, 2304, 768, 0}, "sgemm"},
+}
+
+// BenchmarkGemmDirect times each of directBenchShapes with packed operands
+// only (old: the path before in-place reads) and as products now run
+// (new), named shape/m×n×k/path, so that the two run one after the other.
+// Interleave repeats with a shell loop rather than -count, which repeats
+// each benchmark in a row.
+//
+// -gemmworkers=N runs Sgemm and GemmPacked on N workers rather than
+// Workers (N = 1 gives one core's rate, steadier on a busy machine).
+func BenchmarkGemmDirect(b *testing.B) {
+	defer func(old directMode) { direct = old }(direct)
+	if *benchWorkers > 0 {
+		defer func(old int) { Workers = old }(Workers)
+		Workers = *benchWorkers
+	}
+	paths := []struct {
+		name string
+		mode directMode
+	}{{"old", directNever}, {"new", directAuto}}
+	for _, s := range directBenchShapes {
+		for _, path := range paths {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", s.name, s.m, s.n, s.k, path.name), func(b *testing.B) {
+				direct = path.mode
+				switch s.fn {
+				case "sgemm":
+					benchGemm(b, s.benchShape, Sgemm)
+				case "serial":
+					benchGemm(b, s.benchShape, SgemmSerial)
+				case "packed":
+					benchPacked(b, s.benchShape)
+				}
+			})
+		}
+	}
+}
+
+// benchPacked times GemmPacked(F32) on s (op(B) packed once, outside the
+// timing).
+func benchPacked(b *testing.B, s benchShape) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, w, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+	p := PackB(F32, false, s.k, s.n, w, s.n)
+	GemmPacked(s.m, 1, x, s.k, p, s.beta, c, s.n)
+	b.ResetTimer()
+	for b.Loop() {
+		GemmPacked(s.m, 1, x, s.k, p, s.beta, c, s.n)
+	}
+	flop := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+	b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkMicroKernelStrided times each strided kernel alone on operands
+// that stay in cache (k = 128 steps), packed and read in place with the
+// training shapes' strides: row-major A (aRow = lda, aStep 1), transposed
+// A (aRow 1, aStep = lda), row-major B (bStep = ldb).
+func BenchmarkMicroKernelStrided(b *testing.B) {
+	const k = 128
+	for _, mk := range kernelsAvail {
+		if mk.strided == nil {
+			continue
+		}
+		for _, st := range []struct {
+			name               string
+			aRow, aStep, bStep int
+		}{
+			{"packed", 1, mk.mr, mk.nr},
+			{"A128", 128, 1, mk.nr},
+			{"A512", 512, 1, mk.nr},
+			{"At384", 1, 384, mk.nr},
+			{"B128", 1, mk.mr, 128},
+			{"B512", 1, mk.mr, 512},
+			{"A128B512", 128, 1, 512},
+			{"At384B128", 1, 384, 128},
+		} {
+			b.Run(mk.name+"/"+st.name, func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 1))
+				a := randSlice(r, (mk.mr-1)*st.aRow+(k-1)*st.aStep+1)
+				bp := randSlice(r, (k-1)*st.bStep+mk.nr)
+				c := make([]float32, mk.mr*mk.nr)
+				for b.Loop() {
+					mk.strided(k, &a[0], st.aRow, st.aStep, &bp[0], st.bStep, &c[0], mk.nr, 1, 1)
+				}
+				flop := 2 * float64(mk.mr*mk.nr*k)
+				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

@@ -24,3 +24,5 @@ func cvtRowsBF16(dst *uint16, ldd int, src *float32, lds, rows, n32 int) {
 
 func packT8(dst *float32, ldd int, rows *[8]*float32, n int) { panic("kernels: no assembly packing") }
 func packCopy(dst, src *float32, lds, n, w int)              { panic("kernels: no assembly packing") }
+
+func prefetchRows(p *float32, stride, rows, n int) {}

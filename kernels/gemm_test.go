@@ -44,7 +44,7 @@ func (tc gemmCase) String() string {
 
 // checkCase runs one product through mk with the given workers and compares
 // it with sgemmRef, including that C outside [m, n] is left alone.
-func checkCase(t *testing.T, r *rand.Rand, mk *microKernel, workers int, tc gemmCase) {
+func checkCase(t *testing.T, r *rand.Rand, mk *microKernel, workers int, tc gemmCase) []float32 {
 	t.Helper()
 	ar, ac := tc.m, tc.k
 	if tc.transA {
@@ -75,6 +75,7 @@ func checkCase(t *testing.T, r *rand.Rand, mk *microKernel, workers int, tc gemm
 			t.Fatalf("%s workers=%d %v: C[%d, %d] = %g, want %g", mk.name, workers, tc, i/ldc, i%ldc, c[i], want[i])
 		}
 	}
+	return c
 }
 
 func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }
@@ -128,6 +129,161 @@ func TestSgemmShapes(t *testing.T) {
 	}
 }
 
+// TestSgemmDirect runs random products with awkward sizes through every
+// kernel, packed (directNever), read in place wherever possible
+// (directAlways) and as chosen (directAuto): each must match sgemmRef, and
+// all three the same bits, since the in-place path does the same
+// arithmetic on the same values. Kernels without a strided variant (none
+// here but the AVX-512 one) run packed in all three.
+func TestSgemmDirect(t *testing.T) {
+	defer func(old int) { parallelMinFlop = old }(parallelMinFlop)
+	defer func(old directMode) { direct = old }(direct)
+	parallelMinFlop = 0
+	sizes := []int{1, 5, 6, 7, 16, 17, 50, 197, 6400}
+	scales := [][2]float32{{1, 0}, {1, 1}, {-0.5, 0.25}, {2, -1}, {0.5, 0}}
+	modes := []directMode{directNever, directAlways, directAuto}
+	for _, mk := range testKernels() {
+		t.Run(mk.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 8))
+			n := 0
+			for n < 60 {
+				tc := gemmCase{
+					transA: n&1 != 0, transB: n&2 != 0, // every combination 15 times
+					m: sizes[r.IntN(len(sizes))], n: sizes[r.IntN(len(sizes))], k: sizes[r.IntN(len(sizes))],
+					pad: r.IntN(3) * 3,
+				}
+				if tc.m*tc.n*tc.k > 3<<20 {
+					continue // keep sgemmRef quick
+				}
+				n++
+				s := scales[r.IntN(len(scales))]
+				tc.alpha, tc.beta = s[0], s[1]
+				workers := 1 + r.IntN(3)
+				var first []float32
+				for _, mode := range modes {
+					direct = mode
+					c := checkCase(t, rand.New(rand.NewPCG(uint64(n), 9)), mk, workers, tc)
+					if first == nil {
+						first = c
+						continue
+					}
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("workers=%d %v: direct=%v gives C[%d] = %g, packed %g", workers, tc, mode, i, c[i], first[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestChooseDirect checks the in-place policy on the shapes it was
+// measured on, and that directAlways reads in place whatever it can.
+func TestChooseDirect(t *testing.T) {
+	defer func(old directMode) { direct = old }(direct)
+	mk := &microKernel{name: "strided", mr: 6, nr: 16, strided: sgemmKernelGoStrided}
+	cases := []struct {
+		transA, transB, packedB bool
+		m, n, k                 int
+		a, b                    bool
+	}{
+		{false, true, false, 6400, 128, 128, true, false},    // proj forward
+		{false, true, false, 6400, 384, 128, false, false},   // qkv forward
+		{false, false, false, 6400, 128, 512, true, false},   // fc1 input gradient
+		{true, false, false, 384, 128, 6400, false, false},   // qkv weight gradient
+		{false, true, false, 50, 50, 32, true, false},        // attention scores
+		{false, false, false, 50, 32, 50, true, true},        // attention values
+		{true, false, false, 50, 32, 50, true, true},         // their weight gradient
+		{false, false, true, 197, 192, 192, true, false},     // GemmPacked
+		{false, false, false, 5, 32, 50, false, true},        // m < mr
+		{false, false, false, 50, 15, 50, true, false},       // n < nr
+		{false, false, false, 3152, 2304, 768, false, false}, // ViT-B
+	}
+	for _, tc := range cases {
+		direct = directAuto
+		a, b := chooseDirect(mk, tc.transA, tc.transB, tc.packedB, tc.m, tc.n, tc.k)
+		if a != tc.a || b != tc.b {
+			t.Errorf("%+v: chooseDirect = %v, %v", tc, a, b)
+		}
+		direct = directAlways
+		a, b = chooseDirect(mk, tc.transA, tc.transB, tc.packedB, tc.m, tc.n, tc.k)
+		if a != (tc.m >= mk.mr) || b != (!tc.transB && !tc.packedB && tc.n >= mk.nr) {
+			t.Errorf("%+v: directAlways chooses %v, %v", tc, a, b)
+		}
+		direct = directNever
+		if a, b = chooseDirect(mk, tc.transA, tc.transB, tc.packedB, tc.m, tc.n, tc.k); a || b {
+			t.Errorf("%+v: directNever chooses %v, %v", tc, a, b)
+		}
+		direct = directAuto
+		if a, b = chooseDirect(&microKernel{mr: 6, nr: 16}, tc.transA, tc.transB, tc.packedB, tc.m, tc.n, tc.k); a || b {
+			t.Errorf("%+v: a kernel without a strided variant chooses %v, %v", tc, a, b)
+		}
+	}
+}
+
+// TestStridedKernels checks each strided kernel alone on packed panels
+// (where it must give the packed kernel's bits) and on operands in place
+// with every layout the driver uses, for short and odd k.
+func TestStridedKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, mk := range kernelsAvail {
+		if mk.strided == nil {
+			continue
+		}
+		mr, nr := mk.mr, mk.nr
+		for _, k := range []int{1, 2, 3, 4, 5, 8, 13, 64, 131} {
+			for _, beta := range []float32{0, 1, -0.5} {
+				// Packed: op(A)[r, p] = ap[p·mr + r], op(B)[p, x] = bp[p·nr + x].
+				ap, bp := randSlice(r, mr*k), randSlice(r, nr*k)
+				c0 := randSlice(r, mr*(nr+3))
+				want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+				mk.fn(k, &ap[0], &bp[0], &want[0], nr+3, 1.5, beta)
+				mk.strided(k, &ap[0], 1, mr, &bp[0], nr, &got[0], nr+3, 1.5, beta)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s k=%d beta=%g packed: C[%d] = %g, fn gives %g", mk.name, k, beta, i, got[i], want[i])
+					}
+				}
+				// In place: A row-major or transposed, B row-major.
+				for _, ta := range []bool{false, true} {
+					lda, ldb := k+5, nr+7
+					aRow, aStep := lda, 1
+					ar := mr
+					if ta {
+						lda = mr + 9
+						aRow, aStep, ar = 1, lda, k
+					}
+					a := randSlice(r, ar*lda)
+					b := randSlice(r, k*ldb)
+					for p := 0; p < k; p++ {
+						for x := 0; x < mr; x++ {
+							ap[p*mr+x] = a[x*aRow+p*aStep]
+						}
+						copy(bp[p*nr:p*nr+nr], b[p*ldb:])
+					}
+					want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+					if beta == 0 {
+						for i := range got {
+							got[i] = float32(math.NaN())
+						}
+					}
+					mk.fn(k, &ap[0], &bp[0], &want[0], nr+3, -2, beta)
+					mk.strided(k, &a[0], aRow, aStep, &b[0], ldb, &got[0], nr+3, -2, beta)
+					for i := range got {
+						if i%(nr+3) >= nr {
+							continue // outside the tile: left as it was
+						}
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s k=%d beta=%g transA=%v in place: C[%d] = %g, packed gives %g", mk.name, k, beta, ta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestSgemmDegenerate(t *testing.T) {
 	c := []float32{1, 2, 3, float32(math.NaN())}
 	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
@@ -177,11 +333,17 @@ func TestSgemmAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	a, b, c := randSlice(r, 256*256), randSlice(r, 256*256), randSlice(r, 256*256)
 	par := func() { Sgemm(false, true, 256, 256, 256, 1, a, 256, b, 256, 0, c, 256) }
+	parT := func() { Sgemm(true, false, 250, 130, 256, 1, a, 250, b, 130, 1, c, 130) }
 	ser := func() { SgemmSerial(false, false, 50, 50, 32, 1, a, 32, b, 50, 0, c, 50) }
-	for _, f := range []func(){par, ser} {
-		f()
-		if n := testing.AllocsPerRun(50, f); n > 0.1 {
-			t.Errorf("%v allocations per call, want 0", n)
+	serT := func() { SgemmSerial(true, false, 50, 32, 50, 1, a, 50, b, 32, 0, c, 32) }
+	defer func(old directMode) { direct = old }(direct)
+	for _, mode := range []directMode{directAuto, directNever, directAlways} {
+		direct = mode
+		for i, f := range []func(){par, parT, ser, serT} {
+			f()
+			if n := testing.AllocsPerRun(50, f); n > 0.1 {
+				t.Errorf("direct=%v, product %d: %v allocations per call, want 0", mode, i, n)
+			}
 		}
 	}
 }

@@ -23,8 +23,10 @@ func main() {
 	out.WriteString("//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
 	genAVX512()
 	genAVX2()
+	genAVX2Strided()
 	genPackT8()
 	genPackCopy()
+	genPrefetchRows()
 	genBF16()
 	genCvtBF16()
 	genRoundBF16AVX2()
@@ -217,6 +219,157 @@ func genAVX2() {
 	p("RET")
 }
 
+// genAVX2Strided emits the 6×16 kernel on operands read in place:
+//
+//	func sgemmKernelAVX2Strided(k int, a *float32, aRow, aStep int, b *float32, bStep int, c *float32, ldc int, alpha, beta float32)
+//
+// Step p of row r of A is at a + r·aRow + p·aStep, step p of the 16
+// columns of B at b + p·bStep (all strides in floats), so one kernel reads
+// packed panels (aRow 1, aStep 6; bStep 16), row-major A (aRow lda, aStep
+// 1), transposed A (aRow 1, aStep lda) and row-major B (bStep ldb). The
+// arithmetic is sgemmKernelAVX2's, operation for operation: the same
+// operands give the same bits.
+//
+// Registers: CX = k, SI = A, BX = aRow, R11 = 3·aRow, R13 = 5·aRow, R12 =
+// aStep, DI = B, R10 = bStep (strides in bytes), R8 = C, R9 = ldc bytes.
+// Row r of A is addressed as SI plus 0, BX, 2·BX, R11, 4·BX or R13.
+// Accumulators Y0..Y11, B in Y12, Y13, A broadcasts in Y14, Y15, like
+// sgemmKernelAVX2. The 4-step loop comes in four variants, picked at entry:
+// with A's steps contiguous (aStep 1) and with B packed (bStep 16) their
+// offsets are constant displacements, otherwise SI and DI advance by
+// register after every step.
+//
+// Software prefetching of strided A inside the loop (8 and 24 steps ahead)
+// was tried and measured no faster: the lines of transposed A that
+// conflict in L1 evict each other before use.
+func genAVX2Strided() {
+	const mr, nr = 6, 16
+	name := "sgemmKernelAVX2Strided"
+	fmt.Fprintf(&out, "\n// func %s(k int, a *float32, aRow, aStep int, b *float32, bStep int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ aRow+16(FP), BX")
+	p("SHLQ $2, BX")
+	p("MOVQ aStep+24(FP), R12")
+	p("SHLQ $2, R12")
+	p("MOVQ b+32(FP), DI")
+	p("MOVQ bStep+40(FP), R10")
+	p("SHLQ $2, R10")
+	p("MOVQ c+48(FP), R8")
+	p("MOVQ ldc+56(FP), R9")
+	p("SHLQ $2, R9")
+	p("LEAQ (BX)(BX*2), R11")
+	p("LEAQ (BX)(BX*4), R13")
+	for r := 0; r < 2*mr; r++ {
+		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	p("MOVQ R8, AX")
+	for r := 0; r < mr; r++ {
+		p("PREFETCHT0 (AX)")
+		p("PREFETCHT0 63(AX)")
+		if r < mr-1 {
+			p("ADDQ R9, AX")
+		}
+	}
+	rowIdx := []string{"", "(BX*1)", "(BX*2)", "(R11*1)", "(BX*4)", "(R13*1)"}
+	// step emits one k step; aDisp, bDisp are the constant offsets of A
+	// and B (-1: advance the pointer by register after the step).
+	step := func(aDisp, bDisp int) {
+		bd := max(bDisp, 0)
+		p("VMOVUPS %d(DI), Y12", bd)
+		p("VMOVUPS %d(DI), Y13", bd+32)
+		ad := max(aDisp, 0)
+		for r := 0; r < mr; r++ {
+			y := 14 + r%2
+			p("VBROADCASTSS %d(SI)%s, Y%d", ad, rowIdx[r], y)
+			p("VFMADD231PS Y%d, Y12, Y%d", y, 2*r)
+			p("VFMADD231PS Y%d, Y13, Y%d", y, 2*r+1)
+		}
+		if aDisp < 0 {
+			p("ADDQ R12, SI")
+		}
+		if bDisp < 0 {
+			p("ADDQ R10, DI")
+		}
+	}
+	p("MOVQ CX, DX")
+	p("SHRQ $2, DX")
+	p("JZ avx2stail")
+	type variant struct {
+		label          string
+		aConst, bConst bool
+	}
+	variants := []variant{{"avx2sAB", true, true}, {"avx2sA", true, false}, {"avx2sB", false, true}, {"avx2sX", false, false}}
+	// Dispatch: aStep == 4 bytes, bStep == 64 bytes.
+	p("CMPQ R12, $4")
+	p("JNE avx2sAvar")
+	p("CMPQ R10, $%d", 4*nr)
+	p("JEQ avx2sAB")
+	p("JMP avx2sA")
+	label("avx2sAvar")
+	p("CMPQ R10, $%d", 4*nr)
+	p("JEQ avx2sB")
+	p("JMP avx2sX")
+	for _, v := range variants {
+		label(v.label)
+		for u := 0; u < 4; u++ {
+			ad, bd := -1, -1
+			if v.aConst {
+				ad = 4 * u
+			}
+			if v.bConst {
+				bd = 4 * nr * u
+			}
+			step(ad, bd)
+		}
+		if v.aConst {
+			p("ADDQ $16, SI")
+		}
+		if v.bConst {
+			p("ADDQ $%d, DI", 16*nr)
+		}
+		p("DECQ DX")
+		p("JNZ %s", v.label)
+		p("JMP avx2stail")
+	}
+	label("avx2stail")
+	p("ANDQ $3, CX")
+	p("JZ avx2sstore")
+	label("avx2sloop1")
+	step(-1, -1)
+	p("DECQ CX")
+	p("JNZ avx2sloop1")
+	label("avx2sstore")
+	p("VBROADCASTSS alpha+64(FP), Y14")
+	p("MOVL beta+68(FP), AX")
+	p("SHLL $1, AX")
+	p("JZ avx2sstore0")
+	p("VBROADCASTSS beta+68(FP), Y15")
+	for r := 0; r < mr; r++ {
+		for h := 0; h < 2; h++ {
+			y := 2*r + h
+			p("VMULPS Y14, Y%d, Y%d", y, y)
+			p("VFMADD231PS %d(R8), Y15, Y%d", 32*h, y)
+			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
+		}
+		p("ADDQ R9, R8")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label("avx2sstore0")
+	for r := 0; r < mr; r++ {
+		for h := 0; h < 2; h++ {
+			y := 2*r + h
+			p("VMULPS Y14, Y%d, Y%d", y, y)
+			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
+		}
+		p("ADDQ R9, R8")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // genPackT8 emits packT8, the 8×8-transposing copy behind packing
 // row-major A and transposed B.
 func genPackT8() {
@@ -327,6 +480,42 @@ func genPackCopy() {
 	}
 	label("copydone")
 	p("VZEROUPPER")
+	p("RET")
+}
+
+// genPrefetchRows emits prefetchRows, which asks for the cache lines of a
+// block of rows ahead of its use:
+//
+//	func prefetchRows(p *float32, stride, rows, n int)
+//
+// For each of rows rows (row stride stride floats) it prefetches (T0) every
+// line of the row's first n floats.
+func genPrefetchRows() {
+	out.WriteString("\n// func prefetchRows(p *float32, stride, rows, n int)\n")
+	out.WriteString("TEXT ·prefetchRows(SB), NOSPLIT, $0-32\n")
+	p("MOVQ p+0(FP), SI")
+	p("MOVQ stride+8(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ rows+16(FP), CX")
+	p("MOVQ n+24(FP), R8")
+	p("TESTQ CX, CX")
+	p("JZ pfdone")
+	p("TESTQ R8, R8")
+	p("JZ pfdone")
+	p("LEAQ -4(SI)(R8*4), R8") // last float of the first row
+	label("pfrow")
+	p("MOVQ SI, AX")
+	p("ANDQ $-64, AX")
+	label("pfline")
+	p("PREFETCHT0 (AX)")
+	p("ADDQ $64, AX")
+	p("CMPQ AX, R8")
+	p("JLS pfline")
+	p("ADDQ DX, SI")
+	p("ADDQ DX, R8")
+	p("DECQ CX")
+	p("JNZ pfrow")
+	label("pfdone")
 	p("RET")
 }
 

@@ -356,11 +356,16 @@ func (j *gemmJob) planPacked(workers int) {
 	j.mr, j.nr = mk.mr, mk.nr
 	j.expand = p.dt == BF16
 	j.roundA = j.expand
+	if !j.expand {
+		// A rounded to bf16 must be packed; F32 may read it in place.
+		j.directA, _ = chooseDirect(mk, false, false, true, j.m, j.n, j.k)
+		j.pfA = j.directA && j.m*j.k >= pfAMin
+	}
 	j.planItems(workers, mk.mc)
 	if j.expand {
 		j.packB = growBuf(j.packB, j.kBlocks*j.kb*j.nb)
 	}
-	j.growWorkerBufs(workers, min(mk.mc, roundUp(j.m, mk.mr))*j.kb+packSlack, 0)
+	j.growWorkerBufs(workers, j.packAFloats(mk), 0)
 }
 
 // macroBF16 is macro for the bf16 kernel: a packed block of A as k-pairs

@@ -343,8 +343,18 @@ var bigCases = []packedCase{
 func TestGemmPackedF32(t *testing.T) {
 	defer func(old int) { parallelMinFlop = old }(parallelMinFlop)
 	parallelMinFlop = 0
+	defer func(old directMode) { direct = old }(direct)
+	for _, mode := range []directMode{directAuto, directNever, directAlways} {
+		direct = mode
+		testGemmPackedF32(t, "direct="+mode.String())
+	}
+}
+
+// testGemmPackedF32 is TestGemmPackedF32 under one in-place policy: A is
+// read in place or packed alike by GemmPacked and Sgemm.
+func testGemmPackedF32(t *testing.T, name string) {
 	for _, mk := range testKernels() {
-		t.Run(mk.name, func(t *testing.T) {
+		t.Run(name+"/"+mk.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(21, 22))
 			cases := append(packedCases(r, []int{1, 2, 5, 12, 13, 50, 197}, 4), bigCases...)
 			for i, tc := range cases {
