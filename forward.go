@@ -136,6 +136,12 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 // branch: [batch, per]. mask (dropout, [batch, per]) and keep (stochastic
 // depth, [batch]) may be nil.
 func residual(branch, skip, mask, keep []float32, batch, per int) {
+	if mask == nil && keep == nil {
+		// Inference: a plain sum, split evenly however small the batch.
+		n := batch * per
+		kernels.ParallelFor(n, 1<<14, func(lo, hi int) { kernels.AddTo(branch[lo:hi], skip[lo:hi]) })
+		return
+	}
 	kernels.ParallelFor(batch, 1, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			br, sk := branch[b*per:(b+1)*per], skip[b*per:(b+1)*per]

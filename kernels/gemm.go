@@ -237,6 +237,10 @@ func colBlocking(n, nr, nc, kTotal, budget int) (nb, nBlocks int) {
 	return nb, ceilDiv(n, nb)
 }
 
+// deepK is the number of k blocks from which planItems gives each worker
+// one block of rows.
+var deepK = 8
+
 // planItems splits each column block into items for workers: rows in
 // blocks of at most mc; with several workers at least 4 items per worker,
 // splitting the columns too when rows run out.
@@ -246,6 +250,13 @@ func (j *gemmJob) planItems(workers, mc int) {
 	mPanels, nbPanels := ceilDiv(j.m, mr), j.nb/nr
 	j.rowItems = ceilDiv(mPanels, mc/mr)
 	j.colGroups = 1
+	if workers > 1 && j.kBlocks >= deepK {
+		// A deep product (a weight gradient: k = batch·tokens) reads all
+		// of packed op(B) once per row item, from L3: one row item per
+		// worker reads it least.
+		j.rowItems = max(j.rowItems, min(mPanels, workers))
+		return
+	}
 	if want := 4 * workers; workers > 1 && j.rowItems < want {
 		j.rowItems = min(mPanels, want)
 		j.colGroups = min(nbPanels, ceilDiv(want, j.rowItems))
