@@ -135,6 +135,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		n++
 	}
 	elapsed := time.Since(start).Seconds()
+	// The machine may have been slowed by others during the first peak
+	// measurement: measure again and keep the higher.
+	if again, how := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond); again > peak {
+		peak, peakHow = again, how
+	}
 	ips := float64(n*b) / elapsed
 	flops := float64(c.FLOPs())
 	if *trainMode {
