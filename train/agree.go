@@ -19,7 +19,7 @@ type Agreement struct {
 	MeanLogitAbs float64 `json:"mean_abs_logit"`     // mean |float32 logit|, for scale
 	AccuracyF32  float64 `json:"accuracy_fp32"`      // test accuracy in float32
 	AccuracyDT   float64 `json:"accuracy_dtype"`     // test accuracy in dt
-	RelLogitDiff float64 `json:"max_rel_logit_diff"` // MaxLogitDiff / max |float32 logit| of the same image
+	RelLogitDiff float64 `json:"max_rel_logit_diff"` // largest over images of |Δlogit| / that image's largest |float32 logit|
 }
 
 // CompareDType runs m over every image of d twice, with float32 weights and
