@@ -145,6 +145,10 @@ func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if useDeepK(workers, m, n, k) {
+		sgemmDeepK(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	j := jobPool.Get().(*gemmJob)
 	j.reset()
 	j.mk = mk

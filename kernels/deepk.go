@@ -1,0 +1,124 @@
+package kernels
+
+import "sync"
+
+// Deep products: C = op(A)·op(B) with k much larger than m and n, such as
+// the weight gradient dW = dyᵀ·x of a dense layer, where k is batch·tokens.
+// Splitting the rows or columns of C among workers makes every worker
+// stream the whole packed op(B) (k×n, megabytes) from the shared L3 cache
+// for each block of rows. Instead, each worker takes a contiguous share of
+// k and walks it one k block at a time: it packs that block of op(A) and
+// op(B) (both then fit its L2 cache), multiplies them into its own partial
+// C, and the partials are summed at the end. The result depends on the
+// number of workers but not on scheduling: every share is summed in a
+// fixed order.
+
+// deepKMin is the smallest k that deepSplit takes; deepKMaxMN bounds m·n
+// (each worker holds an m×n partial).
+const (
+	deepKMin   = 2048
+	deepKMaxMN = 1 << 20
+)
+
+// deepKSplit switches the deep-product path (benchmarks compare both).
+var deepKSplit = true
+
+// deepJob is one deep product in flight; jobs are pooled, with their
+// partial buffers and the two closures ParallelFor runs, so that a steady
+// stream of calls allocates nothing.
+type deepJob struct {
+	mk             *microKernel
+	workers        int
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	parts          [][]float32 // per worker: m×n partial product
+	share, reduce  func(lo, hi int)
+}
+
+var deepPool sync.Pool
+
+func init() {
+	// Set here, not in deepPool's declaration: the closures reach sgemm,
+	// which reaches deepPool.
+	deepPool.New = func() any {
+		j := new(deepJob)
+		j.share = j.runShares
+		j.reduce = j.runReduce
+		return j
+	}
+}
+
+// useDeepK reports whether sgemm should split k among workers.
+func useDeepK(workers, m, n, k int) bool {
+	return deepKSplit && workers > 1 && k >= deepKMin && m*n <= deepKMaxMN && k >= 8*(m+n)
+}
+
+// sgemmDeepK is sgemm for deep products (see useDeepK): workers share k.
+func sgemmDeepK(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	j := deepPool.Get().(*deepJob)
+	j.mk, j.workers = mk, min(workers, maxWorkers)
+	j.transA, j.transB = transA, transB
+	j.m, j.n, j.k = m, n, k
+	j.alpha, j.beta = alpha, beta
+	j.a, j.b, j.c = a, b, c
+	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	for len(j.parts) < j.workers {
+		j.parts = append(j.parts, nil)
+	}
+	ParallelFor(j.workers, 1, j.share)
+	ParallelFor(m, max(1, 16384/n), j.reduce)
+	j.a, j.b, j.c = nil, nil, nil
+	deepPool.Put(j)
+}
+
+// runShares computes the partial products of shares [lo, hi) of k: share w
+// is a balanced run of whole k blocks, multiplied one block at a time.
+func (j *deepJob) runShares(lo, hi int) {
+	kc := j.mk.kc
+	blocks := ceilDiv(j.k, kc)
+	for w := lo; w < hi; w++ {
+		j.parts[w] = growBuf(j.parts[w], j.m*j.n)
+		p := j.parts[w]
+		k0, k1 := blocks*w/j.workers*kc, min(j.k, blocks*(w+1)/j.workers*kc)
+		if k0 >= k1 {
+			clear(p)
+			continue
+		}
+		beta := float32(0)
+		for p0 := k0; p0 < k1; p0 += kc {
+			kk := min(kc, k1-p0)
+			a, b := j.a[p0:], j.b[p0*j.ldb:]
+			if j.transA {
+				a = j.a[p0*j.lda:]
+			}
+			if j.transB {
+				b = j.b[p0:]
+			}
+			sgemm(j.mk, 1, j.transA, j.transB, j.m, j.n, kk, 1, a, j.lda, b, j.ldb, beta, p, j.n)
+			beta = 1
+		}
+	}
+}
+
+// runReduce sets rows [lo, hi) of C to alpha·Σ partials + beta·C, adding
+// the partials in worker order.
+func (j *deepJob) runReduce(lo, hi int) {
+	n := j.n
+	for i := lo; i < hi; i++ {
+		crow := j.c[i*j.ldc : i*j.ldc+n]
+		for x := range crow {
+			s := j.parts[0][i*n+x]
+			for _, p := range j.parts[1:j.workers] {
+				s += p[i*n+x]
+			}
+			if j.beta == 0 {
+				crow[x] = j.alpha * s
+			} else {
+				crow[x] = j.alpha*s + j.beta*crow[x]
+			}
+		}
+	}
+}
