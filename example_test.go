@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/kernels"
 )
 
 // Build ViT-B/16 as in the paper's Table 1 and describe it.
@@ -34,4 +35,23 @@ func ExampleModel_Predict() {
 	}
 	fmt.Println(len(logits), "logits") // [batch, classes]
 	// Output: 20 logits
+}
+
+// Prepare a model for serving: pack its weights once, in bfloat16 here
+// (weights and activations rounded to bf16 for the matrix products, fp32
+// accumulation), then predict as usual.
+func ExampleModel_PackWeights() {
+	cfg := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8,
+		Dim: 64, Depth: 2, Heads: 4, MLPDim: 128, Classes: 10}
+	m, _ := vit.New(cfg, 1)
+	m.Head.W.Data[3] = 1 // a non-zero head, so the logits say something
+	images := make([]float32, 3*32*32)
+	for i := range images {
+		images[i] = float32(i%32) / 32
+	}
+	fp32, _ := m.Predict(images, 1)
+	m.PackWeights(kernels.BF16)
+	bf16, _ := m.Predict(images, 1)
+	fmt.Printf("logit 0: fp32 %.2f, bf16 %.2f\n", fp32[0], bf16[0])
+	// Output: logit 0: fp32 -0.08, bf16 -0.08
 }
