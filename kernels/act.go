@@ -158,3 +158,18 @@ func ColumnSums(sum, x []float32, rows int, scratch []float32) {
 		AddTo(sum, part[ch*cols:(ch+1)*cols])
 	}
 }
+
+// ExpAffine sets x[i] = scale·exp(x[i] − shift) + add for every i, with
+// Exp's accuracy (exp of inputs below −87.3 is 0). Single-threaded.
+func ExpAffine(x []float32, shift, scale, add float32) {
+	n := 0
+	if useAVX2Act {
+		n = len(x) &^ 7
+		if n > 0 {
+			expAffineAVX2(&x[0], n, shift, scale, add)
+		}
+	}
+	for i := n; i < len(x); i++ {
+		x[i] = scale*Exp(x[i]-shift) + add
+	}
+}

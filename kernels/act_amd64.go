@@ -28,3 +28,9 @@ func softmaxBackwardAVX2(dp, p *float32, rows, cols int, scale float32)
 
 //go:noescape
 func addToAVX2(dst, src *float32, n int)
+
+// expAffineAVX2 sets x[i] = scale·exp(x[i] − shift) + add over n (a
+// positive multiple of 8).
+//
+//go:noescape
+func expAffineAVX2(x *float32, n int, shift, scale, add float32)

@@ -746,3 +746,30 @@ bsshortrow:
 bsdone:
 	VZEROUPPER
 	RET
+
+// func expAffineAVX2(x *float32, n int, shift, scale, add float32)
+// x[i] = scale·exp(x[i] − shift) + add; n is a positive multiple of 8.
+TEXT ·expAffineAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	VMOVUPS smx<>+0(SB), Y13
+	VMOVUPS smx<>+32(SB), Y12
+	VMOVUPS smx<>+64(SB), Y11
+	VMOVUPS smx<>+96(SB), Y10
+	VMOVUPS smx<>+320(SB), Y9
+	VMOVDQU smx<>+352(SB), Y8
+	VBROADCASTSS shift+16(FP), Y7
+	VBROADCASTSS scale+20(FP), Y6
+	VBROADCASTSS add+24(FP), Y5
+eloop:
+	VMOVUPS (DI), Y0
+	VSUBPS Y7, Y0, Y0
+	EXP8(Y0, Y1, Y2, Y3, Y4)
+	VFMADD213PS Y5, Y6, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	DECQ CX
+	JNZ eloop
+	VZEROUPPER
+	RET

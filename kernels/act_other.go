@@ -12,3 +12,5 @@ func softmaxRowsAVX2(x *float32, rows, cols int) { panic("unreachable") }
 func softmaxBackwardAVX2(dp, p *float32, rows, cols int, scale float32) { panic("unreachable") }
 
 func addToAVX2(dst, src *float32, n int) { panic("unreachable") }
+
+func expAffineAVX2(x *float32, n int, shift, scale, add float32) { panic("unreachable") }

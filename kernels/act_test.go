@@ -345,3 +345,32 @@ func TestAddToAndColumnSums(t *testing.T) {
 		}
 	}
 }
+
+func TestExpAffine(t *testing.T) {
+	defer setAct(useAVX2Act)
+	for _, avx := range []bool{true, false} {
+		setAct(avx && useAVX2Act)
+		for _, n := range []int{1, 7, 8, 9, 16, 31, 64, 197} {
+			r := rand.New(rand.NewPCG(uint64(n), 9))
+			x := make([]float32, n+1)
+			for i := range n {
+				x[i] = float32(r.NormFloat64() * 20)
+			}
+			x[0] = float32(math.Inf(-1))
+			const guard = 777
+			x[n] = guard
+			in := append([]float32(nil), x...)
+			const shift, scale, add = 3.5, 0.25, 1e-3
+			ExpAffine(x[:n], shift, scale, add)
+			for i := range n {
+				want := scale*math.Exp(float64(in[i])-shift) + add
+				if math.Abs(float64(x[i])-want) > 1e-6*math.Abs(want)+1e-9 {
+					t.Fatalf("avx=%v n=%d: x[%d] = %v for input %v, want %v", avx, n, i, x[i], in[i], want)
+				}
+			}
+			if x[n] != guard {
+				t.Fatalf("avx=%v n=%d: wrote past the end", avx, n)
+			}
+		}
+	}
+}

@@ -332,9 +332,7 @@ func (p *Performer) features(f, x []float32, ldx, tokens int, c float32, perRow 
 			}
 		}
 		shift := c*c*sq/2 + s
-		for j, v := range row {
-			row[j] = ratio * (kernels.Exp(v-shift) + PerformerEps)
-		}
+		kernels.ExpAffine(row, shift, ratio, ratio*PerformerEps)
 	}
 }
 
