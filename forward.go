@@ -137,7 +137,8 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 // depth, [batch]) may be nil.
 func residual(branch, skip, mask, keep []float32, batch, per int) {
 	if mask == nil && keep == nil {
-		// Inference: a plain sum, split evenly however small the batch.
+		// No dropout or stochastic depth (inference, say): a plain sum,
+		// split over elements so that even batch 1 uses every core.
 		n := batch * per
 		kernels.ParallelFor(n, 1<<14, func(lo, hi int) { kernels.AddTo(branch[lo:hi], skip[lo:hi]) })
 		return
