@@ -110,34 +110,7 @@ func genAVX512() {
 	p("ADDQ $%d, DI", nr*4)
 	p("DECQ CX")
 	p("JNZ avx512loop1")
-	label("avx512store")
-	p("VBROADCASTSS alpha+40(FP), Z30")
-	p("MOVL beta+44(FP), AX")
-	p("SHLL $1, AX") // ±0 → zero flag
-	p("JZ avx512store0")
-	p("VBROADCASTSS beta+44(FP), Z31")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			z := 2*r + h
-			p("VMULPS Z30, Z%d, Z%d", z, z)
-			p("VFMADD231PS %d(R8), Z31, Z%d", 64*h, z)
-			p("VMOVUPS Z%d, %d(R8)", z, 64*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
-	label("avx512store0")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			z := 2*r + h
-			p("VMULPS Z30, Z%d, Z%d", z, z)
-			p("VMOVUPS Z%d, %d(R8)", z, 64*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
+	genStore("avx512", "Z", mr, 40, 30, 31)
 	out.WriteString("\n")
 }
 
@@ -189,34 +162,7 @@ func genAVX2() {
 	p("ADDQ $%d, DI", nr*4)
 	p("DECQ CX")
 	p("JNZ avx2loop1")
-	label("avx2store")
-	p("VBROADCASTSS alpha+40(FP), Y14")
-	p("MOVL beta+44(FP), AX")
-	p("SHLL $1, AX")
-	p("JZ avx2store0")
-	p("VBROADCASTSS beta+44(FP), Y15")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			y := 2*r + h
-			p("VMULPS Y14, Y%d, Y%d", y, y)
-			p("VFMADD231PS %d(R8), Y15, Y%d", 32*h, y)
-			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
-	label("avx2store0")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			y := 2*r + h
-			p("VMULPS Y14, Y%d, Y%d", y, y)
-			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
+	genStore("avx2", "Y", mr, 40, 14, 15)
 }
 
 // genAVX2Strided emits the 6×16 kernel on operands read in place:
@@ -340,34 +286,7 @@ func genAVX2Strided() {
 	step(-1, -1)
 	p("DECQ CX")
 	p("JNZ avx2sloop1")
-	label("avx2sstore")
-	p("VBROADCASTSS alpha+64(FP), Y14")
-	p("MOVL beta+68(FP), AX")
-	p("SHLL $1, AX")
-	p("JZ avx2sstore0")
-	p("VBROADCASTSS beta+68(FP), Y15")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			y := 2*r + h
-			p("VMULPS Y14, Y%d, Y%d", y, y)
-			p("VFMADD231PS %d(R8), Y15, Y%d", 32*h, y)
-			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
-	label("avx2sstore0")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			y := 2*r + h
-			p("VMULPS Y14, Y%d, Y%d", y, y)
-			p("VMOVUPS Y%d, %d(R8)", y, 32*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
+	genStore("avx2s", "Y", mr, 64, 14, 15)
 }
 
 // genPackT8 emits packT8, the 8×8-transposing copy behind packing
@@ -626,34 +545,7 @@ func genBF16() {
 	p("ADDQ $%d, DI", nr*4)
 	p("DECQ CX")
 	p("JNZ bf16loop1")
-	label("bf16store")
-	p("VBROADCASTSS alpha+40(FP), Z30")
-	p("MOVL beta+44(FP), AX")
-	p("SHLL $1, AX") // ±0 → zero flag
-	p("JZ bf16store0")
-	p("VBROADCASTSS beta+44(FP), Z31")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			z := 2*r + h
-			p("VMULPS Z30, Z%d, Z%d", z, z)
-			p("VFMADD231PS %d(R8), Z31, Z%d", 64*h, z)
-			p("VMOVUPS Z%d, %d(R8)", z, 64*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
-	label("bf16store0")
-	for r := 0; r < mr; r++ {
-		for h := 0; h < 2; h++ {
-			z := 2*r + h
-			p("VMULPS Z30, Z%d, Z%d", z, z)
-			p("VMOVUPS Z%d, %d(R8)", z, 64*h)
-		}
-		p("ADDQ R9, R8")
-	}
-	p("VZEROUPPER")
-	p("RET")
+	genStore("bf16", "Z", mr, 40, 30, 31)
 }
 
 // genCvtBF16 emits the fp32 → bf16 conversion of row blocks:
@@ -865,4 +757,38 @@ func genWidenBF16AVX2() {
 	label("widendone")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// genStore emits a kernel's epilogue at label prefix+"store": C =
+// alpha·acc + beta·C for mr rows of two vectors (accumulators 0..2·mr−1 of
+// register kind v, "Y" or "Z", at R8 with row stride R9 bytes), or alpha·acc
+// without reading C (label prefix+"store0") when beta is ±0. alpha and beta
+// are the float32 arguments at alphaOff and alphaOff+4 in the frame, held
+// in registers ra and rb.
+func genStore(prefix, v string, mr, alphaOff, ra, rb int) {
+	width := map[string]int{"Y": 32, "Z": 64}[v]
+	label(prefix + "store")
+	p("VBROADCASTSS alpha+%d(FP), %s%d", alphaOff, v, ra)
+	p("MOVL beta+%d(FP), AX", alphaOff+4)
+	p("SHLL $1, AX") // ±0 → zero flag
+	p("JZ %sstore0", prefix)
+	p("VBROADCASTSS beta+%d(FP), %s%d", alphaOff+4, v, rb)
+	for _, readC := range []bool{true, false} {
+		if !readC {
+			label(prefix + "store0")
+		}
+		for r := 0; r < mr; r++ {
+			for h := 0; h < 2; h++ {
+				x := 2*r + h
+				p("VMULPS %s%d, %s%d, %s%d", v, ra, v, x, v, x)
+				if readC {
+					p("VFMADD231PS %d(R8), %s%d, %s%d", width*h, v, rb, v, x)
+				}
+				p("VMOVUPS %s%d, %d(R8)", v, x, width*h)
+			}
+			p("ADDQ R9, R8")
+		}
+		p("VZEROUPPER")
+		p("RET")
+	}
 }
