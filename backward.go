@@ -85,8 +85,39 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 		}
 		copy(g.dembed[b*np*d:(b+1)*np*d], zb[first*d:])
 	}
-	m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
+	if len(m.Stem) == 0 {
+		m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
+		return nil
+	}
+	m.stemBackward(ws, batch)
 	return nil
+}
+
+// stemBackward carries g.dembed = ∂L/∂(x_p·E) through a hybrid's patch
+// embedding and its stem convolutions, last to first.
+func (m *Model) stemBackward(ws *Workspace, batch int) {
+	c := m.Config
+	g := ws.grads
+	np := c.NumPatches()
+	last := len(m.Stem) - 1
+	if c.Patch == 1 {
+		m.PatchEmbed.Backward(g.dstem[last], g.dembed, ws.stem[last].act, batch*np)
+	} else {
+		s := ws.stem[last]
+		m.PatchEmbed.Backward(g.dpatches, g.dembed, ws.patches, batch*np)
+		unpatchifyNHWC(g.dstem[last], g.dpatches, batch, s.oh, s.ow, c.FeatureChannels(), c.Patch)
+	}
+	for i := last; i >= 0; i-- {
+		conv, s := m.Stem[i], ws.stem[i]
+		size := batch * s.oh * s.ow * conv.Out
+		d := g.dstem[i][:size]
+		nn.GELUBackward(d, d, s.pre[:size])
+		var dx []float32 // the image needs no gradient
+		if i > 0 {
+			dx = g.dstem[i-1]
+		}
+		conv.Backward(dx, g.dcols, d, s.cols, batch, s.h, s.w)
+	}
 }
 
 // blockBackward turns g.dz = ∂L/∂z_l into ∂L/∂z_{l-1}, in place.

@@ -22,6 +22,14 @@ type Config struct {
 	MLPDim      int `json:"mlp_dim"`      // hidden width of each block's MLP
 	Classes     int `json:"classes"`      // outputs of the head
 
+	// Stem, when not empty, makes the model the paper's hybrid (Section
+	// 3.1, "Hybrid Architecture"): these convolutions, each followed by
+	// GELU, turn the image into a feature map, and the patches (of Patch×Patch
+	// feature-map cells, often 1×1) are cut from that map instead of the
+	// image. Each stride divides the image; a token then covers
+	// PixelPatch()×PixelPatch() pixels.
+	Stem []StemConv `json:"stem,omitempty"`
+
 	Pool     string `json:"pool,omitempty"`      // "cls" (default) or "gap": class token or mean of the tokens
 	PosEmbed string `json:"pos_embed,omitempty"` // "learned" (default) or "sincos": fixed 2-D sine-cosine
 
@@ -57,6 +65,49 @@ type Config struct {
 	CropPct  float32 `json:"crop_pct,omitempty"`
 }
 
+// StemConv is one convolution of a hybrid model's stem: Channels outputs,
+// a Kernel×Kernel window (odd; zero padding Kernel/2) moved by Stride.
+type StemConv struct {
+	Channels int `json:"channels"`
+	Kernel   int `json:"kernel"`
+	Stride   int `json:"stride"`
+}
+
+// ParseStem reads a stem written as comma-separated CHANNELS:KERNEL:STRIDE
+// convolutions, such as "32:3:1,64:3:2"; "" is no stem.
+func ParseStem(s string) ([]StemConv, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var stem []StemConv
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Split(part, ":")
+		var v [3]int
+		var err error
+		if len(f) == 3 {
+			for i := range f {
+				if v[i], err = strconv.Atoi(strings.TrimSpace(f[i])); err != nil {
+					break
+				}
+			}
+		}
+		if len(f) != 3 || err != nil {
+			return nil, fmt.Errorf("stem %q: write each convolution as CHANNELS:KERNEL:STRIDE, e.g. 32:3:1,64:3:2", s)
+		}
+		stem = append(stem, StemConv{Channels: v[0], Kernel: v[1], Stride: v[2]})
+	}
+	return stem, nil
+}
+
+// FormatStem writes a stem the way ParseStem reads it.
+func FormatStem(stem []StemConv) string {
+	parts := make([]string, len(stem))
+	for i, s := range stem {
+		parts[i] = fmt.Sprintf("%d:%d:%d", s.Channels, s.Kernel, s.Stride)
+	}
+	return strings.Join(parts, ",")
+}
+
 // Preset dimensions from the paper's Table 1 (and DeiT's Ti and S).
 var presets = map[string]struct{ dim, depth, heads, mlp int }{
 	"Ti": {192, 12, 3, 768},
@@ -88,8 +139,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("patch size must be positive, got %d", c.Patch)
 	case c.ImageHeight <= 0 || c.ImageWidth <= 0:
 		return fmt.Errorf("image size must be positive, got %d×%d", c.ImageHeight, c.ImageWidth)
-	case c.ImageHeight%c.Patch != 0 || c.ImageWidth%c.Patch != 0:
+	case c.stemError() != nil:
+		return c.stemError()
+	case len(c.Stem) == 0 && (c.ImageHeight%c.Patch != 0 || c.ImageWidth%c.Patch != 0):
 		return fmt.Errorf("image %d×%d is not divisible by patch %d: choose an image side that is a multiple of the patch", c.ImageHeight, c.ImageWidth, c.Patch)
+	case c.ImageHeight%c.PixelPatch() != 0 || c.ImageWidth%c.PixelPatch() != 0:
+		return fmt.Errorf("image %d×%d is not divisible by %d, the stem's stride %d times patch %d: choose an image side that is a multiple of it",
+			c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.StemStride(), c.Patch)
 	case c.Channels != 1 && c.Channels != 3:
 		return fmt.Errorf("channels must be 1 or 3, got %d", c.Channels)
 	case c.Dim <= 0 || c.Depth <= 0 || c.Heads <= 0 || c.MLPDim <= 0:
@@ -116,9 +172,42 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// stemError reports the first malformed stem convolution.
+func (c Config) stemError() error {
+	for i, s := range c.Stem {
+		if s.Channels <= 0 || s.Kernel <= 0 || s.Kernel%2 == 0 || s.Stride <= 0 {
+			return fmt.Errorf("stem convolution %d: channels and stride must be positive and the kernel odd, got %d:%d:%d", i, s.Channels, s.Kernel, s.Stride)
+		}
+	}
+	return nil
+}
+
+// StemStride is the product of the stem's strides: the image side over the
+// feature map's (1 without a stem).
+func (c Config) StemStride() int {
+	s := 1
+	for _, sc := range c.Stem {
+		s *= sc.Stride
+	}
+	return s
+}
+
+// PixelPatch is the side, in image pixels, of the square one patch token
+// covers: Patch, times the stem's stride in a hybrid.
+func (c Config) PixelPatch() int { return c.Patch * c.StemStride() }
+
+// FeatureChannels is the depth of what the patches are cut from: the
+// image's channels, or the last stem convolution's.
+func (c Config) FeatureChannels() int {
+	if len(c.Stem) == 0 {
+		return c.Channels
+	}
+	return c.Stem[len(c.Stem)-1].Channels
+}
+
 // GridH and GridW are the patch grid's rows and columns.
-func (c Config) GridH() int { return c.ImageHeight / c.Patch }
-func (c Config) GridW() int { return c.ImageWidth / c.Patch }
+func (c Config) GridH() int { return c.ImageHeight / c.PixelPatch() }
+func (c Config) GridW() int { return c.ImageWidth / c.PixelPatch() }
 
 // NumPatches is N = H·W/P², the number of patch tokens.
 func (c Config) NumPatches() int { return c.GridH() * c.GridW() }
@@ -134,8 +223,9 @@ func (c Config) Tokens() int {
 	return c.NumPatches()
 }
 
-// PatchSize is the length of a flattened patch, C·P².
-func (c Config) PatchSize() int { return c.Channels * c.Patch * c.Patch }
+// PatchSize is the length of a flattened patch, C·P² (C the feature
+// channels in a hybrid).
+func (c Config) PatchSize() int { return c.FeatureChannels() * c.Patch * c.Patch }
 
 // Eps is the LayerNorm epsilon in effect.
 func (c Config) Eps() float32 {
@@ -149,7 +239,8 @@ func (c Config) Eps() float32 {
 func (c Config) Performer() bool { return c.Attention == "performer" }
 
 // FLOPs is the forward cost of one image in floating-point operations, a
-// multiply-add counted as 2: the matrix products of the patch embedding,
+// multiply-add counted as 2: the matrix products of the stem (a hybrid's
+// convolutions), the patch embedding,
 // every block (qkv, q·kᵀ, attention·v, output projection, MLP) and the head.
 // Elementwise work (norms, softmax, GELU) is left out; it is under 1%.
 func (c Config) FLOPs() int64 {
@@ -166,5 +257,12 @@ func (c Config) FLOPs() int64 {
 		attention = int64(c.Heads) * (2*2*t*feats*dh + 2*2*t*feats*(dh+1))
 	}
 	block := 2*t*d*3*d + attention + 2*t*d*d + 2*2*t*d*m
-	return embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
+	stem := int64(0)
+	h, w, in := int64(c.ImageHeight), int64(c.ImageWidth), int64(c.Channels)
+	for _, s := range c.Stem {
+		h, w = h/int64(s.Stride), w/int64(s.Stride)
+		stem += 2 * h * w * in * int64(s.Kernel*s.Kernel) * int64(s.Channels)
+		in = int64(s.Channels)
+	}
+	return stem + embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
 }

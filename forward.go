@@ -38,8 +38,7 @@ func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error
 func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	c := m.Config
 	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
-	Patchify(ws.patches, x, batch, c.Channels, c.ImageHeight, c.ImageWidth, c.Patch)
-	ws.linear(m.PatchEmbed, ws.embed, ws.patches, batch*np) // x_p·E
+	ws.linear(m.PatchEmbed, ws.embed, m.patches(ws, x, batch), batch*np) // x_p·E
 	z0 := ws.z[0]
 	pos := m.PosEmbed.Data
 	first := 0
@@ -63,6 +62,32 @@ func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 		nn.DropoutMask(ws.embedMask[:batch*t*d], c.Dropout, ws.rng)
 		nn.Mul(z0[:batch*t*d], ws.embedMask)
 	}
+}
+
+// patches returns the x_p of Eq. 1, [batch, patches, channels·patch·patch]:
+// cut from the images x, or in a hybrid from the feature map of the stem's
+// convolutions (each followed by GELU), which it runs first.
+func (m *Model) patches(ws *Workspace, x []float32, batch int) []float32 {
+	c := m.Config
+	if len(m.Stem) == 0 {
+		Patchify(ws.patches, x, batch, c.Channels, c.ImageHeight, c.ImageWidth, c.Patch)
+		return ws.patches
+	}
+	in, nchw := x, true // the image is channels-first, feature maps channels-last
+	for i, conv := range m.Stem {
+		s := &ws.stem[i]
+		rows := batch * s.oh * s.ow
+		conv.Im2Col(s.cols, in, batch, s.h, s.w, nchw)
+		ws.linear(conv.Dense, s.pre, s.cols, rows)
+		nn.GELU(s.act[:rows*conv.Out], s.pre[:rows*conv.Out])
+		in, nchw = s.act, false
+	}
+	if c.Patch == 1 {
+		return in
+	}
+	last := ws.stem[len(ws.stem)-1]
+	PatchifyNHWC(ws.patches, in, batch, last.oh, last.ow, c.FeatureChannels(), c.Patch)
+	return ws.patches
 }
 
 // acts returns the activations of block l (shared at inference).
@@ -246,6 +271,51 @@ func Patchify(patches, x []float32, batch, channels, height, width, p int) {
 					for py := range p {
 						src := img[(ch*height+gy*p+py)*width+gx*p:]
 						copy(dst[(ch*p+py)*p:(ch*p+py+1)*p], src[:p])
+					}
+				}
+			}
+		}
+	}
+}
+
+// PatchifyNHWC is Patchify for channels-last feature maps x: [batch,
+// height, width, channels]; each patch is flattened in the same (channel,
+// row, column) order.
+func PatchifyNHWC(patches, x []float32, batch, height, width, channels, p int) {
+	gh, gw := height/p, width/p
+	ps := channels * p * p
+	for b := range batch {
+		for gy := range gh {
+			for gx := range gw {
+				dst := patches[((b*gh+gy)*gw+gx)*ps:][:ps]
+				for py := range p {
+					for px := range p {
+						src := x[((b*height+gy*p+py)*width+gx*p+px)*channels:][:channels]
+						for ch, v := range src {
+							dst[(ch*p+py)*p+px] = v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// unpatchifyNHWC is PatchifyNHWC's inverse: it writes the patches back
+// into the channels-last map x.
+func unpatchifyNHWC(x, patches []float32, batch, height, width, channels, p int) {
+	gh, gw := height/p, width/p
+	ps := channels * p * p
+	for b := range batch {
+		for gy := range gh {
+			for gx := range gw {
+				src := patches[((b*gh+gy)*gw+gx)*ps:][:ps]
+				for py := range p {
+					for px := range p {
+						dst := x[((b*height+gy*p+py)*width+gx*p+px)*channels:][:channels]
+						for ch := range dst {
+							dst[ch] = src[(ch*p+py)*p+px]
+						}
 					}
 				}
 			}

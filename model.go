@@ -18,8 +18,12 @@ import (
 type Model struct {
 	Config Config
 
+	// Stem holds a hybrid model's convolutions (Config.Stem), each
+	// followed by GELU; empty for a plain ViT.
+	Stem []*nn.Conv2D
 	// PatchEmbed is E of Eq. 1: W: [dim, channels·patch·patch], the
-	// kernel of a convolution with kernel = stride = patch, flattened.
+	// kernel of a convolution with kernel = stride = patch, flattened
+	// (channels are the stem's output channels in a hybrid).
 	PatchEmbed *nn.Linear
 	ClassToken *nn.Param // x_class: [dim]; nil with pool "gap"
 	PosEmbed   *nn.Param // E_pos: [tokens, dim]
@@ -49,7 +53,8 @@ type Block struct {
 
 // New builds a model with the initialisation of the official JAX
 // implementation (google-research/vision_transformer):
-//   - patch embedding: LeCun normal (truncated), zero bias;
+//   - patch embedding and a hybrid's stem convolutions: LeCun normal
+//     (truncated; flax's default for dense and convolution kernels), zero bias;
 //   - position embedding: normal, std 0.02; class token: zeros;
 //   - attention and MLP kernels: Xavier uniform (the fused qkv kernel uses the
 //     bound of one of its three [dim, dim] parts, as separate q, k, v kernels
@@ -64,6 +69,9 @@ func New(c Config, seed uint64) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	lecunNormal(rng, m.PatchEmbed.W.Data, c.PatchSize())
+	for _, conv := range m.Stem {
+		lecunNormal(rng, conv.Dense.W.Data, conv.ColSize())
+	}
 	if c.PosEmbed == "sincos" {
 		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.ClassToken())
 	} else {
@@ -97,6 +105,11 @@ func newZero(c Config) (*Model, error) {
 		PosEmbed:   nn.NewParam("pos_embed", true, c.Tokens(), c.Dim),
 		Norm:       nn.NewLayerNorm("norm", c.Dim, eps),
 		Head:       nn.NewLinear("head", c.Dim, c.Classes, true),
+	}
+	in := c.Channels
+	for i, sc := range c.Stem {
+		m.Stem = append(m.Stem, nn.NewConv2D(fmt.Sprintf("stem.%d", i), in, sc.Channels, sc.Kernel, sc.Stride))
+		in = sc.Channels
 	}
 	m.PosEmbed.Frozen = c.PosEmbed == "sincos"
 	m.PosEmbed.Buffer = m.PosEmbed.Frozen
@@ -172,7 +185,11 @@ func (m *Model) RedrawFeatures(seed uint64) {
 
 // Params lists every tensor in a fixed order; names follow timm.
 func (m *Model) Params() []*nn.Param {
-	ps := m.PatchEmbed.Params()
+	var ps []*nn.Param
+	for _, conv := range m.Stem {
+		ps = append(ps, conv.Params()...)
+	}
+	ps = append(ps, m.PatchEmbed.Params()...)
 	if m.ClassToken != nil {
 		ps = append(ps, m.ClassToken)
 	}
@@ -208,10 +225,14 @@ func (m *Model) NumParams() int64 {
 	return n
 }
 
-// linears lists every dense layer: the patch embedding, each block's four
-// and the head.
+// linears lists every dense layer: the stem's convolutions (as matrix
+// products), the patch embedding, each block's four and the head.
 func (m *Model) linears() []*nn.Linear {
-	ls := []*nn.Linear{m.PatchEmbed}
+	var ls []*nn.Linear
+	for _, conv := range m.Stem {
+		ls = append(ls, conv.Dense)
+	}
+	ls = append(ls, m.PatchEmbed)
 	for _, b := range m.Blocks {
 		ls = append(ls, b.QKV, b.Proj, b.FC1, b.FC2)
 	}

@@ -28,6 +28,8 @@ func TestModelBackward(t *testing.T) {
 		{"sincos", func(c *Config) { c.PosEmbed = "sincos"; c.NoQKVBias = true }},
 		{"dropout", func(c *Config) { c.Dropout = 0.2; c.AttentionDropout = 0.2; c.DropPath = 0.3 }},
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
+		{"hybrid", hybridPatch2},
+		{"hybrid-1x1", hybrid1x1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,6 +44,13 @@ func TestModelBackward(t *testing.T) {
 			copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
 			if m.ClassToken != nil {
 				copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+			}
+			if len(m.Stem) > 0 {
+				// GELU maps much of a random map near 0, and LayerNorm
+				// then magnifies tokens that are nearly constant: spread
+				// the tokens so that finite differences stay accurate.
+				copy(m.PatchEmbed.B.Data, gradcheck.Random(rng, c.Dim, 1))
+				copy(m.PosEmbed.Data, gradcheck.Random(rng, len(m.PosEmbed.Data), 0.5))
 			}
 			batch := 2
 			x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
@@ -78,23 +87,47 @@ func TestModelBackward(t *testing.T) {
 // TestInferenceMatchesTraining checks that the shared-buffer inference path
 // and the training path give the same logits when no regulariser is active.
 func TestInferenceMatchesTraining(t *testing.T) {
-	c := tinyConfig()
-	c.Depth = 3
-	m, _ := New(c, 4)
-	rng := rand.New(rand.NewPCG(5, 6))
-	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
-	batch := 3
-	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
-	train, _ := m.Forward(m.NewWorkspace(batch, true), x, batch)
-	infer, err := m.Predict(x, batch)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{{"plain", func(*Config) {}}, {"hybrid", hybridPatch2}, {"hybrid-1x1", hybrid1x1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			c.Depth = 3
+			tc.edit(&c)
+			m, err := New(c, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+			batch := 3
+			x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+			train, _ := m.Forward(m.NewWorkspace(batch, true), x, batch)
+			infer, err := m.Predict(x, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range train {
+				if math.Abs(float64(train[i]-infer[i])) > 1e-5 {
+					t.Fatalf("logit %d: train path %v, inference path %v", i, train[i], infer[i])
+				}
+			}
+		})
 	}
-	for i := range train {
-		if math.Abs(float64(train[i]-infer[i])) > 1e-5 {
-			t.Fatalf("logit %d: train path %v, inference path %v", i, train[i], infer[i])
-		}
-	}
+}
+
+// hybridPatch2 makes tinyConfig a hybrid: two convolutions (stride 2 in
+// all) give a 4×6 map, cut into 2×2 patches.
+func hybridPatch2(c *Config) {
+	c.Stem = []StemConv{{Channels: 4, Kernel: 3, Stride: 1}, {Channels: 5, Kernel: 3, Stride: 2}}
+	c.Patch = 2
+}
+
+// hybrid1x1 is the paper's special case: 1×1 patches of a 2×3 map.
+func hybrid1x1(c *Config) {
+	c.Stem = []StemConv{{Channels: 4, Kernel: 3, Stride: 2}, {Channels: 6, Kernel: 1, Stride: 2}}
+	c.Patch = 1
 }
 
 func TestPatchify(t *testing.T) {
@@ -348,5 +381,51 @@ func TestReferenceModelBackward(t *testing.T) {
 	}
 	for _, p := range m.Params() {
 		gradcheck.Check(t, p.Name, p.Data, p.Grad, loss, 3e-3, 5e-2, 3)
+	}
+}
+
+func TestHybridConfig(t *testing.T) {
+	stem, err := ParseStem("32:3:1, 64:3:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := FormatStem(stem); got != "32:3:1,64:3:2" {
+		t.Errorf("FormatStem(ParseStem) = %q", got)
+	}
+	for _, bad := range []string{"32:3", "a:3:1", "32:3:1,", "32:3:1:1"} {
+		if _, err := ParseStem(bad); err == nil {
+			t.Errorf("ParseStem(%q): no error", bad)
+		}
+	}
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 2, Dim: 64, Depth: 6, Heads: 4, MLPDim: 256, Classes: 10, Stem: stem}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.StemStride() != 2 || c.PixelPatch() != 4 || c.GridH() != 7 || c.NumPatches() != 49 || c.PatchSize() != 64*2*2 {
+		t.Errorf("stride %d, pixel patch %d, grid %d, patches %d, patch size %d", c.StemStride(), c.PixelPatch(), c.GridH(), c.NumPatches(), c.PatchSize())
+	}
+	plain := c
+	plain.Stem, plain.Patch = nil, 4
+	// The stem's two convolutions on 28×28 and 14×14 maps; the patch
+	// embedding then reads 256 values per patch instead of 16.
+	stemFLOPs := int64(2*28*28*1*9*32 + 2*14*14*32*9*64)
+	embedDiff := int64(2 * 49 * (256 - 16) * 64)
+	if got, want := c.FLOPs()-plain.FLOPs(), stemFLOPs+embedDiff; got != want {
+		t.Errorf("hybrid FLOPs exceed plain by %d, want %d", got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"even kernel", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 2, Stride: 1}} }},
+		{"zero stride", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 3, Stride: 0}} }},
+		{"no channels", func(c *Config) { c.Stem = []StemConv{{Channels: 0, Kernel: 3, Stride: 1}} }},
+		{"indivisible", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 3, Stride: 2}, {Channels: 8, Kernel: 3, Stride: 2}} }},
+	} {
+		bad := c
+		tc.edit(&bad)
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
 	}
 }

@@ -14,7 +14,8 @@ type Workspace struct {
 	batch, tokens int
 	train         bool
 
-	patches            []float32   // [batch, patches, channels·patch·patch]
+	stem               []stemActs  // a hybrid's stem, one per convolution
+	patches            []float32   // [batch, patches, channels·patch·patch]; nil in a hybrid with patch 1
 	embed              []float32   // [batch, patches, dim] patch embeddings x_p·E
 	z                  [][]float32 // residual stream z_0 … z_L: [batch, tokens, dim]; two alternating at inference
 	blocks             []blockActs // one per block in training; one shared at inference
@@ -55,6 +56,14 @@ type blockActs struct {
 	perf              *nn.PerformerActs // Performer attention's saved state
 }
 
+// stemActs are one stem convolution's activations, channels-last, with
+// rows = batch·oh·ow output positions.
+type stemActs struct {
+	h, w, oh, ow int       // input and output size
+	cols         []float32 // [rows, in·kernel·kernel] im2col patches
+	pre, act     []float32 // [rows, out] before and after GELU (the same at inference)
+}
+
 // backwardBuffers are gradients flowing back through the blocks; one set serves all.
 type backwardBuffers struct {
 	dz, dmid, dbranch, dln, dattn []float32 // [n, dim]
@@ -63,6 +72,9 @@ type backwardBuffers struct {
 	dprobs                        []float32 // [batch, heads, tokens, tokens]
 	dfeatures, dpooled            []float32
 	dembed                        []float32 // [batch, patches, dim]
+	dstem                         [][]float32 // a hybrid's stem: like stemActs.act
+	dcols                         []float32   // the largest stemActs.cols but the first's
+	dpatches                      []float32   // [batch, patches, channels·patch·patch] (hybrid, patch > 1)
 	dprobsOut                     []float32 // allocated on demand for captureGrad
 }
 
@@ -84,6 +96,9 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 		patches:  f(batch * c.NumPatches() * c.PatchSize()),
 		embed:    f(batch * c.NumPatches() * d),
 		features: f(batch * d), logits: f(batch * c.Classes),
+	}
+	if len(c.Stem) > 0 {
+		m.newStemActs(ws, batch, train)
 	}
 	pooledRows := batch
 	if !c.ClassToken() {
@@ -130,8 +145,38 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 			dqkv: f(n * 3 * d), dhidden: f(n * mlp), dprobs: probs(batch * h * t * t),
 			dfeatures: f(batch * d), dpooled: f(pooledRows * d), dembed: f(batch * c.NumPatches() * d),
 		}
+		for i, s := range ws.stem {
+			ws.grads.dstem = append(ws.grads.dstem, f(len(s.act)))
+			if i > 0 && len(s.cols) > len(ws.grads.dcols) {
+				ws.grads.dcols = f(len(s.cols))
+			}
+		}
+		if len(ws.stem) > 0 && c.Patch > 1 {
+			ws.grads.dpatches = f(len(ws.patches))
+		}
 	}
 	return ws
+}
+
+// newStemActs sizes a hybrid's stem activations. At inference GELU works
+// in place, and with 1×1 patches the last feature map is the patches.
+func (m *Model) newStemActs(ws *Workspace, batch int, train bool) {
+	h, w := m.Config.ImageHeight, m.Config.ImageWidth
+	for _, conv := range m.Stem {
+		oh, ow := conv.OutSize(h, w)
+		rows := batch * oh * ow
+		s := stemActs{h: h, w: w, oh: oh, ow: ow,
+			cols: make([]float32, rows*conv.ColSize()), pre: make([]float32, rows*conv.Out)}
+		s.act = s.pre
+		if train {
+			s.act = make([]float32, rows*conv.Out)
+		}
+		ws.stem = append(ws.stem, s)
+		h, w = oh, ow
+	}
+	if m.Config.Patch == 1 {
+		ws.patches = nil
+	}
 }
 
 // Seed sets the random stream of dropout and stochastic depth for the next
@@ -153,12 +198,19 @@ func (ws *Workspace) Bytes() int64 {
 	}
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask)
 	add(ws.z...)
+	for _, s := range ws.stem {
+		add(s.cols, s.pre)
+		if len(s.act) > 0 && &s.act[0] != &s.pre[0] {
+			add(s.act)
+		}
+	}
 	for _, a := range ws.blocks {
 		add(a.ln1, a.ln2, a.mean1, a.rstd1, a.mean2, a.rstd2, a.qkv, a.probs, a.attn, a.mid, a.hidden, a.act,
 			a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP)
 	}
 	if g := ws.grads; g != nil {
-		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed)
+		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed, g.dcols, g.dpatches)
+		add(g.dstem...)
 	}
 	return int64(n) * 4
 }

@@ -20,8 +20,24 @@ func tiny(t *testing.T) *vit.Model {
 	return m
 }
 
+// hybrid is tiny with a convolution stem (the paper's hybrid).
+func hybrid(t *testing.T) *vit.Model {
+	c := tiny(t).Config
+	c.Stem = []vit.StemConv{{Channels: 3, Kernel: 3, Stride: 2}, {Channels: 5, Kernel: 1, Stride: 1}}
+	c.Patch = 2
+	m, err := vit.New(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestSaveLoadRoundTrip(t *testing.T) {
-	m := tiny(t)
+	t.Run("plain", func(t *testing.T) { testSaveLoad(t, tiny(t)) })
+	t.Run("hybrid", func(t *testing.T) { testSaveLoad(t, hybrid(t)) })
+}
+
+func testSaveLoad(t *testing.T, m *vit.Model) {
 	dir := filepath.Join(t.TempDir(), "model")
 	if err := Save(dir, m); err != nil {
 		t.Fatal(err)
@@ -34,7 +50,13 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if got.Config.Labels[2] != "c" {
 			t.Fatalf("labels lost: %v", got.Config.Labels)
 		}
+		if len(got.Stem) != len(m.Stem) || vit.FormatStem(got.Config.Stem) != vit.FormatStem(m.Config.Stem) {
+			t.Fatalf("stem %v after loading, want %v", got.Config.Stem, m.Config.Stem)
+		}
 		a, b := m.Params(), got.Params()
+		if len(a) != len(b) {
+			t.Fatalf("%d tensors after loading, want %d", len(b), len(a))
+		}
 		for i := range a {
 			for j := range a[i].Data {
 				if a[i].Data[j] != b[i].Data[j] {

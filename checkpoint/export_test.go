@@ -132,6 +132,17 @@ func TestSaveHFFiles(t *testing.T) {
 	if err := SaveTimm(filepath.Join(t.TempDir(), "gap"), gap); err != nil {
 		t.Error(err)
 	}
+
+	// Nor has a hybrid, in either library; nothing is written.
+	for name, save := range map[string]func(string, *vit.Model) error{"SaveHF": SaveHF, "SaveTimm": SaveTimm} {
+		dir := filepath.Join(t.TempDir(), "hybrid")
+		if err := save(dir, hybrid(t)); err == nil || !strings.Contains(err.Error(), "stem") {
+			t.Errorf("%s of a hybrid: %v", name, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s of a hybrid left %s behind", name, dir)
+		}
+	}
 }
 
 // norm spells out "no normalisation" as mean 0, std 1.

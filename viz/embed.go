@@ -87,13 +87,27 @@ func PrincipalComponents(x []float32, rows, cols, k int) (*PCA, error) {
 	return p, nil
 }
 
-// EmbeddingPCA returns the k leading principal components of m's patch
-// embedding filters (the rows of PatchEmbed.W, each channels·patch·patch
-// values laid out channel, row, column), as in the paper's Figure 7 (left,
-// k = 28).
+// EmbeddingPCA returns the k leading principal components of the filters
+// that see m's pixels, as in the paper's Figure 7 (left, k = 28): the patch
+// embedding's (the rows of PatchEmbed.W, each channels·patch·patch values
+// laid out channel, row, column), or in a hybrid the first stem
+// convolution's kernels (channels·kernel·kernel values each). See
+// PixelFilters.
 func EmbeddingPCA(m *vit.Model, k int) (*PCA, error) {
-	c := m.Config
-	return PrincipalComponents(m.PatchEmbed.W.Data, c.Dim, c.PatchSize(), k)
+	w, n, side := PixelFilters(m)
+	return PrincipalComponents(w, n, m.Config.Channels*side*side, k)
+}
+
+// PixelFilters returns the filters of m's first layer, the one that sees
+// pixels: w holds n filters of channels·side·side values (channel, row,
+// column). That is the patch embedding (side = patch), or the first stem
+// convolution of a hybrid (side = its kernel).
+func PixelFilters(m *vit.Model) (w []float32, n, side int) {
+	if len(m.Stem) > 0 {
+		s := m.Stem[0]
+		return s.Dense.W.Data, s.Out, s.Kernel
+	}
+	return m.PatchEmbed.W.Data, m.Config.Dim, m.Config.Patch
 }
 
 // CosineSimilarity returns the cosine similarity of the n rows of x: [n,

@@ -238,7 +238,12 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 
 	// Figure 7.
 	s7 := section{Title: "Inside the Vision Transformer (Figure 7)"}
-	k := min(28, c.PatchSize(), c.Dim)
+	_, nFilters, side := PixelFilters(m)
+	what := "patch-embedding filters"
+	if len(m.Stem) > 0 {
+		what = "kernels of the first stem convolution (the hybrid's filters that see pixels)"
+	}
+	k := min(28, c.Channels*side*side, nFilters)
 	progress("principal components of the patch embedding")
 	pca, err := EmbeddingPCA(m, k)
 	if err != nil {
@@ -253,11 +258,11 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if c.Channels == 1 {
 		kind = "grey"
 	}
-	f, err := save("embedding-pca.png", FilterImage(pca.Components, c.Channels, c.Patch, 7), "Embedding filters (Figure 7, left)",
-		fmt.Sprintf("The first %d principal components of the %d patch-embedding filters, each a %d×%d %s patch min-max scaled on its own, "+
+	f, err := save("embedding-pca.png", FilterImage(pca.Components, c.Channels, side, 7), "Embedding filters (Figure 7, left)",
+		fmt.Sprintf("The first %d principal components of the %d %s, each a %d×%d %s patch min-max scaled on its own, "+
 			"in reading order; together they explain %.1f%% of the filters' variance (first: %.1f%%). The paper finds that they "+
 			"resemble plausible basis functions for a low-dimensional representation of the fine structure within each patch.",
-			k, c.Dim, c.Patch, c.Patch, kind, 100*total, 100*pca.Explained[0]))
+			k, nFilters, what, side, side, kind, 100*total, 100*pca.Explained[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +299,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 			fmt.Sprintf("One dot per head and layer: the mean distance in pixels between a query patch and the patches it attends to, "+
 				"weighted by the attention, averaged over %d images of %s (images %d×%d, patches %d×%d). The paper finds that some heads attend "+
 				"to most of the image already in the lowest layers while others stay local, and that the distance grows with depth.",
-				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.Patch, c.Patch))
+				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.PixelPatch()))
 		if err != nil {
 			return nil, err
 		}

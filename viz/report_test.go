@@ -21,7 +21,12 @@ import (
 // confusion matrix into a temporary folder.
 func buildTestReport(t *testing.T) (string, *Report) {
 	t.Helper()
-	c := tinyConfig()
+	return buildReportOf(t, tinyConfig())
+}
+
+// buildReportOf is buildTestReport for a model of configuration c.
+func buildReportOf(t *testing.T, c vit.Config) (string, *Report) {
+	t.Helper()
 	m, err := vit.New(c, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +132,33 @@ func TestReport(t *testing.T) {
 	// curves, confusion and the colour bar.
 	if imgs != 11 {
 		t.Fatalf("%d images in report.html, want 11", imgs)
+	}
+}
+
+// TestReportHybrid builds the report of a hybrid: tokens cover 4×4 pixels
+// through a stride-2 stem and 2×2 patches, and Figure 7 (left) shows the
+// first convolution's 3×3 kernels.
+func TestReportHybrid(t *testing.T) {
+	c := tinyConfig()
+	c.Stem = []vit.StemConv{{Channels: 6, Kernel: 3, Stride: 2}}
+	c.Patch = 2
+	dir, rep := buildReportOf(t, c)
+	if g := GridOf(c); g.Patch != 4 || g.H != 4 || g.W != 3 {
+		t.Fatalf("grid %+v, want 4×3 tokens of 4 pixels", g)
+	}
+	if len(rep.PositionSimilarity) != 12 || len(rep.MeanAttentionDistance) != c.Depth {
+		t.Fatalf("report shapes: %d positions, %d layers", len(rep.PositionSimilarity), len(rep.MeanAttentionDistance))
+	}
+	// 6 kernels of 3·3·3 values: 6 components at most.
+	if len(rep.PCAExplainedVariance) != 6 {
+		t.Fatalf("%d principal components, want 6", len(rep.PCAExplainedVariance))
+	}
+	page, err := os.ReadFile(filepath.Join(dir, ReportHTML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "first stem convolution") {
+		t.Error("report.html does not say whose filters Figure 7 (left) shows")
 	}
 }
 

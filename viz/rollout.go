@@ -12,13 +12,13 @@ import (
 // in row-major order, after a class token when ClassToken is set.
 type Grid struct {
 	H, W       int  // patch rows and columns
-	Patch      int  // patch side in pixels
+	Patch      int  // side in pixels of the square a token covers (Config.PixelPatch)
 	ClassToken bool // token 0 is the class token
 }
 
 // GridOf returns the token layout of models built with c.
 func GridOf(c vit.Config) Grid {
-	return Grid{H: c.GridH(), W: c.GridW(), Patch: c.Patch, ClassToken: c.ClassToken()}
+	return Grid{H: c.GridH(), W: c.GridW(), Patch: c.PixelPatch(), ClassToken: c.ClassToken()}
 }
 
 // Patches is the number of patch tokens.

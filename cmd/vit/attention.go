@@ -126,7 +126,7 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 			}
 			res.Attention = filepath.Join(*out, fmt.Sprintf("%s-attention-layer%d-head%s-r%dc%d.png", base, *layer, h, qr, qc))
 			panel := viz.Overlay(img, am, g.H, g.W)
-			viz.MarkPatch(panel, c.ImageHeight, c.ImageWidth, c.Patch, qr, qc)
+			viz.MarkPatch(panel, c.ImageHeight, c.ImageWidth, c.PixelPatch(), qr, qc)
 			if err := viz.WritePNG(res.Attention, panel); err != nil {
 				return err
 			}

@@ -16,11 +16,13 @@ type modelFlags struct {
 	dropout, attnDropout, dropPath float64
 	attention                      string
 	features, redrawEvery          int
+	stem                           string // "" unset, "none" or CHANNELS:KERNEL:STRIDE,...
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.preset, "model", "", "preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
-	fs.IntVar(&f.patch, "patch", 0, "patch side in pixels (overrides the preset)")
+	fs.IntVar(&f.patch, "patch", 0, "patch side in pixels, or in feature-map cells with --stem (overrides the preset)")
+	fs.StringVar(&f.stem, "stem", "", "hybrid model: convolutions `C:K:S,...` (channels, odd kernel, stride; each followed by GELU) whose feature map is cut into patches, e.g. 32:3:1,64:3:2; none for a plain ViT (default: the recipe's)")
 	fs.IntVar(&f.dim, "dim", 0, "token width")
 	fs.IntVar(&f.depth, "depth", 0, "number of encoder blocks")
 	fs.IntVar(&f.heads, "heads", 0, "attention heads")
@@ -66,6 +68,13 @@ func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
 		}
 	}
 	set(&c.Patch, f.patch)
+	if f.stem != "" && f.stem != "none" {
+		stem, err := vit.ParseStem(f.stem)
+		if err != nil {
+			return c, err
+		}
+		c.Stem = stem
+	}
 	set(&c.Dim, f.dim)
 	set(&c.Depth, f.depth)
 	set(&c.Heads, f.heads)

@@ -171,7 +171,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 }
 
 func describe(c vit.Config) string {
-	return fmt.Sprintf("ViT patch %d, dim %d, depth %d, %d heads, MLP %d, %d×%d×%d", c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim, c.ImageHeight, c.ImageWidth, c.Channels)
+	kind := "ViT"
+	if len(c.Stem) > 0 {
+		kind = fmt.Sprintf("hybrid ViT (conv stem %s)", vit.FormatStem(c.Stem))
+	}
+	return fmt.Sprintf("%s patch %d, dim %d, depth %d, %d heads, MLP %d, %d×%d×%d", kind, c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim, c.ImageHeight, c.ImageWidth, c.Channels)
 }
 
 // progress draws a bar per epoch and a summary line after it, on stderr.
