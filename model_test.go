@@ -420,7 +420,9 @@ func TestHybridConfig(t *testing.T) {
 		{"even kernel", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 2, Stride: 1}} }},
 		{"zero stride", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 3, Stride: 0}} }},
 		{"no channels", func(c *Config) { c.Stem = []StemConv{{Channels: 0, Kernel: 3, Stride: 1}} }},
-		{"indivisible", func(c *Config) { c.Stem = []StemConv{{Channels: 8, Kernel: 3, Stride: 2}, {Channels: 8, Kernel: 3, Stride: 2}} }},
+		{"indivisible", func(c *Config) {
+			c.Stem = []StemConv{{Channels: 8, Kernel: 3, Stride: 2}, {Channels: 8, Kernel: 3, Stride: 2}}
+		}},
 	} {
 		bad := c
 		tc.edit(&bad)

@@ -71,11 +71,11 @@ type backwardBuffers struct {
 	dhidden                       []float32 // [n, mlp]
 	dprobs                        []float32 // [batch, heads, tokens, tokens]
 	dfeatures, dpooled            []float32
-	dembed                        []float32 // [batch, patches, dim]
+	dembed                        []float32   // [batch, patches, dim]
 	dstem                         [][]float32 // a hybrid's stem: like stemActs.act
 	dcols                         []float32   // the largest stemActs.cols but the first's
 	dpatches                      []float32   // [batch, patches, channels·patch·patch] (hybrid, patch > 1)
-	dprobsOut                     []float32 // allocated on demand for captureGrad
+	dprobsOut                     []float32   // allocated on demand for captureGrad
 }
 
 // NewWorkspace sizes a workspace for batches of up to batch images. With

@@ -16,7 +16,7 @@ import (
 // first layer of a network may read a channels-first image instead (see
 // Im2Col). W: [out, in, kernel, kernel] (PyTorch's layout), B: [out].
 type Conv2D struct {
-	Dense                           *Linear // W viewed as [out, in·kernel·kernel]
+	Dense                            *Linear // W viewed as [out, in·kernel·kernel]
 	In, Out, Kernel, Stride, Padding int
 }
 
