@@ -108,15 +108,22 @@ func (m *Model) stemBackward(ws *Workspace, batch int) {
 		unpatchifyNHWC(g.dstem[last], g.dpatches, batch, s.oh, s.ow, c.FeatureChannels(), c.Patch)
 	}
 	for i := last; i >= 0; i-- {
-		conv, s := m.Stem[i], ws.stem[i]
-		size := batch * s.oh * s.ow * conv.Out
+		sl, s := m.Stem[i], ws.stem[i]
+		rows := batch * s.oh * s.ow
+		size := rows * sl.Conv.Out
 		d := g.dstem[i][:size]
-		nn.GELUBackward(d, d, s.pre[:size])
+		nn.GELUBackward(d, d, s.normed[:size])
+		if sl.Norm != nil {
+			dconv := g.dconv[:size]
+			clear(dconv)
+			sl.Norm.Backward(dconv, d, s.conv[:size], s.mean, s.rstd, rows)
+			d = dconv
+		}
 		var dx []float32 // the image needs no gradient
 		if i > 0 {
 			dx = g.dstem[i-1]
 		}
-		conv.Backward(dx, g.dcols, d, s.cols, batch, s.h, s.w)
+		sl.Conv.Backward(dx, g.dcols, d, s.cols, batch, s.h, s.w)
 	}
 }
 

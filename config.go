@@ -66,15 +66,18 @@ type Config struct {
 }
 
 // StemConv is one convolution of a hybrid model's stem: Channels outputs,
-// a Kernel×Kernel window (odd; zero padding Kernel/2) moved by Stride.
+// a Kernel×Kernel window (odd; zero padding Kernel/2) moved by Stride, then
+// with Norm a LayerNorm over the channels of each position, then GELU.
 type StemConv struct {
-	Channels int `json:"channels"`
-	Kernel   int `json:"kernel"`
-	Stride   int `json:"stride"`
+	Channels int  `json:"channels"`
+	Kernel   int  `json:"kernel"`
+	Stride   int  `json:"stride"`
+	Norm     bool `json:"norm,omitempty"`
 }
 
 // ParseStem reads a stem written as comma-separated CHANNELS:KERNEL:STRIDE
-// convolutions, such as "32:3:1,64:3:2"; "" is no stem.
+// convolutions, each optionally followed by :ln for a LayerNorm, such as
+// "32:3:1:ln,64:3:2:ln"; "" is no stem.
 func ParseStem(s string) ([]StemConv, error) {
 	if s == "" {
 		return nil, nil
@@ -82,6 +85,10 @@ func ParseStem(s string) ([]StemConv, error) {
 	var stem []StemConv
 	for _, part := range strings.Split(s, ",") {
 		f := strings.Split(part, ":")
+		norm := len(f) == 4 && strings.TrimSpace(f[3]) == "ln"
+		if norm {
+			f = f[:3]
+		}
 		var v [3]int
 		var err error
 		if len(f) == 3 {
@@ -92,9 +99,9 @@ func ParseStem(s string) ([]StemConv, error) {
 			}
 		}
 		if len(f) != 3 || err != nil {
-			return nil, fmt.Errorf("stem %q: write each convolution as CHANNELS:KERNEL:STRIDE, e.g. 32:3:1,64:3:2", s)
+			return nil, fmt.Errorf("stem %q: write each convolution as CHANNELS:KERNEL:STRIDE, optionally with :ln, e.g. 32:3:1:ln,64:3:2:ln", s)
 		}
-		stem = append(stem, StemConv{Channels: v[0], Kernel: v[1], Stride: v[2]})
+		stem = append(stem, StemConv{Channels: v[0], Kernel: v[1], Stride: v[2], Norm: norm})
 	}
 	return stem, nil
 }
@@ -104,6 +111,9 @@ func FormatStem(stem []StemConv) string {
 	parts := make([]string, len(stem))
 	for i, s := range stem {
 		parts[i] = fmt.Sprintf("%d:%d:%d", s.Channels, s.Kernel, s.Stride)
+		if s.Norm {
+			parts[i] += ":ln"
+		}
 	}
 	return strings.Join(parts, ",")
 }

@@ -66,7 +66,8 @@ func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 
 // patches returns the x_p of Eq. 1, [batch, patches, channels·patch·patch]:
 // cut from the images x, or in a hybrid from the feature map of the stem's
-// convolutions (each followed by GELU), which it runs first.
+// convolutions (each with its LayerNorm, if any, and GELU), which it runs
+// first.
 func (m *Model) patches(ws *Workspace, x []float32, batch int) []float32 {
 	c := m.Config
 	if len(m.Stem) == 0 {
@@ -74,12 +75,20 @@ func (m *Model) patches(ws *Workspace, x []float32, batch int) []float32 {
 		return ws.patches
 	}
 	in, nchw := x, true // the image is channels-first, feature maps channels-last
-	for i, conv := range m.Stem {
+	for i, sl := range m.Stem {
 		s := &ws.stem[i]
 		rows := batch * s.oh * s.ow
-		conv.Im2Col(s.cols, in, batch, s.h, s.w, nchw)
-		ws.linear(conv.Dense, s.pre, s.cols, rows)
-		nn.GELU(s.act[:rows*conv.Out], s.pre[:rows*conv.Out])
+		size := rows * sl.Conv.Out
+		sl.Conv.Im2Col(s.cols, in, batch, s.h, s.w, nchw)
+		ws.linear(sl.Conv.Dense, s.conv, s.cols, rows)
+		if sl.Norm != nil {
+			var mean, rstd []float32 // nil at inference
+			if ws.train {
+				mean, rstd = s.mean, s.rstd
+			}
+			sl.Norm.Forward(s.normed[:size], s.conv[:size], mean, rstd, rows)
+		}
+		nn.GELU(s.act[:size], s.normed[:size])
 		in, nchw = s.act, false
 	}
 	if c.Patch == 1 {

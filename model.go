@@ -18,9 +18,9 @@ import (
 type Model struct {
 	Config Config
 
-	// Stem holds a hybrid model's convolutions (Config.Stem), each
-	// followed by GELU; empty for a plain ViT.
-	Stem []*nn.Conv2D
+	// Stem holds a hybrid model's convolutions (Config.Stem); empty for a
+	// plain ViT.
+	Stem []*StemLayer
 	// PatchEmbed is E of Eq. 1: W: [dim, channels·patch·patch], the
 	// kernel of a convolution with kernel = stride = patch, flattened
 	// (channels are the stem's output channels in a hybrid).
@@ -51,6 +51,22 @@ type Block struct {
 	FC2       *nn.Linear // [dim, mlp]
 }
 
+// StemLayer is one stage of a hybrid's stem: a convolution, an optional
+// LayerNorm over the channels of each position, then GELU.
+type StemLayer struct {
+	Conv *nn.Conv2D
+	Norm *nn.LayerNorm // nil without
+}
+
+// Params lists the stage's tensors.
+func (s *StemLayer) Params() []*nn.Param {
+	ps := s.Conv.Params()
+	if s.Norm != nil {
+		ps = append(ps, s.Norm.Params()...)
+	}
+	return ps
+}
+
 // New builds a model with the initialisation of the official JAX
 // implementation (google-research/vision_transformer):
 //   - patch embedding and a hybrid's stem convolutions: LeCun normal
@@ -69,8 +85,8 @@ func New(c Config, seed uint64) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	lecunNormal(rng, m.PatchEmbed.W.Data, c.PatchSize())
-	for _, conv := range m.Stem {
-		lecunNormal(rng, conv.Dense.W.Data, conv.ColSize())
+	for _, s := range m.Stem {
+		lecunNormal(rng, s.Conv.Dense.W.Data, s.Conv.ColSize())
 	}
 	if c.PosEmbed == "sincos" {
 		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.ClassToken())
@@ -108,7 +124,12 @@ func newZero(c Config) (*Model, error) {
 	}
 	in := c.Channels
 	for i, sc := range c.Stem {
-		m.Stem = append(m.Stem, nn.NewConv2D(fmt.Sprintf("stem.%d", i), in, sc.Channels, sc.Kernel, sc.Stride))
+		p := fmt.Sprintf("stem.%d.", i)
+		s := &StemLayer{Conv: nn.NewConv2D(p+"conv", in, sc.Channels, sc.Kernel, sc.Stride)}
+		if sc.Norm {
+			s.Norm = nn.NewLayerNorm(p+"norm", sc.Channels, eps)
+		}
+		m.Stem = append(m.Stem, s)
 		in = sc.Channels
 	}
 	m.PosEmbed.Frozen = c.PosEmbed == "sincos"
@@ -186,8 +207,8 @@ func (m *Model) RedrawFeatures(seed uint64) {
 // Params lists every tensor in a fixed order; names follow timm.
 func (m *Model) Params() []*nn.Param {
 	var ps []*nn.Param
-	for _, conv := range m.Stem {
-		ps = append(ps, conv.Params()...)
+	for _, s := range m.Stem {
+		ps = append(ps, s.Params()...)
 	}
 	ps = append(ps, m.PatchEmbed.Params()...)
 	if m.ClassToken != nil {
@@ -229,8 +250,8 @@ func (m *Model) NumParams() int64 {
 // products), the patch embedding, each block's four and the head.
 func (m *Model) linears() []*nn.Linear {
 	var ls []*nn.Linear
-	for _, conv := range m.Stem {
-		ls = append(ls, conv.Dense)
+	for _, s := range m.Stem {
+		ls = append(ls, s.Conv.Dense)
 	}
 	ls = append(ls, m.PatchEmbed)
 	for _, b := range m.Blocks {

@@ -118,9 +118,9 @@ func TestInferenceMatchesTraining(t *testing.T) {
 }
 
 // hybridPatch2 makes tinyConfig a hybrid: two convolutions (stride 2 in
-// all) give a 4×6 map, cut into 2×2 patches.
+// all; the first with a LayerNorm) give a 4×6 map, cut into 2×2 patches.
 func hybridPatch2(c *Config) {
-	c.Stem = []StemConv{{Channels: 4, Kernel: 3, Stride: 1}, {Channels: 5, Kernel: 3, Stride: 2}}
+	c.Stem = []StemConv{{Channels: 4, Kernel: 3, Stride: 1, Norm: true}, {Channels: 5, Kernel: 3, Stride: 2}}
 	c.Patch = 2
 }
 
@@ -385,14 +385,17 @@ func TestReferenceModelBackward(t *testing.T) {
 }
 
 func TestHybridConfig(t *testing.T) {
-	stem, err := ParseStem("32:3:1, 64:3:2")
+	stem, err := ParseStem("32:3:1:ln, 64:3:2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := FormatStem(stem); got != "32:3:1,64:3:2" {
+	if !stem[0].Norm || stem[1].Norm {
+		t.Errorf("norms %v", stem)
+	}
+	if got := FormatStem(stem); got != "32:3:1:ln,64:3:2" {
 		t.Errorf("FormatStem(ParseStem) = %q", got)
 	}
-	for _, bad := range []string{"32:3", "a:3:1", "32:3:1,", "32:3:1:1"} {
+	for _, bad := range []string{"32:3", "a:3:1", "32:3:1,", "32:3:1:1", "32:3:1:bn"} {
 		if _, err := ParseStem(bad); err == nil {
 			t.Errorf("ParseStem(%q): no error", bad)
 		}

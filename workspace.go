@@ -61,7 +61,10 @@ type blockActs struct {
 type stemActs struct {
 	h, w, oh, ow int       // input and output size
 	cols         []float32 // [rows, in·kernel·kernel] im2col patches
-	pre, act     []float32 // [rows, out] before and after GELU (the same at inference)
+	conv         []float32 // [rows, out] the convolution's output
+	normed       []float32 // [rows, out] after the LayerNorm, if any (else conv)
+	mean, rstd   []float32 // [rows] the LayerNorm's statistics (training)
+	act          []float32 // [rows, out] after GELU (normed itself at inference)
 }
 
 // backwardBuffers are gradients flowing back through the blocks; one set serves all.
@@ -74,6 +77,7 @@ type backwardBuffers struct {
 	dembed                        []float32   // [batch, patches, dim]
 	dstem                         [][]float32 // a hybrid's stem: like stemActs.act
 	dcols                         []float32   // the largest stemActs.cols but the first's
+	dconv                         []float32   // the largest stemActs.conv (stems with a LayerNorm)
 	dpatches                      []float32   // [batch, patches, channels·patch·patch] (hybrid, patch > 1)
 	dprobsOut                     []float32   // allocated on demand for captureGrad
 }
@@ -150,6 +154,9 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 			if i > 0 && len(s.cols) > len(ws.grads.dcols) {
 				ws.grads.dcols = f(len(s.cols))
 			}
+			if m.Stem[i].Norm != nil && len(s.conv) > len(ws.grads.dconv) {
+				ws.grads.dconv = f(len(s.conv))
+			}
 		}
 		if len(ws.stem) > 0 && c.Patch > 1 {
 			ws.grads.dpatches = f(len(ws.patches))
@@ -162,14 +169,22 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 // in place, and with 1×1 patches the last feature map is the patches.
 func (m *Model) newStemActs(ws *Workspace, batch int, train bool) {
 	h, w := m.Config.ImageHeight, m.Config.ImageWidth
-	for _, conv := range m.Stem {
+	f := func(k int) []float32 { return make([]float32, k) }
+	for _, sl := range m.Stem {
+		conv := sl.Conv
 		oh, ow := conv.OutSize(h, w)
 		rows := batch * oh * ow
-		s := stemActs{h: h, w: w, oh: oh, ow: ow,
-			cols: make([]float32, rows*conv.ColSize()), pre: make([]float32, rows*conv.Out)}
-		s.act = s.pre
+		s := stemActs{h: h, w: w, oh: oh, ow: ow, cols: f(rows * conv.ColSize()), conv: f(rows * conv.Out)}
+		s.normed = s.conv
+		if sl.Norm != nil {
+			s.normed = f(rows * conv.Out)
+			if train {
+				s.mean, s.rstd = f(rows), f(rows)
+			}
+		}
+		s.act = s.normed
 		if train {
-			s.act = make([]float32, rows*conv.Out)
+			s.act = f(rows * conv.Out)
 		}
 		ws.stem = append(ws.stem, s)
 		h, w = oh, ow
@@ -199,8 +214,11 @@ func (ws *Workspace) Bytes() int64 {
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask)
 	add(ws.z...)
 	for _, s := range ws.stem {
-		add(s.cols, s.pre)
-		if len(s.act) > 0 && &s.act[0] != &s.pre[0] {
+		add(s.cols, s.conv, s.mean, s.rstd)
+		if &s.normed[0] != &s.conv[0] {
+			add(s.normed)
+		}
+		if &s.act[0] != &s.normed[0] {
 			add(s.act)
 		}
 	}
@@ -209,7 +227,7 @@ func (ws *Workspace) Bytes() int64 {
 			a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP)
 	}
 	if g := ws.grads; g != nil {
-		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed, g.dcols, g.dpatches)
+		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed, g.dcols, g.dconv, g.dpatches)
 		add(g.dstem...)
 	}
 	return int64(n) * 4

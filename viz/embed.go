@@ -104,7 +104,7 @@ func EmbeddingPCA(m *vit.Model, k int) (*PCA, error) {
 // convolution of a hybrid (side = its kernel).
 func PixelFilters(m *vit.Model) (w []float32, n, side int) {
 	if len(m.Stem) > 0 {
-		s := m.Stem[0]
+		s := m.Stem[0].Conv
 		return s.Dense.W.Data, s.Out, s.Kernel
 	}
 	return m.PatchEmbed.W.Data, m.Config.Dim, m.Config.Patch
