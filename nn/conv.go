@@ -10,13 +10,16 @@ import (
 // ("same" output size at stride 1), computed as one matrix product of the
 // image patches with the kernel (im2col):
 //
-//	y[b, oy, ox, o] = B[o] + Σ_{c,ky,kx} W[o, c, ky, kx] · x[b, oy·S+ky−P, ox·S+kx−P, c]
+//	y[b, oy, ox, o] = B[o] + Σ_{ky,kx,c} W[o, ky, kx, c] · x[b, oy·S+ky−P, ox·S+kx−P, c]
 //
 // Feature maps are channels-last, [batch, height, width, channels]; the
 // first layer of a network may read a channels-first image instead (see
-// Im2Col). W: [out, in, kernel, kernel] (PyTorch's layout), B: [out].
+// Im2Col). W: [out, kernel, kernel, in], channels-last like the maps (each
+// tap's channels are one contiguous run of a map, so im2col copies runs
+// instead of gathering single values; PyTorch's [out, in, kernel, kernel]
+// is a transpose of it). B: [out].
 type Conv2D struct {
-	Dense                            *Linear // W viewed as [out, in·kernel·kernel]
+	Dense                            *Linear // W viewed as [out, kernel·kernel·in]
 	In, Out, Kernel, Stride, Padding int
 }
 
@@ -24,7 +27,7 @@ type Conv2D struct {
 // kernel×kernel window (kernel odd) and the given stride.
 func NewConv2D(name string, in, out, kernel, stride int) *Conv2D {
 	l := NewLinear(name, in*kernel*kernel, out, true)
-	l.W.Shape = []int{out, in, kernel, kernel}
+	l.W.Shape = []int{out, kernel, kernel, in}
 	return &Conv2D{Dense: l, In: in, Out: out, Kernel: kernel, Stride: stride, Padding: kernel / 2}
 }
 
@@ -33,15 +36,15 @@ func (c *Conv2D) OutSize(h, w int) (oh, ow int) {
 	return (h+2*c.Padding-c.Kernel)/c.Stride + 1, (w+2*c.Padding-c.Kernel)/c.Stride + 1
 }
 
-// ColSize is the length of one im2col row, in·kernel·kernel.
+// ColSize is the length of one im2col row, kernel·kernel·in.
 func (c *Conv2D) ColSize() int { return c.In * c.Kernel * c.Kernel }
 
 // Params lists the layer's tensors.
 func (c *Conv2D) Params() []*Param { return c.Dense.Params() }
 
 // Im2Col writes the patches under every output position of batch inputs
-// x, each h×w, into cols: [batch·oh·ow, in·kernel·kernel], each row in the
-// order (channel, ky, kx) of W's columns; taps outside the image are 0. x
+// x, each h×w, into cols: [batch·oh·ow, kernel·kernel·in], each row in the
+// order (ky, kx, channel) of W's columns; taps outside the image are 0. x
 // is channels-last, [batch, h, w, in], or with nchw channels-first,
 // [batch, in, h, w].
 func (c *Conv2D) Im2Col(cols, x []float32, batch, h, w int, nchw bool) {
@@ -58,21 +61,20 @@ func (c *Conv2D) Im2Col(cols, x []float32, batch, h, w int, nchw bool) {
 			for oy := range oh {
 				for ox := range ow {
 					row := cols[((b*oh+oy)*ow+ox)*cs:][:cs]
-					for ch := range in {
-						for ky := range k {
-							iy := oy*s + ky - p
-							dst := row[(ch*k+ky)*k:][:k]
-							if iy < 0 || iy >= h {
+					for ky := range k {
+						iy := oy*s + ky - p
+						for kx := range k {
+							ix := ox*s + kx - p
+							dst := row[(ky*k+kx)*in:][:in]
+							switch {
+							case iy < 0 || iy >= h || ix < 0 || ix >= w:
 								clear(dst)
-								continue
-							}
-							for kx := range k {
-								ix := ox*s + kx - p
-								if ix < 0 || ix >= w {
-									dst[kx] = 0
-									continue
+							case !nchw:
+								copy(dst, img[(iy*w+ix)*in:])
+							default:
+								for ch := range dst {
+									dst[ch] = img[iy*sy+ix*sx+ch*sc]
 								}
-								dst[kx] = img[iy*sy+ix*sx+ch*sc]
 							}
 						}
 					}
@@ -83,7 +85,7 @@ func (c *Conv2D) Im2Col(cols, x []float32, batch, h, w int, nchw bool) {
 }
 
 // Col2Im is the adjoint of Im2Col on channels-last maps: it adds every
-// entry of dcols: [batch·oh·ow, in·kernel·kernel] to the input position it
+// entry of dcols: [batch·oh·ow, kernel·kernel·in] to the input position it
 // was read from, into dx: [batch, h, w, in] (dx is not cleared first).
 func (c *Conv2D) Col2Im(dx, dcols []float32, batch, h, w int) {
 	oh, ow := c.OutSize(h, w)
@@ -105,10 +107,7 @@ func (c *Conv2D) Col2Im(dx, dcols []float32, batch, h, w int) {
 							if ix < 0 || ix >= w {
 								continue
 							}
-							px := img[(iy*w+ix)*in:][:in]
-							for ch := range px {
-								px[ch] += row[(ch*k+ky)*k+kx]
-							}
+							kernels.AddTo(img[(iy*w+ix)*in:][:in], row[(ky*k+kx)*in:][:in])
 						}
 					}
 				}
@@ -118,7 +117,7 @@ func (c *Conv2D) Col2Im(dx, dcols []float32, batch, h, w int) {
 }
 
 // Forward computes y: [batch, oh, ow, out] from x (channels-last, or
-// channels-first with nchw), through cols: [batch·oh·ow, in·kernel·kernel],
+// channels-first with nchw), through cols: [batch·oh·ow, kernel·kernel·in],
 // which Backward needs again.
 func (c *Conv2D) Forward(y, cols, x []float32, batch, h, w int, nchw bool) {
 	oh, ow := c.OutSize(h, w)

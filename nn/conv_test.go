@@ -32,7 +32,7 @@ func naiveConv(c *Conv2D, x []float32, batch, h, w int, nchw bool) []float32 {
 					for ch := range c.In {
 						for ky := range k {
 							for kx := range k {
-								wv := c.Dense.W.Data[((o*c.In+ch)*k+ky)*k+kx]
+								wv := c.Dense.W.Data[((o*k+ky)*k+kx)*c.In+ch]
 								s += float64(wv) * float64(at(b, oy*c.Stride+ky-c.Padding, ox*c.Stride+kx-c.Padding, ch))
 							}
 						}

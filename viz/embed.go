@@ -104,8 +104,20 @@ func EmbeddingPCA(m *vit.Model, k int) (*PCA, error) {
 // convolution of a hybrid (side = its kernel).
 func PixelFilters(m *vit.Model) (w []float32, n, side int) {
 	if len(m.Stem) > 0 {
+		// Stem kernels are channels-last, [out, ky, kx, channel].
 		s := m.Stem[0].Conv
-		return s.Dense.W.Data, s.Out, s.Kernel
+		k, in := s.Kernel, s.In
+		w = make([]float32, len(s.Dense.W.Data))
+		for o := range s.Out {
+			for ky := range k {
+				for kx := range k {
+					for ch := range in {
+						w[((o*in+ch)*k+ky)*k+kx] = s.Dense.W.Data[((o*k+ky)*k+kx)*in+ch]
+					}
+				}
+			}
+		}
+		return w, s.Out, k
 	}
 	return m.PatchEmbed.W.Data, m.Config.Dim, m.Config.Patch
 }

@@ -135,3 +135,34 @@ func TestPositionSimilarity(t *testing.T) {
 		t.Fatalf("cosine similarity %v", s)
 	}
 }
+
+// TestPixelFiltersOfHybrid checks that a hybrid's first convolution
+// kernels come out in FilterImage's (channel, row, column) order.
+func TestPixelFiltersOfHybrid(t *testing.T) {
+	c := tinyConfig()
+	c.Stem = []vit.StemConv{{Channels: 2, Kernel: 3, Stride: 2}}
+	c.Patch = 2
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := m.Stem[0].Conv
+	for i := range conv.Dense.W.Data {
+		conv.Dense.W.Data[i] = float32(i) // W[o, ky, kx, ch] = ((o·3+ky)·3+kx)·3+ch
+	}
+	w, n, side := PixelFilters(m)
+	if n != 2 || side != 3 || len(w) != 2*3*3*3 {
+		t.Fatalf("%d filters of side %d, %d values", n, side, len(w))
+	}
+	for o := range 2 {
+		for ch := range 3 {
+			for ky := range 3 {
+				for kx := range 3 {
+					if got, want := w[((o*3+ch)*3+ky)*3+kx], float32(((o*3+ky)*3+kx)*3+ch); got != want {
+						t.Fatalf("filter %d channel %d (%d, %d) = %v, want %v", o, ch, ky, kx, got, want)
+					}
+				}
+			}
+		}
+	}
+}

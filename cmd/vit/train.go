@@ -23,16 +23,26 @@ var recipes = map[string]struct {
 	opts     train.Options
 	dropPath float32
 	dim, mlp int // model width when neither --model nor --dim/--mlp say
-	about    string
+	// stem and patch make the recipe's model a hybrid when neither
+	// --model nor --stem say otherwise.
+	stem  string
+	patch int
+	about string
 }{
-	"default": {train.Options{Epochs: 100, Batch: 128, Optimizer: "adamw", LR: 1e-3, MinLR: 1e-6, WarmupSteps: 2345,
-		WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
-		Augment: data.Augment{PadCrop: 2, HFlip: true, RandomErasing: 0.25}}, 0.1, 0, 0,
-		"the full Fashion-MNIST recipe: the reference small ViT, 100 epochs (see BENCHMARKS.md)"},
-	"quick": {train.Options{Epochs: 3, Batch: 64, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 200,
-		WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.05, LogEvery: 10,
-		Augment: data.Augment{PadCrop: 2, HFlip: true}}, 0, 64, 256,
-		"a short recipe: the reference ViT at width 64 (MLP 256), 3 epochs, about 5 minutes on 2 cores"},
+	"default": {
+		opts: train.Options{Epochs: 100, Batch: 128, Optimizer: "adamw", LR: 1e-3, MinLR: 1e-6, WarmupSteps: 2345,
+			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
+			Augment: data.Augment{PadCrop: 2, HFlip: true, RandomErasing: 0.25}},
+		dropPath: 0.1,
+		about:    "the full Fashion-MNIST recipe: the reference small ViT, 100 epochs (see BENCHMARKS.md)",
+	},
+	"quick": {
+		opts: train.Options{Epochs: 3, Batch: 64, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 200,
+			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.05, LogEvery: 10,
+			Augment: data.Augment{PadCrop: 2, HFlip: true}},
+		dim: 64, mlp: 256,
+		about: "a short recipe: the reference ViT at width 64 (MLP 256), 3 epochs, about 5 minutes on 2 cores",
+	},
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -124,6 +134,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		if mf.preset == "" && mf.dim == 0 && mf.mlp == 0 && r.dim > 0 {
 			mf.dim, mf.mlp = r.dim, r.mlp
+		}
+		if mf.preset == "" && mf.stem == "" && r.stem != "" {
+			mf.stem = r.stem
+			if mf.patch == 0 {
+				mf.patch = r.patch
+			}
 		}
 		c, err := mf.config(trainSet.H, trainSet.C, len(trainSet.Classes))
 		if err != nil {
