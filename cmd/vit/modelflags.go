@@ -34,7 +34,7 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.posEmbed, "pos-embed", "learned", "position embeddings: learned or sincos (fixed 2-D)")
 	fs.Float64Var(&f.dropout, "dropout", 0, "dropout rate")
 	fs.Float64Var(&f.attnDropout, "attention-dropout", 0, "attention dropout rate")
-	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for default and 0 for quick)")
+	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for default and reference, 0 for quick)")
 	fs.StringVar(&f.attention, "attention", "softmax", "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
 	fs.IntVar(&f.features, "features", 0, "Performer random features per head (default ⌊dh·ln dh⌋)")
 	fs.IntVar(&f.redrawEvery, "redraw-every", 0, "redraw the Performer features every N training steps (0: never)")
@@ -89,6 +89,25 @@ func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
 		return c, fmt.Errorf("model: %w", err)
 	}
 	return c, nil
+}
+
+// applyRecipe fills the model flags the user left unset from a recipe's
+// model (zero values leave them unset). A recipe's stem and patch go
+// together: they apply only when neither --stem nor --patch is given
+// (--patch alone, or --stem none, asks for a plain ViT).
+func (f *modelFlags) applyRecipe(dim, mlp, depth int, stem string, patch int) {
+	set := func(dst *int, v int) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	if f.dim == 0 && f.mlp == 0 {
+		f.dim, f.mlp = dim, mlp
+	}
+	set(&f.depth, depth)
+	if f.stem == "" && f.patch == 0 && stem != "" {
+		f.stem, f.patch = stem, patch
+	}
 }
 
 // standalone builds the model configuration for commands without a dataset
