@@ -175,3 +175,24 @@ func TestLoadMapsWeights(t *testing.T) {
 		t.Fatalf("the write was lost")
 	}
 }
+
+// TestAdaptHybridToImage moves a hybrid from 8×8 to 16×12 images: its
+// token grid follows the stem's stride (2) times the patch (2).
+func TestAdaptHybridToImage(t *testing.T) {
+	m := hybrid(t)
+	if _, err := m.Predict(make([]float32, 8*8), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := AdaptToImage(m, 16, 12, "bicubic"); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.GridH() != 4 || m.Config.GridW() != 3 || len(m.PosEmbed.Data) != (4*3+1)*m.Config.Dim {
+		t.Fatalf("grid %d×%d, %d position values", m.Config.GridH(), m.Config.GridW(), len(m.PosEmbed.Data))
+	}
+	if _, err := m.Predict(make([]float32, 2*16*12), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := AdaptToImage(m, 18, 12, "bicubic"); err == nil {
+		t.Error("18×12 images accepted: 18 is not a multiple of stride 2 × patch 2")
+	}
+}

@@ -24,6 +24,40 @@ func tinyModel(t *testing.T, ds *data.Dataset, seed uint64) *vit.Model {
 	return m
 }
 
+// TestHybridLearnsFashionMNIST trains a small hybrid (a two-convolution
+// stem, 1×1 patches of its 7×7 map) on real images, with the settings of
+// TestLearnsFashionMNIST.
+func TestHybridLearnsFashionMNIST(t *testing.T) {
+	train, test, err := data.FashionMNIST("")
+	if err != nil {
+		t.Logf("installed Fashion-MNIST not found (%v); using the embedded subset", err)
+		train, test = data.Embedded()
+	}
+	test = test.Subset(seq(min(2000, test.N)))
+	o := recipe()
+	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
+	o.Augment, o.LabelSmoothing = data.Augment{}, 0
+	m := tinyModel(t, train, 2)
+	c := m.Config
+	c.Stem = []vit.StemConv{{Channels: 16, Kernel: 3, Stride: 2, Norm: true}, {Channels: 32, Kernel: 3, Stride: 2, Norm: true}}
+	c.Patch, c.Dropout, c.DropPath = 1, 0, 0
+	if m, err = vit.New(c, 2); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(m, train, test, o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("300 steps: test accuracy %.3f, loss %.3f, %.0f images/s", r.TestAccuracy, r.TestLoss, r.ImagesPerS)
+	if r.TestAccuracy < 0.70 {
+		t.Fatalf("test accuracy %.3f after 300 steps, want ≥ 0.70", r.TestAccuracy)
+	}
+}
+
 func recipe() Options {
 	return Options{Epochs: 2, Batch: 32, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 5, WeightDecay: 0.05,
 		ClipNorm: 1, LabelSmoothing: 0.1, Augment: data.Augment{PadCrop: 2, HFlip: true}, Seed: 9}
