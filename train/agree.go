@@ -24,12 +24,14 @@ type Agreement struct {
 
 // CompareDType runs m over every image of d twice, with float32 weights and
 // with weights packed in dt (see vit.Model.PackWeights), and reports how
-// well the two agree. The model is left unpacked.
-func CompareDType(m *vit.Model, d *data.Dataset, batch int, dt kernels.DType) (Agreement, error) {
+// well the two agree, with the Metrics (as Evaluate gives them) of the dt
+// pass. The model is left unpacked.
+func CompareDType(m *vit.Model, d *data.Dataset, batch int, dt kernels.DType) (Agreement, Metrics, error) {
 	c := m.Config
 	if err := checkShapes(c, d); err != nil {
-		return Agreement{}, err
+		return Agreement{}, Metrics{}, err
 	}
+	scores := newScorer(c, d)
 	k := c.Classes
 	ag := Agreement{DType: dt.String(), N: d.N}
 	defer m.UnpackWeights()
@@ -48,7 +50,7 @@ func CompareDType(m *vit.Model, d *data.Dataset, batch int, dt kernels.DType) (A
 			logits, err := m.Predict(b.X, b.B)
 			if err != nil {
 				it.Close()
-				return ag, err
+				return ag, Metrics{}, err
 			}
 			for j, y := range b.Labels {
 				if argmax(logits[j*k:(j+1)*k]) == y {
@@ -63,8 +65,9 @@ func CompareDType(m *vit.Model, d *data.Dataset, batch int, dt kernels.DType) (A
 			}
 			if i >= len(ref) || len(ref[i]) != len(logits) {
 				it.Close()
-				return ag, fmt.Errorf("train: the data loader changed between passes")
+				return ag, Metrics{}, fmt.Errorf("train: the data loader changed between passes")
 			}
+			scores.add(logits, b.Labels)
 			for j := range b.B {
 				r, l := ref[i][j*k:(j+1)*k], logits[j*k:(j+1)*k]
 				if argmax(r) == argmax(l) {
@@ -92,5 +95,5 @@ func CompareDType(m *vit.Model, d *data.Dataset, batch int, dt kernels.DType) (A
 	}
 	ag.Top1 /= float64(d.N)
 	ag.MeanLogitAbs /= float64(d.N * k)
-	return ag, nil
+	return ag, scores.metrics(), nil
 }

@@ -23,6 +23,30 @@ func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
 	if err := checkShapes(c, d); err != nil {
 		return Metrics{}, err
 	}
+	acc := newScorer(c, d)
+	loader := data.NewLoader(d, batch, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
+	it := loader.Epoch(0, 0)
+	defer it.Close()
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		logits, err := m.Predict(b.X, b.B)
+		if err != nil {
+			return acc.ev, err
+		}
+		acc.add(logits, b.Labels)
+		b.Release()
+	}
+	return acc.metrics(), nil
+}
+
+// scorer accumulates Metrics batch by batch.
+type scorer struct {
+	ev      Metrics
+	k       int
+	lossSum float64
+	correct int
+}
+
+func newScorer(c vit.Config, d *data.Dataset) *scorer {
 	k := c.Classes
 	ev := Metrics{N: d.N, Classes: c.Labels, PerClass: make([]float64, k), Confusion: make([][]int, k)}
 	if ev.Classes == nil {
@@ -31,26 +55,24 @@ func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
 	for i := range ev.Confusion {
 		ev.Confusion[i] = make([]int, k)
 	}
-	loader := data.NewLoader(d, batch, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
-	it := loader.Epoch(0, 0)
-	defer it.Close()
-	var lossSum float64
-	correct := 0
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		logits, err := m.Predict(b.X, b.B)
-		if err != nil {
-			return ev, err
-		}
-		loss, right := nn.CrossEntropy(nil, logits, b.Labels, k, 0)
-		lossSum += loss * float64(b.B)
-		correct += right
-		for i, y := range b.Labels {
-			ev.Confusion[y][argmax(logits[i*k:(i+1)*k])]++
-		}
-		b.Release()
+	return &scorer{ev: ev, k: k}
+}
+
+// add scores one batch: logits [len(labels), classes].
+func (s *scorer) add(logits []float32, labels []int) {
+	loss, right := nn.CrossEntropy(nil, logits, labels, s.k, 0)
+	s.lossSum += loss * float64(len(labels))
+	s.correct += right
+	for i, y := range labels {
+		s.ev.Confusion[y][argmax(logits[i*s.k:(i+1)*s.k])]++
 	}
-	ev.Loss = lossSum / float64(d.N)
-	ev.Accuracy = float64(correct) / float64(d.N)
+}
+
+// metrics returns the scores of every batch added.
+func (s *scorer) metrics() Metrics {
+	ev := s.ev
+	ev.Loss = s.lossSum / float64(ev.N)
+	ev.Accuracy = float64(s.correct) / float64(ev.N)
 	for y, row := range ev.Confusion {
 		total := 0
 		for _, v := range row {
@@ -60,7 +82,7 @@ func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
 			ev.PerClass[y] = float64(row[y]) / float64(total)
 		}
 	}
-	return ev, nil
+	return ev
 }
 
 func argmax(x []float32) int {

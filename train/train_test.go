@@ -170,9 +170,12 @@ func TestLearnsFashionMNIST(t *testing.T) {
 	// The same trained model in bfloat16: the top class must agree with
 	// float32 on ≥ 99.5% of real test images, and logits stay within 3% of
 	// each image's largest logit (bf16 keeps 8 significant bits).
-	ag, err := CompareDType(tr.Model, test, 100, kernels.BF16)
+	ag, scores, err := CompareDType(tr.Model, test, 100, kernels.BF16)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if scores.N != test.N || scores.Accuracy != ag.AccuracyDT {
+		t.Fatalf("bf16 pass scored %d images at %v, agreement says %v", scores.N, scores.Accuracy, ag.AccuracyDT)
 	}
 	t.Logf("bf16 vs fp32 on %d images: top-1 agreement %.4f, max |Δlogit| %.4f (%.4f of the image's largest), accuracy %.4f vs %.4f",
 		ag.N, ag.Top1, ag.MaxLogitDiff, ag.RelLogitDiff, ag.AccuracyDT, ag.AccuracyF32)

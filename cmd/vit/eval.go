@@ -45,18 +45,20 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var agree *train.Agreement
+	var ev train.Metrics
 	if dt != kernels.F32 {
+		// One fp32 pass and one dt pass: the agreement and dt's scores.
 		fmt.Fprintf(stderr, "comparing %s with fp32 on %d images...\n", dt, test.N)
-		ag, err := train.CompareDType(m, test, *batch, dt)
+		ag, scores, err := train.CompareDType(m, test, *batch, dt)
 		if err != nil {
 			return err
 		}
-		agree = &ag
-	}
-	m.PackWeights(dt)
-	ev, err := train.Evaluate(m, test, *batch)
-	if err != nil {
-		return err
+		agree, ev = &ag, scores
+	} else {
+		m.PackWeights(dt)
+		if ev, err = train.Evaluate(m, test, *batch); err != nil {
+			return err
+		}
 	}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(struct {
