@@ -35,6 +35,7 @@ type deepJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	parts          [][]float32 // per worker: m×n partial product
+	spans          [maxWorkers][2]prefetchSpan
 	share, reduce  func(lo, hi int)
 }
 
@@ -90,18 +91,44 @@ func (j *deepJob) runShares(lo, hi int) {
 		beta := float32(0)
 		for p0 := k0; p0 < k1; p0 += kc {
 			kk := min(kc, k1-p0)
-			a, b := j.a[p0:], j.b[p0*j.ldb:]
+			var a, b []float32
 			if j.transA {
 				a = j.a[p0*j.lda:]
+			} else {
+				a = j.a[p0:]
 			}
 			if j.transB {
 				b = j.b[p0:]
+			} else {
+				b = j.b[p0*j.ldb:]
 			}
-			sgemm(j.mk, 1, j.transA, j.transB, j.m, j.n, kk, 1, a, j.lda, b, j.ldb, beta, p, j.n)
+			sgemmPrefetch(j.mk, 1, j.transA, j.transB, j.m, j.n, kk, 1, a, j.lda, b, j.ldb, beta, p, j.n, j.nextBlock(w, p0+kk, k1))
 			beta = 1
 		}
 	}
 }
+
+// nextBlock lists, for deepPrefetch, the rows of worker w's next k block
+// [p0, min(p0+kc, k1)) of op(A) and op(B) that are rows of A and B (k
+// along rows: transposed A, plain B): the packing of the next block then
+// finds them in cache.
+func (j *deepJob) nextBlock(w, p0, k1 int) []prefetchSpan {
+	if !deepPrefetch || p0 >= k1 {
+		return nil
+	}
+	kk := min(j.mk.kc, k1-p0)
+	spans := j.spans[w][:0]
+	if j.transA {
+		spans = append(spans, prefetchSpan{a: j.a[p0*j.lda:], stride: j.lda, rows: kk, n: j.m})
+	}
+	if !j.transB {
+		spans = append(spans, prefetchSpan{a: j.b[p0*j.ldb:], stride: j.ldb, rows: kk, n: j.n})
+	}
+	return spans
+}
+
+// deepPrefetch switches nextBlock (benchmarks compare both).
+var deepPrefetch = true
 
 // runReduce sets rows [lo, hi) of C to alpha·Σ partials + beta·C, adding
 // the partials in worker order.

@@ -111,6 +111,9 @@ type gemmJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
+	pf           []prefetchSpan // rows to prefetch between tiles (single worker only)
+	pfRow, pfPer int            // rows of pf[0] done; rows per tile
+
 	helpers [maxWorkers - 1]*helper // reserved for this call
 	workers int
 	pending atomicInt // helper parts not yet finished
@@ -137,6 +140,13 @@ var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
 const packBudget = 3 << 20
 
 func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPrefetch(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmPrefetch is sgemm that, with pf not nil, also asks for the rows of
+// pf a few at a time between the tiles of its packed blocks, so that they
+// arrive in cache while it computes (a deep product's next k block).
+func sgemmPrefetch(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pf []prefetchSpan) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -157,7 +167,33 @@ func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	j.pf, j.pfRow = pf, 0
 	j.launch(workers)
+}
+
+// prefetchSpan is a block of rows to bring into cache: the first n floats
+// of each of rows rows of a, row stride stride floats.
+type prefetchSpan struct {
+	a                []float32
+	stride, rows, n int
+}
+
+// prefetchStep asks for the next rows of j.pf (one caller at a time: pf is
+// only set on single-worker jobs).
+func (j *gemmJob) prefetchStep() {
+	left := j.pfPer
+	for left > 0 && len(j.pf) > 0 {
+		s := &j.pf[0]
+		r := min(left, s.rows-j.pfRow)
+		if r > 0 {
+			prefetchRows(&s.a[j.pfRow*s.stride], s.stride, r, s.n)
+		}
+		left -= r
+		j.pfRow += r
+		if j.pfRow >= s.rows {
+			j.pf, j.pfRow = j.pf[1:], 0
+		}
+	}
 }
 
 // launch reserves helpers (up to workers in all, the caller included, when
@@ -174,6 +210,17 @@ func (j *gemmJob) launch(workers int) {
 	} else {
 		j.plan(workers)
 	}
+	if workers > 1 {
+		j.pf = nil
+	}
+	if len(j.pf) > 0 {
+		rows := 0
+		for _, s := range j.pf {
+			rows += s.rows
+		}
+		tiles := ceilDiv(j.m, j.mr) * ceilDiv(j.n, j.nr) * j.kBlocks
+		j.pfPer = ceilDiv(rows, max(1, tiles))
+	}
 	j.pending.Store(int32(workers - 1))
 	for w := 1; w < workers; w++ {
 		j.helpers[w-1].ch <- helperTask{job: j, w: w, done: &j.pending}
@@ -183,7 +230,7 @@ func (j *gemmJob) launch(workers int) {
 	if workers > 1 {
 		j.pending.waitZero()
 	}
-	j.a, j.b, j.c, j.pb = nil, nil, nil, nil
+	j.a, j.b, j.c, j.pb, j.pf = nil, nil, nil, nil, nil
 	jobPool.Put(j)
 }
 
@@ -417,6 +464,9 @@ func (j *gemmJob) macro(w int, ap, bp []float32, ic, mb, jc, nb, kb, plo, phi in
 			row := ic + ir
 			mh := min(mr, mb-ir)
 			apan := &ap[ir*kb]
+			if j.pf != nil {
+				j.prefetchStep()
+			}
 			if mh == mr && nw == nr {
 				mk.fn(kb, apan, bpan, &c[row*ldc+col], ldc, alpha, beta)
 				continue

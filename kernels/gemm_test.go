@@ -389,3 +389,38 @@ func TestAsmPackingLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestDeepProducts runs weight-gradient-like products (k far deeper than m
+// and n, k not a multiple of the k block) through the deep-k split, with
+// and without prefetching each worker's next k block: both must match
+// sgemmRef and each other bit for bit (prefetching only moves data).
+func TestDeepProducts(t *testing.T) {
+	defer func(old bool) { deepPrefetch = old }(deepPrefetch)
+	cases := []gemmCase{
+		{transA: true, m: 40, n: 24, k: 6400 - 37, alpha: 1, beta: 1},
+		{transA: true, m: 7, n: 33, k: 4100, alpha: 0.5, pad: 5},
+		{transA: true, transB: true, m: 30, n: 17, k: 3000, alpha: 1},
+		{m: 12, n: 20, k: 2500, alpha: 1, beta: -1, pad: 2},
+	}
+	for _, mk := range testKernels() {
+		for _, tc := range cases {
+			if !useDeepK(2, tc.m, tc.n, tc.k) {
+				t.Fatalf("%v does not take the deep-k split", tc)
+			}
+			var first []float32
+			for _, pf := range []bool{false, true} {
+				deepPrefetch = pf
+				c := checkCase(t, rand.New(rand.NewPCG(5, uint64(tc.k))), mk, 2, tc)
+				if first == nil {
+					first = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%s %v: C[%d] = %g with prefetching, %g without", mk.name, tc, i, c[i], first[i])
+					}
+				}
+			}
+		}
+	}
+}
