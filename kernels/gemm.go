@@ -174,7 +174,7 @@ func sgemmPrefetch(mk *microKernel, workers int, transA, transB bool, m, n, k in
 // prefetchSpan is a block of rows to bring into cache: the first n floats
 // of each of rows rows of a, row stride stride floats.
 type prefetchSpan struct {
-	a                []float32
+	a               []float32
 	stride, rows, n int
 }
 
