@@ -48,17 +48,23 @@ func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, toke
 			q := qkv[base+h*dh:]
 			k := qkv[base+a.Dim+h*dh:]
 			v := qkv[base+2*a.Dim+h*dh:]
+			if bh+1 < hi {
+				a.prefetchHead(qkv, bh+1, tokens)
+			}
 			p := probs[bh*tt : (bh+1)*tt]
+			o := out[b*tokens*a.Dim+h*dh:]
+			if mask == nil {
+				kernels.AttentionHead(q, k, v, d3, tokens, dh, scale, o, a.Dim, p)
+				continue
+			}
 			kernels.SgemmSerial(false, true, tokens, tokens, dh, scale, q, d3, k, d3, 0, p, tokens)
 			SoftmaxRows(p, tokens, tokens)
-			weights := p
-			if mask != nil {
-				weights = dropped[bh*tt : (bh+1)*tt]
-				for i, m := range mask[bh*tt : (bh+1)*tt] {
-					weights[i] = p[i] * m
-				}
+			// Attention dropout: the dropped weights multiply V.
+			weights := dropped[bh*tt : (bh+1)*tt]
+			for i, m := range mask[bh*tt : (bh+1)*tt] {
+				weights[i] = p[i] * m
 			}
-			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, weights, tokens, v, d3, 0, out[b*tokens*a.Dim+h*dh:], a.Dim)
+			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, weights, tokens, v, d3, 0, o, a.Dim)
 		}
 	})
 }
@@ -112,6 +118,18 @@ func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 	})
 }
 
+// prefetchHead asks for the query, key and value rows of head bh
+// (image bh/Heads, head bh%Heads) of qkv: [batch, tokens, 3·dim] ahead of
+// their use. They were written long before, by the qkv product of the
+// whole batch, and their rows are 3·dim floats apart.
+func (a Attention) prefetchHead(qkv []float32, bh, tokens int) {
+	dh, d3 := a.HeadDim(), 3*a.Dim
+	b, h := bh/a.Heads, bh%a.Heads
+	for part := range 3 {
+		kernels.PrefetchRows(qkv[b*tokens*d3+part*a.Dim+h*dh:], d3, tokens, dh)
+	}
+}
+
 // Backward takes dout: [batch, tokens, dim] and the forward's qkv, probs and
 // (with dropout) dropped and mask, and writes dqkv: [batch, tokens, 3·dim]
 // (overwriting). dprobs: [batch, heads, tokens, tokens] is scratch; if
@@ -127,6 +145,11 @@ func (a Attention) Backward(dqkv, dprobs, probsGrad, dout, qkv, probs, dropped, 
 			b, h := bh/a.Heads, bh%a.Heads
 			base := b * tokens * d3
 			q, k, v := qkv[base+h*dh:], qkv[base+a.Dim+h*dh:], qkv[base+2*a.Dim+h*dh:]
+			if bh+1 < hi {
+				a.prefetchHead(qkv, bh+1, tokens)
+				nb, nh := (bh+1)/a.Heads, (bh+1)%a.Heads
+				kernels.PrefetchRows(dout[nb*tokens*a.Dim+nh*dh:], a.Dim, tokens, dh)
+			}
 			dq, dk, dv := dqkv[base+h*dh:], dqkv[base+a.Dim+h*dh:], dqkv[base+2*a.Dim+h*dh:]
 			do := dout[b*tokens*a.Dim+h*dh:]
 			p := probs[bh*tt : (bh+1)*tt]
