@@ -17,6 +17,8 @@ import (
 // Hugging Face file names.
 const (
 	hfIndexFile        = "model.safetensors.index.json"
+	torchWeightsFile   = "pytorch_model.bin"
+	torchIndexFile     = "pytorch_model.bin.index.json"
 	hfPreprocessorFile = "preprocessor_config.json"
 )
 
@@ -109,24 +111,11 @@ func loadHF(path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("loading Hugging Face model %s: patch %d×%d is not square", path, ph, pw)
 	}
 
-	var src source
-	weights := filepath.Join(dir, WeightsFile)
-	if st, err := os.Stat(path); err == nil && !st.IsDir() && !strings.HasSuffix(path, ".json") {
-		weights = path
+	weights, err := weightsFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading Hugging Face model: %w", err)
 	}
-	if _, err := os.Stat(weights); errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(dir, hfIndexFile)); err == nil {
-			weights = filepath.Join(dir, hfIndexFile)
-		}
-	}
-	if _, err := os.Stat(weights); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("loading Hugging Face model %s: no %s or %s (only safetensors weights are read; convert pytorch_model.bin first)", path, WeightsFile, hfIndexFile)
-	}
-	if strings.HasSuffix(weights, ".index.json") {
-		src, err = openSharded(weights)
-	} else {
-		src, err = openSafetensors(weights)
-	}
+	src, err := openWeights(weights)
 	if err != nil {
 		return nil, fmt.Errorf("loading Hugging Face model: %w", err)
 	}
@@ -320,4 +309,33 @@ func copyInto(dst, src []float32) {
 	if src != nil {
 		copy(dst, src)
 	}
+}
+
+// weightsFile finds a Hugging Face or timm checkpoint's weights: path
+// itself when it names a weights file, else the first of model.safetensors,
+// model.safetensors.index.json (shards), pytorch_model.bin and
+// pytorch_model.bin.index.json in its folder.
+func weightsFile(path string) (string, error) {
+	dir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		if !strings.HasSuffix(path, ConfigFile) {
+			return path, nil
+		}
+		dir = filepath.Dir(path)
+	}
+	for _, name := range []string{WeightsFile, hfIndexFile, torchWeightsFile, torchIndexFile} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no %s, %s, %s or %s", path, WeightsFile, hfIndexFile, torchWeightsFile, torchIndexFile)
+}
+
+// openWeights opens a weights file or the shards its index lists.
+func openWeights(weights string) (*stSource, error) {
+	if strings.HasSuffix(weights, ".index.json") {
+		return openSharded(weights)
+	}
+	return openSafetensors(weights)
 }

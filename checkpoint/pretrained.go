@@ -12,6 +12,7 @@ import (
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/nn"
 	"github.com/vitgo/vit/safetensors"
+	"github.com/vitgo/vit/torchbin"
 )
 
 // Checkpoint formats, as LoadPretrained reports them and Convert writes them.
@@ -144,7 +145,8 @@ func LoadPretrained(path string) (*Pretrained, error) {
 // FormatVit, FormatHF, FormatTimm or FormatJAX. It looks at config.json
 // (model_type or hidden_size: Hugging Face; architecture: timm), then at
 // the weights: an .npz archive is JAX; a safetensors file is ours when its
-// metadata holds our config, else Hugging Face or timm by its tensor names.
+// metadata holds our config, else, like a PyTorch checkpoint
+// (pytorch_model.bin, .pt, .pth), Hugging Face or timm by its tensor names.
 // A path it cannot classify is reported as FormatVit, whose loader gives
 // the detailed error.
 func Detect(path string) (string, error) {
@@ -166,11 +168,21 @@ func Detect(path string) (string, error) {
 	if file == "" {
 		if _, err := os.Stat(filepath.Join(dir, WeightsFile)); err == nil {
 			file = filepath.Join(dir, WeightsFile)
+		} else if _, err := os.Stat(filepath.Join(dir, torchWeightsFile)); err == nil {
+			file = filepath.Join(dir, torchWeightsFile)
 		} else if npzs, _ := filepath.Glob(filepath.Join(dir, "*.npz")); len(npzs) == 1 {
 			return FormatJAX, nil
 		} else {
 			return FormatVit, nil
 		}
+	}
+	if isTorchFile(file) {
+		f, err := torchbin.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("loading model: %w", err)
+		}
+		defer f.Close()
+		return formatByNames(f.Names()), nil
 	}
 	if isZip(file) {
 		return FormatJAX, nil
@@ -183,15 +195,31 @@ func Detect(path string) (string, error) {
 	if _, ok := f.Metadata()[configKey]; ok {
 		return FormatVit, nil
 	}
-	for _, n := range f.Names() {
+	return formatByNames(f.Names()), nil
+}
+
+// formatByNames tells Hugging Face from timm tensor names (FormatVit when
+// neither).
+func formatByNames(names []string) string {
+	for _, n := range names {
 		switch {
 		case strings.HasPrefix(n, "vit.embeddings.") || strings.HasPrefix(n, "embeddings.patch_embeddings."):
-			return FormatHF, nil
+			return FormatHF
 		case n == "patch_embed.proj.weight":
-			return FormatTimm, nil
+			return FormatTimm
 		}
 	}
-	return FormatVit, nil
+	return FormatVit
+}
+
+// isTorchFile reports whether path names a PyTorch checkpoint by its
+// extension (.bin, .pt, .pth), as openTensorFile reads it.
+func isTorchFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".bin", ".pt", ".pth":
+		return true
+	}
+	return false
 }
 
 // configFormat classifies a config.json by its keys ("" if unreadable or

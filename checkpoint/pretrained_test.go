@@ -90,6 +90,11 @@ func TestPretrainedFormats(t *testing.T) {
 		{"timm_rect", FormatTimm, "x16x12", "b/timm", [2]int{16, 12}},
 		{"jax_prelogits.npz", FormatJAX, "x16", "c/jax", [2]int{16, 16}},
 		{"big_vision_gap.npz", FormatJAX, "x16", "d/jax", [2]int{16, 16}},
+		// The same weights saved by torch.save (gen_bin.py): one file, and
+		// two shards with their index.
+		{"hf_bin", FormatHF, "x16", "a/hf", [2]int{16, 16}},
+		{"hf_bin/pytorch_model.bin", FormatHF, "x16", "a/hf", [2]int{16, 16}},
+		{"timm_bin", FormatTimm, "x16", "a/timm", [2]int{16, 16}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			p, err := LoadPretrained(filepath.Join("testdata", tc.path))

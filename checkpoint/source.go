@@ -11,10 +11,12 @@ import (
 
 	"github.com/vitgo/vit/npz"
 	"github.com/vitgo/vit/safetensors"
+	"github.com/vitgo/vit/torchbin"
 )
 
 // source is a set of named float tensors read on demand: one safetensors
-// file, several (a sharded checkpoint) or an .npz archive.
+// file or PyTorch checkpoint, several (a sharded checkpoint) or an .npz
+// archive.
 type source interface {
 	names() []string
 	shape(name string) ([]int, bool)
@@ -22,16 +24,50 @@ type source interface {
 	close() error
 }
 
-// stSource reads one or more safetensors files; each name lives in one.
+// tensorFile is one weights file: safetensors or a PyTorch zip checkpoint.
+type tensorFile interface {
+	Names() []string
+	Float32(name string) ([]float32, []int, error)
+	Close() error
+	shapeOf(name string) []int
+}
+
+type stFile struct{ *safetensors.File }
+
+func (f stFile) shapeOf(name string) []int { _, sh, _ := f.Info(name); return sh }
+
+type ptFile struct{ *torchbin.File }
+
+func (f ptFile) shapeOf(name string) []int { _, sh, _ := f.Info(name); return sh }
+
+// openTensorFile opens a safetensors file, or a PyTorch checkpoint when the
+// name ends in .bin, .pt or .pth.
+func openTensorFile(path string) (tensorFile, error) {
+	if isTorchFile(path) {
+		f, err := torchbin.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return ptFile{f}, nil
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return stFile{f}, nil
+}
+
+// stSource reads one or more weights files (the shards of one
+// checkpoint); each name lives in one.
 type stSource struct {
-	files []*safetensors.File
-	where map[string]*safetensors.File
+	files []tensorFile
+	where map[string]tensorFile
 }
 
 func openSafetensors(paths ...string) (*stSource, error) {
-	s := &stSource{where: map[string]*safetensors.File{}}
+	s := &stSource{where: map[string]tensorFile{}}
 	for _, p := range paths {
-		f, err := safetensors.Open(p)
+		f, err := openTensorFile(p)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("%s: %w", p, err)
@@ -48,7 +84,8 @@ func openSafetensors(paths ...string) (*stSource, error) {
 	return s, nil
 }
 
-// openSharded opens the shards listed by a model.safetensors.index.json.
+// openSharded opens the shards listed by a model.safetensors.index.json
+// (or pytorch_model.bin.index.json).
 func openSharded(index string) (*stSource, error) {
 	b, err := os.ReadFile(index)
 	if err != nil {
@@ -104,8 +141,7 @@ func (s *stSource) shape(name string) ([]int, bool) {
 	if !ok {
 		return nil, false
 	}
-	_, sh, _ := f.Info(name)
-	return sh, true
+	return f.shapeOf(name), true
 }
 
 func (s *stSource) read(name string) ([]float32, []int, error) {

@@ -2,9 +2,7 @@ package checkpoint
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,9 +42,13 @@ var timmArch = regexp.MustCompile(`^vit_([a-z]+)_patch(\d+)(?:_[a-z0-9]+)*?_(\d+
 var timmHeads = map[string]int{"tiny": 3, "small": 6, "medium": 8, "base": 12, "large": 16, "huge": 16, "giant": 16, "gigantic": 16}
 
 func loadTimm(path string) (*Pretrained, error) {
-	dir, weights := path, filepath.Join(path, WeightsFile)
+	dir := path
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
-		dir, weights = filepath.Dir(path), path
+		dir = filepath.Dir(path)
+	}
+	weights, err := weightsFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading timm model: %w", err)
 	}
 	var tc timmConfig
 	haveCfg := false
@@ -56,11 +58,8 @@ func loadTimm(path string) (*Pretrained, error) {
 		}
 		haveCfg = tc.Architecture != ""
 	}
-	src, err := openSafetensors(weights)
+	src, err := openWeights(weights)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("loading timm model %s: no %s", path, WeightsFile)
-		}
 		return nil, fmt.Errorf("loading timm model: %w", err)
 	}
 	defer src.close()

@@ -28,7 +28,7 @@ var defaultResize = map[string]string{
 
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("convert", "--from PATH --to DIR [--format vit|hf|timm] [--image N|HxW] [--resize METHOD] [--drop-head]", stderr)
-	from := fs.String("from", "", "checkpoint to read, format detected: a vit folder, a Hugging Face folder, a timm folder or safetensors file, or a JAX .npz")
+	from := fs.String("from", "", "checkpoint to read, format detected: a vit folder, a Hugging Face folder, a timm folder, a safetensors or pytorch_model.bin file, or a JAX .npz")
 	to := fs.String("to", "", "folder to write")
 	format := fs.String("format", checkpoint.FormatVit, "format to write: vit, hf (Hugging Face transformers) or timm")
 	image := fs.String("image", "", "adapt the model to images of this size, N or HxW (multiples of the patch), resampling its position embeddings")
