@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -153,6 +155,28 @@ func TestHostileCheckpoints(t *testing.T) {
 			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) { c["model_type"] = "deit" })
 			return dir
 		}, []string{`model_type "deit"`}},
+		{"pytorch_model.bin that runs code", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf_bin")
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			w, _ := zw.Create("archive/data.pkl")
+			w.Write([]byte("\x80\x02cos\nsystem\nX\x02\x00\x00\x00lsq\x00\x85R."))
+			zw.Close()
+			os.WriteFile(filepath.Join(dir, torchWeightsFile), buf.Bytes(), 0o644)
+			return dir
+		}, []string{"pytorch_model.bin", "os.system", "refusing"}},
+		{"truncated pytorch_model.bin", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf_bin")
+			w := filepath.Join(dir, torchWeightsFile)
+			b, _ := os.ReadFile(w)
+			os.WriteFile(w, b[:len(b)-200], 0o644)
+			return dir
+		}, []string{"pytorch_model.bin"}},
+		{"no weights", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf_bin")
+			os.Remove(filepath.Join(dir, torchWeightsFile))
+			return dir
+		}, []string{"no model.safetensors", "pytorch_model.bin"}},
 		{"shard missing", func(t *testing.T) string {
 			dir := copyTestdata(t, "hf")
 			os.Remove(filepath.Join(dir, WeightsFile))
