@@ -12,13 +12,14 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--model PATH [--data DIR] [--dtype fp32|bf16] [--json]", stderr)
+	fs := newFlags("eval", "--model PATH [--data DIR] [--dtype fp32|bf16] [--tta none|flip] [--json]", stderr)
 	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder")
 	dataSpec := fs.String("data", "", "dataset whose test split to use (as for vit train)")
 	batch := fs.Int("batch", 256, "batch size")
 	jsonOut := fs.Bool("json", false, "print the metrics as JSON")
 	attention := fs.String("attention", "", "run with this attention instead of the model's own: softmax or performer")
 	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
+	tta := fs.String("tta", "none", "test-time augmentation: none, or flip (average the logits of each image and its mirror image; not for digits)")
 	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32, or bf16 (then also compared with fp32: top-1 agreement and logit differences)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -26,6 +27,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		fs.Usage()
 		return errUsage
+	}
+	if *tta != "none" && *tta != "flip" {
+		return fmt.Errorf("unknown --tta %q: use none or flip", *tta)
 	}
 	m, err := checkpoint.Load(*model)
 	if err != nil {
@@ -54,9 +58,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		agree, ev = &ag, scores
-	} else {
+	}
+	if dt == kernels.F32 || *tta == "flip" {
 		m.PackWeights(dt)
-		if ev, err = train.Evaluate(m, test, *batch); err != nil {
+		evaluate := train.Evaluate
+		if *tta == "flip" {
+			evaluate = train.EvaluateFlip
+		}
+		if ev, err = evaluate(m, test, *batch); err != nil {
 			return err
 		}
 	}
@@ -64,11 +73,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(struct {
 			Dataset string `json:"dataset"`
 			DType   string `json:"dtype"`
+			TTA     string `json:"tta"`
 			train.Metrics
 			Agreement *train.Agreement `json:"agreement_with_fp32,omitempty"`
-		}{test.Name, dt.String(), ev, agree})
+		}{test.Name, dt.String(), *tta, ev, agree})
 	}
-	fmt.Fprintf(stdout, "%s (%s): %d images, accuracy %.2f%%, loss %.4f\n", test.Name, dt, ev.N, 100*ev.Accuracy, ev.Loss)
+	how := dt.String()
+	if *tta == "flip" {
+		how += ", mean of each image and its mirror image"
+	}
+	fmt.Fprintf(stdout, "%s (%s): %d images, accuracy %.2f%%, loss %.4f\n", test.Name, how, ev.N, 100*ev.Accuracy, ev.Loss)
 	if agree != nil {
 		fmt.Fprintf(stdout, "%s against fp32: top-1 agreement %.2f%%, largest logit difference %.4f (%.2f%% of the image's largest logit), accuracy %.2f%% vs %.2f%%\n",
 			dt, 100*agree.Top1, agree.MaxLogitDiff, 100*agree.RelLogitDiff, 100*agree.AccuracyDT, 100*agree.AccuracyF32)
