@@ -28,20 +28,13 @@ func tinyModel(t *testing.T, ds *data.Dataset, seed uint64) *vit.Model {
 // stem, 1×1 patches of its 7×7 map) on real images, with the settings of
 // TestLearnsFashionMNIST.
 func TestHybridLearnsFashionMNIST(t *testing.T) {
-	train, test, err := data.FashionMNIST("")
-	if err != nil {
-		t.Logf("installed Fashion-MNIST not found (%v); using the embedded subset", err)
-		train, test = data.Embedded()
-	}
-	test = test.Subset(seq(min(2000, test.N)))
-	o := recipe()
-	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
-	o.Augment, o.LabelSmoothing = data.Augment{}, 0
+	train, test, o := learningSetup(t)
 	m := tinyModel(t, train, 2)
 	c := m.Config
 	c.Stem = []vit.StemConv{{Channels: 16, Kernel: 3, Stride: 2, Norm: true}, {Channels: 32, Kernel: 3, Stride: 2, Norm: true}}
 	c.Patch, c.Dropout, c.DropPath = 1, 0, 0
-	if m, err = vit.New(c, 2); err != nil {
+	m, err := vit.New(c, 2)
+	if err != nil {
 		t.Fatal(err)
 	}
 	tr, err := New(m, train, test, o, "")
@@ -56,6 +49,22 @@ func TestHybridLearnsFashionMNIST(t *testing.T) {
 	if r.TestAccuracy < 0.70 {
 		t.Fatalf("test accuracy %.3f after 300 steps, want ≥ 0.70", r.TestAccuracy)
 	}
+}
+
+// learningSetup gives the learning tests real Fashion-MNIST (the
+// embedded subset when it is not installed), 2,000 test images, and 300
+// steps of AdamW without augmentation or label smoothing.
+func learningSetup(t *testing.T) (train, test *data.Dataset, o Options) {
+	train, test, err := data.FashionMNIST("")
+	if err != nil {
+		t.Logf("installed Fashion-MNIST not found (%v); using the embedded subset", err)
+		train, test = data.Embedded()
+	}
+	test = test.Subset(seq(min(2000, test.N)))
+	o = recipe()
+	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
+	o.Augment, o.LabelSmoothing = data.Augment{}, 0
+	return train, test, o
 }
 
 func recipe() Options {
@@ -130,15 +139,7 @@ func TestResumeIsExact(t *testing.T) {
 // TestLearnsFashionMNIST trains a tiny model on real Fashion-MNIST images
 // for a few hundred steps and checks it learned far beyond chance (10%).
 func TestLearnsFashionMNIST(t *testing.T) {
-	train, test, err := data.FashionMNIST("")
-	if err != nil {
-		t.Logf("installed Fashion-MNIST not found (%v); using the embedded subset", err)
-		train, test = data.Embedded()
-	}
-	test = test.Subset(seq(min(2000, test.N)))
-	o := recipe()
-	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
-	o.Augment, o.LabelSmoothing = data.Augment{}, 0
+	train, test, o := learningSetup(t)
 	m := tinyModel(t, train, 2)
 	m.Config.Dropout, m.Config.DropPath = 0, 0
 	tr, err := New(m, train, test, o, "")
