@@ -51,8 +51,10 @@ func (c *Conv2D) Im2Col(cols, x []float32, batch, h, w int, nchw bool) {
 	oh, ow := c.OutSize(h, w)
 	k, s, p, in := c.Kernel, c.Stride, c.Padding, c.In
 	sy, sx, sc := w*in, in, 1 // strides of y, x and channel in x
-	if nchw {
+	if nchw && in > 1 {
 		sy, sx, sc = w, 1, h*w
+	} else {
+		nchw = false // one channel: both layouts are the same
 	}
 	cs := c.ColSize()
 	kernels.ParallelFor(batch, 1, func(lo, hi int) {
@@ -61,10 +63,16 @@ func (c *Conv2D) Im2Col(cols, x []float32, batch, h, w int, nchw bool) {
 			for oy := range oh {
 				for ox := range ow {
 					row := cols[((b*oh+oy)*ow+ox)*cs:][:cs]
+					x0 := ox*s - p // the first tap's column
 					for ky := range k {
 						iy := oy*s + ky - p
+						if !nchw && iy >= 0 && iy < h && x0 >= 0 && x0+k <= w {
+							// The row's k taps are one run of the map.
+							copy(row[ky*k*in:(ky+1)*k*in], img[(iy*w+x0)*in:])
+							continue
+						}
 						for kx := range k {
-							ix := ox*s + kx - p
+							ix := x0 + kx
 							dst := row[(ky*k+kx)*in:][:in]
 							switch {
 							case iy < 0 || iy >= h || ix < 0 || ix >= w:
@@ -97,9 +105,14 @@ func (c *Conv2D) Col2Im(dx, dcols []float32, batch, h, w int) {
 			for oy := range oh {
 				for ox := range ow {
 					row := dcols[((b*oh+oy)*ow+ox)*cs:][:cs]
+					x0 := ox*s - p
 					for ky := range k {
 						iy := oy*s + ky - p
 						if iy < 0 || iy >= h {
+							continue
+						}
+						if x0 >= 0 && x0+k <= w {
+							kernels.AddTo(img[(iy*w+x0)*in:][:k*in], row[ky*k*in:(ky+1)*k*in])
 							continue
 						}
 						for kx := range k {
