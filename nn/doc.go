@@ -1,6 +1,8 @@
 // Package nn holds the layers of a Vision Transformer, each with an explicit
 // Forward and Backward written side by side: Linear, LayerNorm, GELU,
-// multi-head self-attention, dropout and the softmax cross-entropy loss.
+// multi-head self-attention (softmax, and the Performer's FAVOR+), the
+// convolution of a hybrid's stem, dropout and the softmax cross-entropy
+// loss.
 //
 // Layers do not allocate and do not keep state between calls: the caller
 // owns activations (what Backward needs from Forward) and passes them in.
