@@ -37,18 +37,7 @@ func TestHybridLearnsFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(m, train, test, o, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := tr.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("300 steps: test accuracy %.3f, loss %.3f, %.0f images/s", r.TestAccuracy, r.TestLoss, r.ImagesPerS)
-	if r.TestAccuracy < 0.70 {
-		t.Fatalf("test accuracy %.3f after 300 steps, want ≥ 0.70", r.TestAccuracy)
-	}
+	learn(t, m, train, test, o, 0.70)
 }
 
 // learningSetup gives the learning tests real Fashion-MNIST (the
@@ -65,6 +54,24 @@ func learningSetup(t *testing.T) (train, test *data.Dataset, o Options) {
 	o.Steps, o.Batch, o.LR, o.WarmupSteps = 300, 64, 3e-3, 20
 	o.Augment, o.LabelSmoothing = data.Augment{}, 0
 	return train, test, o
+}
+
+// learn trains m with o and fails unless the test accuracy reaches want.
+func learn(t *testing.T, m *vit.Model, train, test *data.Dataset, o Options, want float64) (*Trainer, Result) {
+	t.Helper()
+	tr, err := New(m, train, test, o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d steps: test accuracy %.3f, loss %.3f, %.0f images/s", r.Steps, r.TestAccuracy, r.TestLoss, r.ImagesPerS)
+	if r.TestAccuracy < want {
+		t.Fatalf("test accuracy %.3f after %d steps, want ≥ %.2f", r.TestAccuracy, r.Steps, want)
+	}
+	return tr, r
 }
 
 func recipe() Options {
@@ -142,18 +149,7 @@ func TestLearnsFashionMNIST(t *testing.T) {
 	train, test, o := learningSetup(t)
 	m := tinyModel(t, train, 2)
 	m.Config.Dropout, m.Config.DropPath = 0, 0
-	tr, err := New(m, train, test, o, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := tr.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("300 steps: test accuracy %.3f, loss %.3f, %.0f images/s", r.TestAccuracy, r.TestLoss, r.ImagesPerS)
-	if r.TestAccuracy < 0.65 {
-		t.Fatalf("test accuracy %.3f after 300 steps, want ≥ 0.65", r.TestAccuracy)
-	}
+	tr, r := learn(t, m, train, test, o, 0.65)
 	ev, err := Evaluate(tr.Model, test, 100)
 	if err != nil {
 		t.Fatal(err)
