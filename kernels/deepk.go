@@ -11,7 +11,9 @@ import "sync"
 // op(B) (both then fit its L2 cache), multiplies them into its own partial
 // C, and the partials are summed at the end. The result depends on the
 // number of workers but not on scheduling: every share is summed in a
-// fixed order.
+// fixed order. One worker walks all of k the same way, straight into C:
+// 18-32% faster than packing op(B) whole on the small ViT's weight
+// gradients (one core, alternating runs).
 
 // deepKMin is the smallest k that deepSplit takes; deepKMaxMN bounds m·n
 // (each worker holds an m×n partial).
@@ -52,9 +54,10 @@ func init() {
 	}
 }
 
-// useDeepK reports whether sgemm should split k among workers.
+// useDeepK reports whether sgemm should take the deep-product path: split k
+// among workers, or with one worker walk k one block at a time.
 func useDeepK(workers, m, n, k int) bool {
-	return deepKSplit && workers > 1 && k >= deepKMin && m*n <= deepKMaxMN && k >= 8*(m+n)
+	return deepKSplit && k >= deepKMin && m*n <= deepKMaxMN && k >= 8*(m+n)
 }
 
 // sgemmDeepK is sgemm for deep products (see useDeepK): workers share k.
@@ -66,6 +69,13 @@ func sgemmDeepK(mk *microKernel, workers int, transA, transB bool, m, n, k int, 
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	if j.workers == 1 {
+		// One worker: its share is all of k, summed into C directly.
+		j.runShare(0, j.c, j.ldc, j.alpha, j.beta)
+		j.a, j.b, j.c = nil, nil, nil
+		deepPool.Put(j)
+		return
+	}
 	for len(j.parts) < j.workers {
 		j.parts = append(j.parts, nil)
 	}
@@ -78,33 +88,38 @@ func sgemmDeepK(mk *microKernel, workers int, transA, transB bool, m, n, k int, 
 // runShares computes the partial products of shares [lo, hi) of k: share w
 // is a balanced run of whole k blocks, multiplied one block at a time.
 func (j *deepJob) runShares(lo, hi int) {
-	kc := j.mk.kc
-	blocks := ceilDiv(j.k, kc)
 	for w := lo; w < hi; w++ {
 		j.parts[w] = growBuf(j.parts[w], j.m*j.n)
-		p := j.parts[w]
-		k0, k1 := blocks*w/j.workers*kc, min(j.k, blocks*(w+1)/j.workers*kc)
-		if k0 >= k1 {
-			clear(p)
-			continue
+		j.runShare(w, j.parts[w], j.n, 1, 0)
+	}
+}
+
+// runShare sets dst (row stride ldd) to alpha·(worker w's partial product)
+// + beta·dst, one k block at a time; a worker with an empty share gives
+// beta·dst.
+func (j *deepJob) runShare(w int, dst []float32, ldd int, alpha, beta float32) {
+	kc := j.mk.kc
+	blocks := ceilDiv(j.k, kc)
+	k0, k1 := blocks*w/j.workers*kc, min(j.k, blocks*(w+1)/j.workers*kc)
+	if k0 >= k1 {
+		scaleC(j.m, j.n, beta, dst, ldd)
+		return
+	}
+	for p0 := k0; p0 < k1; p0 += kc {
+		kk := min(kc, k1-p0)
+		var a, b []float32
+		if j.transA {
+			a = j.a[p0*j.lda:]
+		} else {
+			a = j.a[p0:]
 		}
-		beta := float32(0)
-		for p0 := k0; p0 < k1; p0 += kc {
-			kk := min(kc, k1-p0)
-			var a, b []float32
-			if j.transA {
-				a = j.a[p0*j.lda:]
-			} else {
-				a = j.a[p0:]
-			}
-			if j.transB {
-				b = j.b[p0:]
-			} else {
-				b = j.b[p0*j.ldb:]
-			}
-			sgemmPrefetch(j.mk, 1, j.transA, j.transB, j.m, j.n, kk, 1, a, j.lda, b, j.ldb, beta, p, j.n, j.nextBlock(w, p0+kk, k1))
-			beta = 1
+		if j.transB {
+			b = j.b[p0:]
+		} else {
+			b = j.b[p0*j.ldb:]
 		}
+		sgemmPrefetch(j.mk, 1, j.transA, j.transB, j.m, j.n, kk, alpha, a, j.lda, b, j.ldb, beta, dst, ldd, j.nextBlock(w, p0+kk, k1))
+		beta = 1
 	}
 }
 

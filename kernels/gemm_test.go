@@ -391,9 +391,11 @@ func TestAsmPackingLayouts(t *testing.T) {
 }
 
 // TestDeepProducts runs weight-gradient-like products (k far deeper than m
-// and n, k not a multiple of the k block) through the deep-k split, with
-// and without prefetching each worker's next k block: both must match
-// sgemmRef and each other bit for bit (prefetching only moves data).
+// and n, k not a multiple of the k block) through the deep-k path, on two
+// workers (k split) and on one (k walked block by block into C), with and
+// without prefetching each worker's next k block: all must match sgemmRef,
+// and the two prefetch settings each other bit for bit (prefetching only
+// moves data).
 func TestDeepProducts(t *testing.T) {
 	defer func(old bool) { deepPrefetch = old }(deepPrefetch)
 	cases := []gemmCase{
@@ -404,20 +406,22 @@ func TestDeepProducts(t *testing.T) {
 	}
 	for _, mk := range testKernels() {
 		for _, tc := range cases {
-			if !useDeepK(2, tc.m, tc.n, tc.k) {
-				t.Fatalf("%v does not take the deep-k split", tc)
-			}
-			var first []float32
-			for _, pf := range []bool{false, true} {
-				deepPrefetch = pf
-				c := checkCase(t, rand.New(rand.NewPCG(5, uint64(tc.k))), mk, 2, tc)
-				if first == nil {
-					first = c
-					continue
+			for _, workers := range []int{2, 1} {
+				if !useDeepK(workers, tc.m, tc.n, tc.k) {
+					t.Fatalf("%v on %d workers does not take the deep-k path", tc, workers)
 				}
-				for i := range c {
-					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
-						t.Fatalf("%s %v: C[%d] = %g with prefetching, %g without", mk.name, tc, i, c[i], first[i])
+				var first []float32
+				for _, pf := range []bool{false, true} {
+					deepPrefetch = pf
+					c := checkCase(t, rand.New(rand.NewPCG(5, uint64(tc.k))), mk, workers, tc)
+					if first == nil {
+						first = c
+						continue
+					}
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("%s %v, %d workers: C[%d] = %g with prefetching, %g without", mk.name, tc, workers, i, c[i], first[i])
+						}
 					}
 				}
 			}
