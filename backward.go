@@ -139,11 +139,13 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	// (3) zₗ = FC2(GELU(FC1(LN2(z'ₗ)))) + z'ₗ
 	dbranch := branchGrad(g.dbranch, dz, a.fc2Mask, a.keepMLP, batch, t*d)
 	dh := g.dhidden[:n*mlp]
-	b.FC2.Backward(dh, dbranch, a.act, n)
 	if a.fc1Mask != nil {
+		b.FC2.Backward(dh, dbranch, a.act, n)
 		nn.Mul(dh, a.fc1Mask)
+		nn.GELUBackward(dh, dh, a.hidden[:n*mlp])
+	} else {
+		b.FC2.BackwardGELU(dh, dbranch, a.act, a.hidden[:n*mlp], n)
 	}
-	nn.GELUBackward(dh, dh, a.hidden[:n*mlp])
 	b.FC1.Backward(g.dln, dh, a.ln2, n)
 	copy(dmid, dz)
 	b.Norm2.Backward(dmid, g.dln, a.mid, a.mean2, a.rstd2, n)

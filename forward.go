@@ -117,6 +117,32 @@ func (ws *Workspace) linear(l *nn.Linear, y, x []float32, n int) {
 	l.Infer(y, x, n)
 }
 
+// linearGELU is linear followed by act = GELU(y), fused.
+func (ws *Workspace) linearGELU(l *nn.Linear, act, y, x []float32, n int) {
+	if ws.train {
+		l.ForwardGELU(act, y, x, n)
+		return
+	}
+	l.InferGELU(act, y, x, n)
+}
+
+// linearResidual is linear followed by the residual connection of Eq. 2
+// and 3: y = l(x)⊙mask·keep + skip (see residual). Without dropout or
+// stochastic depth the sum is fused into the product.
+func (ws *Workspace) linearResidual(l *nn.Linear, y, x, skip, mask, keep []float32, batch, tokens int) {
+	n := batch * tokens
+	if mask != nil || keep != nil {
+		ws.linear(l, y, x, n)
+		residual(y, skip, mask, keep, batch, tokens*l.Out)
+		return
+	}
+	if ws.train {
+		l.ForwardResidual(y, x, skip, n)
+		return
+	}
+	l.InferResidual(y, x, skip, n)
+}
+
 // zIn and zOut are the residual stream before and after block l.
 func (ws *Workspace) zIn(l int) []float32  { return ws.z[l%len(ws.z)] }
 func (ws *Workspace) zOut(l int) []float32 { return ws.z[(l+1)%len(ws.z)] }
@@ -152,18 +178,15 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, probs[:batch*c.Heads*t*t])
 	}
-	ws.linear(b.Proj, a.mid, a.attn, n)
-	residual(a.mid, zIn, a.projMask, a.keepAttn, batch, t*d)
+	ws.linearResidual(b.Proj, a.mid, a.attn, zIn, a.projMask, a.keepAttn, batch, t)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, n)
-	ws.linear(b.FC1, a.hidden, a.ln2, n)
-	nn.GELU(a.act[:n*c.MLPDim], a.hidden[:n*c.MLPDim])
+	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, n)
 	if a.fc1Mask != nil {
 		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
 	}
-	ws.linear(b.FC2, zOut, a.act, n)
-	residual(zOut, a.mid, a.fc2Mask, a.keepMLP, batch, t*d)
+	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
 }
 
 // residual turns a branch output into branch⊙mask·keep + skip, in place in

@@ -9,31 +9,53 @@ const (
 // Φ(x) = (1 + erf(x/√2))/2. x and y have the same length and may be the
 // same slice. Runs on the worker pool.
 func Gelu(y, x []float32) {
-	ParallelFor(len(x), 16384, func(lo, hi int) {
-		n := 0
-		if useAVX2Act {
-			n = (hi - lo) &^ 7
-			if n > 0 {
-				geluAVX2(&y[lo], &x[lo], n)
-			}
-		}
-		geluGo(y[lo+n:hi], x[lo+n:hi])
-	})
+	ParallelFor(len(x), 16384, func(lo, hi int) { geluSerial(y[lo:hi], x[lo:hi]) })
+}
+
+// geluSerial is Gelu on the calling goroutine. With the assembly path,
+// every value takes it, a last partial group of 8 through a padded copy, so
+// that each value's bits do not depend on how x was split into chunks.
+func geluSerial(y, x []float32) {
+	if !useAVX2Act {
+		geluGo(y[:len(x)], x)
+		return
+	}
+	n := len(x) &^ 7
+	if n > 0 {
+		geluAVX2(&y[0], &x[0], n)
+	}
+	if tail := len(x) - n; tail > 0 {
+		var xb, yb [8]float32
+		copy(xb[:], x[n:])
+		geluAVX2(&yb[0], &xb[0], 8)
+		copy(y[n:len(x)], yb[:tail])
+	}
 }
 
 // GeluBackward computes dx = dy·GELU'(x), with GELU'(x) = Φ(x) + x·φ(x) and x
 // the forward input. dx may alias dy. Runs on the worker pool.
 func GeluBackward(dx, dy, x []float32) {
-	ParallelFor(len(x), 16384, func(lo, hi int) {
-		n := 0
-		if useAVX2Act {
-			n = (hi - lo) &^ 7
-			if n > 0 {
-				geluBackwardAVX2(&dx[lo], &dy[lo], &x[lo], n)
-			}
-		}
-		geluBackwardGo(dx[lo+n:hi], dy[lo+n:hi], x[lo+n:hi])
-	})
+	ParallelFor(len(x), 16384, func(lo, hi int) { geluBackwardSerial(dx[lo:hi], dy[lo:hi], x[lo:hi]) })
+}
+
+// geluBackwardSerial is GeluBackward on the calling goroutine; like
+// geluSerial, every value takes the assembly path when there is one.
+func geluBackwardSerial(dx, dy, x []float32) {
+	if !useAVX2Act {
+		geluBackwardGo(dx[:len(x)], dy[:len(x)], x)
+		return
+	}
+	n := len(x) &^ 7
+	if n > 0 {
+		geluBackwardAVX2(&dx[0], &dy[0], &x[0], n)
+	}
+	if tail := len(x) - n; tail > 0 {
+		var xb, dyb, dxb [8]float32
+		copy(xb[:], x[n:])
+		copy(dyb[:], dy[n:len(x)])
+		geluBackwardAVX2(&dxb[0], &dyb[0], &xb[0], 8)
+		copy(dx[n:len(x)], dxb[:tail])
+	}
 }
 
 func geluGo(y, x []float32) {

@@ -374,3 +374,29 @@ func TestExpAffine(t *testing.T) {
 		}
 	}
 }
+
+// TestGeluSplitInvariant checks that a value's GELU and GELU gradient do
+// not depend on how the array is split into chunks (worker chunks, the
+// blocks of a product's epilogue): odd-sized pieces give the bits of one
+// pass over everything.
+func TestGeluSplitInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x, dy := randSlice(r, 1000), randSlice(r, 1000)
+	for i := range x {
+		x[i] *= 5
+	}
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	Gelu(y, x)
+	GeluBackward(dx, dy, x)
+	py, pdx := make([]float32, len(x)), make([]float32, len(x))
+	for lo, size := 0, 1; lo < len(x); lo, size = lo+size, size%13+1 {
+		hi := min(len(x), lo+size)
+		geluSerial(py[lo:hi], x[lo:hi])
+		geluBackwardSerial(pdx[lo:hi], dy[lo:hi], x[lo:hi])
+	}
+	for i := range x {
+		if math.Float32bits(py[i]) != math.Float32bits(y[i]) || math.Float32bits(pdx[i]) != math.Float32bits(dx[i]) {
+			t.Fatalf("x[%d] = %g: in pieces GELU %g and gradient %g, in one pass %g and %g", i, x[i], py[i], pdx[i], y[i], dx[i])
+		}
+	}
+}

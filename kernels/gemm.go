@@ -111,6 +111,8 @@ type gemmJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
+	epi          Epilogue       // applied to each item's block of C when hasEpi
+	hasEpi       bool
 	pf           []prefetchSpan // rows to prefetch between tiles (single worker only)
 	pfRow, pfPer int            // rows of pf[0] done; rows per tile
 
@@ -141,6 +143,34 @@ const packBudget = 3 << 20
 
 func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmPrefetch(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmEpilogue is sgemm followed by the epilogue e.
+func sgemmEpilogue(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e Epilogue) {
+	if e.empty() {
+		sgemm(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	e.check("SgemmEpilogue", m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 || useDeepK(workers, m, n, k) {
+		sgemm(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		applyAll(e, c, ldc, m, n)
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	j.reset()
+	j.mk = mk
+	j.transA, j.transB = transA, transB
+	j.m, j.n, j.k = m, n, k
+	j.alpha, j.beta = alpha, beta
+	j.a, j.b, j.c = a, b, c
+	j.lda, j.ldb, j.ldc = lda, ldb, ldc
+	j.epi, j.hasEpi = e, true
+	j.launch(workers)
 }
 
 // sgemmPrefetch is sgemm that, with pf not nil, also asks for the rows of
@@ -231,12 +261,14 @@ func (j *gemmJob) launch(workers int) {
 		j.pending.waitZero()
 	}
 	j.a, j.b, j.c, j.pb, j.pf = nil, nil, nil, nil, nil
+	j.epi, j.hasEpi = Epilogue{}, false
 	jobPool.Put(j)
 }
 
 // reset clears j for a new call, keeping its buffers.
 func (j *gemmJob) reset() {
 	j.mk, j.bk, j.pb = nil, nil, nil
+	j.epi, j.hasEpi = Epilogue{}, false
 	j.expand, j.roundA = false, false
 	j.directA, j.directB, j.pfA = false, false, false
 	j.transA, j.transB = false, false
@@ -440,6 +472,9 @@ func (j *gemmJob) run(w int) {
 				} else {
 					j.macro(w, ap, bp, r0, r1-r0, jc, nb, kb, p0, p1, beta)
 				}
+			}
+			if j.hasEpi {
+				j.epi.apply(j.c, j.ldc, r0, r1, jc+p0*nr, min(jc+p1*nr, jc+nb))
 			}
 			j.itemDone.Add(1)
 		}

@@ -318,6 +318,11 @@ func GemmPacked(m int, alpha float32, a []float32, lda int, p *PackedB, beta flo
 }
 
 func gemmPacked(workers, m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int) {
+	gemmPackedEpilogue(workers, m, alpha, a, lda, p, beta, c, ldc, Epilogue{})
+}
+
+// gemmPackedEpilogue is gemmPacked followed by the epilogue e.
+func gemmPackedEpilogue(workers, m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int, e Epilogue) {
 	if m < 0 {
 		panic(fmt.Sprintf("kernels: GemmPacked negative size m=%d", m))
 	}
@@ -326,12 +331,15 @@ func gemmPacked(workers, m int, alpha float32, a []float32, lda int, p *PackedB,
 	if m == 0 || p.n == 0 {
 		return
 	}
+	e.check("GemmPackedEpilogue", m, p.n, ldc)
 	if p.k == 0 || alpha == 0 {
 		scaleC(m, p.n, beta, c, ldc)
+		applyAll(e, c, ldc, m, p.n)
 		return
 	}
 	j := jobPool.Get().(*gemmJob)
 	j.reset()
+	j.epi, j.hasEpi = e, !e.empty()
 	j.pb = p
 	j.m, j.n, j.k = m, p.n, p.k
 	j.alpha, j.beta = alpha, beta

@@ -22,11 +22,32 @@ func NewLinear(name string, in, out int, bias bool) *Linear {
 }
 
 // Forward computes y = x·Wᵀ + b for n rows. x: [n, in], y: [n, out].
-func (l *Linear) Forward(y, x []float32, n int) {
-	kernels.Sgemm(false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, 0, y, l.Out)
+func (l *Linear) Forward(y, x []float32, n int) { l.forward(y, x, n, kernels.Epilogue{}, false) }
+
+// ForwardGELU is Forward followed by act = GELU(y), fused into the product
+// (each block of y is activated while in cache); y keeps the
+// pre-activation, which GELU's backward needs. act: [n, out].
+func (l *Linear) ForwardGELU(act, y, x []float32, n int) {
+	l.forward(y, x, n, kernels.Epilogue{GELU: act}, false)
+}
+
+// ForwardResidual is Forward followed by y += skip, a residual connection,
+// fused into the product. skip: [n, out].
+func (l *Linear) ForwardResidual(y, x, skip []float32, n int) {
+	l.forward(y, x, n, kernels.Epilogue{Add: skip}, false)
+}
+
+// forward computes y = x·Wᵀ + b, then the epilogue e, through the packed
+// weights when infer is set and the layer has them.
+func (l *Linear) forward(y, x []float32, n int, e kernels.Epilogue, infer bool) {
 	if l.B != nil {
-		AddBias(y, l.B.Data, n)
+		e.Bias = l.B.Data
 	}
+	if infer && l.packed != nil {
+		kernels.GemmPackedEpilogue(n, 1, x, l.In, l.packed, 0, y, l.Out, e)
+		return
+	}
+	kernels.SgemmEpilogue(false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, 0, y, l.Out, e)
 }
 
 // Pack packs W once in number format dt for Infer (inference products
@@ -45,15 +66,18 @@ func (l *Linear) Packed() *kernels.PackedB { return l.packed }
 
 // Infer is Forward through the packed weights when the layer has them.
 // x: [n, in], y: [n, out].
-func (l *Linear) Infer(y, x []float32, n int) {
-	if l.packed == nil {
-		l.Forward(y, x, n)
-		return
-	}
-	kernels.GemmPacked(n, 1, x, l.In, l.packed, 0, y, l.Out)
-	if l.B != nil {
-		AddBias(y, l.B.Data, n)
-	}
+func (l *Linear) Infer(y, x []float32, n int) { l.forward(y, x, n, kernels.Epilogue{}, true) }
+
+// InferGELU is ForwardGELU through the packed weights when the layer has
+// them.
+func (l *Linear) InferGELU(act, y, x []float32, n int) {
+	l.forward(y, x, n, kernels.Epilogue{GELU: act}, true)
+}
+
+// InferResidual is ForwardResidual through the packed weights when the
+// layer has them.
+func (l *Linear) InferResidual(y, x, skip []float32, n int) {
+	l.forward(y, x, n, kernels.Epilogue{Add: skip}, true)
 }
 
 // Backward takes dy: [n, out] and the forward input x: [n, in]. It adds
@@ -72,6 +96,14 @@ func (l *Linear) Backward(dx, dy, x []float32, n int) {
 	if dx != nil {
 		kernels.Sgemm(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dx, l.In)
 	}
+}
+
+// BackwardGELU is Backward for a layer whose input x was GELU(h): it
+// writes the gradient with respect to h, dh = (dy·W) ⊙ GELU'(h), the GELU
+// backward fused into the product. h, dh: [n, in].
+func (l *Linear) BackwardGELU(dh, dy, x, h []float32, n int) {
+	l.Backward(nil, dy, x, n)
+	kernels.SgemmEpilogue(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dh, l.In, kernels.Epilogue{GELUInput: h})
 }
 
 // Params lists the layer's tensors.
