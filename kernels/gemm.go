@@ -111,7 +111,7 @@ type gemmJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	epi          Epilogue       // applied to each item's block of C when hasEpi
+	epi          Epilogue // applied to each item's block of C when hasEpi
 	hasEpi       bool
 	pf           []prefetchSpan // rows to prefetch between tiles (single worker only)
 	pfRow, pfPer int            // rows of pf[0] done; rows per tile
