@@ -101,3 +101,88 @@ func TestPrefetchRowsBounds(t *testing.T) {
 	PrefetchRows(x, 0, 50, 32)
 	PrefetchRows(x, 384, 0, 32)
 }
+
+// attentionBackwardRef is AttentionHeadBackward in float64, from P as
+// given: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P⊙(dP − rowsum(dP⊙P)),
+// dQ = dS·K, dK = dSᵀ·Q.
+func attentionBackwardRef(q, k, v []float32, ld int, dout []float32, ldo int, probs []float32, t, dh int, scale float64) (dq, dk, dv, ds []float64) {
+	dq, dk, dv, ds = make([]float64, t*dh), make([]float64, t*dh), make([]float64, t*dh), make([]float64, t*t)
+	for i := range t {
+		var dot float64
+		for j := range t {
+			var s float64
+			for p := range dh {
+				s += float64(dout[i*ldo+p]) * float64(v[j*ld+p])
+			}
+			ds[i*t+j] = s
+			dot += s * float64(probs[i*t+j])
+		}
+		for j := range t {
+			ds[i*t+j] = scale * float64(probs[i*t+j]) * (ds[i*t+j] - dot)
+		}
+	}
+	for i := range t {
+		for j := range t {
+			pij, sij := float64(probs[i*t+j]), ds[i*t+j]
+			for p := range dh {
+				dv[j*dh+p] += pij * float64(dout[i*ldo+p])
+				dq[i*dh+p] += sij * float64(k[j*ld+p])
+				dk[j*dh+p] += sij * float64(q[i*ld+p])
+			}
+		}
+	}
+	return dq, dk, dv, ds
+}
+
+// TestAttentionHeadBackward checks the fused backward of one head against
+// float64 on awkward sizes (tokens not a multiple of the tile, 1 token, dh
+// not a multiple of 16, heads smaller than a tile), for every kernel, and
+// that it writes nothing past dh in the gradient rows.
+func TestAttentionHeadBackward(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, mk := range testKernels() {
+		for _, tc := range []struct{ t, dh, ld int }{
+			{50, 32, 384}, {197, 64, 576}, {17, 16, 48}, {16, 16, 16}, {5, 8, 24}, {50, 24, 75}, {1, 32, 96}, {33, 40, 120},
+		} {
+			name := fmt.Sprintf("%s/t%d_dh%d", mk.name, tc.t, tc.dh)
+			q, k, v := randSlice(r, tc.t*tc.ld), randSlice(r, tc.t*tc.ld), randSlice(r, tc.t*tc.ld)
+			for i := range q {
+				q[i] *= 3
+			}
+			scale := 1 / math.Sqrt(float64(tc.dh))
+			probs := make([]float32, tc.t*tc.t)
+			_, p64 := attentionRef(q, k, v, tc.ld, tc.t, tc.dh, scale)
+			for i := range probs {
+				probs[i] = float32(p64[i])
+			}
+			ldo, ldd := tc.dh+5, tc.ld
+			dout := randSlice(r, tc.t*ldo)
+			grads := [3][]float32{randSlice(r, tc.t*ldd), randSlice(r, tc.t*ldd), randSlice(r, tc.t*ldd)}
+			keep := [3][]float32{append([]float32(nil), grads[0]...), append([]float32(nil), grads[1]...), append([]float32(nil), grads[2]...)}
+			ds := randSlice(r, tc.t*tc.t)
+			attentionHeadBackward(mk, q, k, v, tc.ld, dout, ldo, probs, tc.t, tc.dh, float32(scale), grads[0], grads[1], grads[2], ldd, ds)
+			dq, dk, dv, ds64 := attentionBackwardRef(q, k, v, tc.ld, dout, ldo, probs, tc.t, tc.dh, scale)
+			for g, want := range [3][]float64{dq, dk, dv} {
+				for i := range tc.t {
+					for p := range ldd {
+						got := grads[g][i*ldd+p]
+						if p >= tc.dh {
+							if got != keep[g][i*ldd+p] {
+								t.Fatalf("%s: %s[%d, %d] (past dh) changed", name, "QKV"[g:g+1], i, p)
+							}
+							continue
+						}
+						if d := math.Abs(float64(got) - want[i*tc.dh+p]); d > 2e-5 {
+							t.Fatalf("%s: d%s[%d, %d] = %v, want %v", name, "QKV"[g:g+1], i, p, got, want[i*tc.dh+p])
+						}
+					}
+				}
+			}
+			for i := range ds {
+				if d := math.Abs(float64(ds[i]) - ds64[i]); d > 2e-6 {
+					t.Fatalf("%s: dS[%d] = %v, want %v", name, i, ds[i], ds64[i])
+				}
+			}
+		}
+	}
+}

@@ -158,6 +158,10 @@ func (a Attention) Backward(dqkv, dprobs, probsGrad, dout, qkv, probs, dropped, 
 				weights = dropped[bh*tt : (bh+1)*tt]
 			}
 			dp := dprobs[bh*tt : (bh+1)*tt]
+			if mask == nil && probsGrad == nil {
+				kernels.AttentionHeadBackward(q, k, v, d3, do, a.Dim, p, tokens, dh, scale, dq, dk, dv, d3, dp)
+				continue
+			}
 			// dV = Wᵀ·dO, dW = dO·Vᵀ
 			kernels.SgemmSerial(true, false, tokens, dh, tokens, 1, weights, tokens, do, a.Dim, 0, dv, d3)
 			kernels.SgemmSerial(false, true, tokens, tokens, dh, 1, do, a.Dim, v, d3, 0, dp, tokens)
