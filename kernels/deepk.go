@@ -60,7 +60,8 @@ func useDeepK(workers, m, n, k int) bool {
 	return deepKSplit && k >= deepKMin && m*n <= deepKMaxMN && k >= 8*(m+n)
 }
 
-// sgemmDeepK is sgemm for deep products (see useDeepK): workers share k.
+// sgemmDeepK is sgemm for deep products (see useDeepK): workers share k,
+// and a single worker walks all of it straight into C.
 func sgemmDeepK(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	j := deepPool.Get().(*deepJob)
 	j.mk, j.workers = mk, min(workers, maxWorkers)
