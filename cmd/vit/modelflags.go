@@ -34,7 +34,7 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.posEmbed, "pos-embed", "learned", "position embeddings: learned or sincos (fixed 2-D)")
 	fs.Float64Var(&f.dropout, "dropout", 0, "dropout rate")
 	fs.Float64Var(&f.attnDropout, "attention-dropout", 0, "attention dropout rate")
-	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for default and reference, 0 for quick)")
+	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for reference, 0 for default and quick)")
 	fs.StringVar(&f.attention, "attention", "softmax", "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
 	fs.IntVar(&f.features, "features", 0, "Performer random features per head (default ⌊dh·ln dh⌋)")
 	fs.IntVar(&f.redrawEvery, "redraw-every", 0, "redraw the Performer features every N training steps (0: never)")
