@@ -142,22 +142,38 @@ var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
 const packBudget = 3 << 20
 
 func sgemm(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmPrefetch(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	sgemmFull(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, Epilogue{})
 }
 
 // sgemmEpilogue is sgemm followed by the epilogue e.
 func sgemmEpilogue(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e Epilogue) {
-	if e.empty() {
-		sgemm(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
+	sgemmFull(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, e)
+}
+
+// sgemmPrefetch is sgemm that, with pf not nil, also asks for the rows of
+// pf a few at a time between the tiles of its packed blocks, so that they
+// arrive in cache while it computes (a deep product's next k block).
+func sgemmPrefetch(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pf []prefetchSpan) {
+	sgemmFull(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pf, Epilogue{})
+}
+
+// sgemmFull is sgemm with both options: the rows pf to prefetch and the
+// epilogue e. The epilogue runs on each item's block of C as the item
+// finishes, except after a degenerate or deep product, where one pass over
+// C follows.
+func sgemmFull(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pf []prefetchSpan, e Epilogue) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	e.check("SgemmEpilogue", m, n, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 || alpha == 0 || useDeepK(workers, m, n, k) {
-		sgemm(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		applyAll(e, c, ldc, m, n)
+		return
+	}
+	if useDeepK(workers, m, n, k) {
+		sgemmDeepK(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		applyAll(e, c, ldc, m, n)
 		return
 	}
@@ -169,35 +185,8 @@ func sgemmEpilogue(mk *microKernel, workers int, transA, transB bool, m, n, k in
 	j.alpha, j.beta = alpha, beta
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
-	j.epi, j.hasEpi = e, true
-	j.launch(workers)
-}
-
-// sgemmPrefetch is sgemm that, with pf not nil, also asks for the rows of
-// pf a few at a time between the tiles of its packed blocks, so that they
-// arrive in cache while it computes (a deep product's next k block).
-func sgemmPrefetch(mk *microKernel, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pf []prefetchSpan) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	if useDeepK(workers, m, n, k) {
-		sgemmDeepK(mk, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	j := jobPool.Get().(*gemmJob)
-	j.reset()
-	j.mk = mk
-	j.transA, j.transB = transA, transB
-	j.m, j.n, j.k = m, n, k
-	j.alpha, j.beta = alpha, beta
-	j.a, j.b, j.c = a, b, c
-	j.lda, j.ldb, j.ldc = lda, ldb, ldc
 	j.pf, j.pfRow = pf, 0
+	j.epi, j.hasEpi = e, !e.empty()
 	j.launch(workers)
 }
 
