@@ -58,16 +58,8 @@ func TestEpilogue(t *testing.T) {
 				for ei, tmpl := range steps {
 					workers := 1 + (si+ei)%2
 					name := fmt.Sprintf("%s/%s/shape%d/steps%d/workers%d", mode, mk.name, si, ei, workers)
-					ar, ac := s.m, s.k
-					if s.transA {
-						ar, ac = s.k, s.m
-					}
-					br, bc := s.k, s.n
-					if s.transB {
-						br, bc = s.n, s.k
-					}
-					lda, ldb, ldc := ac+s.pad, bc+s.pad, s.n+s.pad
-					a, b := randSlice(r, (ar-1)*lda+ac), randSlice(r, (br-1)*ldb+bc)
+					a, lda, b, ldb := randOperands(r, s.transA, s.transB, s.m, s.n, s.k, s.pad)
+					ldc := s.n + s.pad
 					size := s.m * ldc
 					c0 := randSlice(r, size)
 					like := func(x []float32) []float32 {

@@ -42,21 +42,27 @@ func (tc gemmCase) String() string {
 	return fmt.Sprintf("tA=%v tB=%v %dx%dx%d alpha=%g beta=%g pad=%d", tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.pad)
 }
 
+// randOperands draws the operands A and B of an m×n×k product as stored
+// (transposed or not), with pad spare floats at the end of each row.
+func randOperands(r *rand.Rand, transA, transB bool, m, n, k, pad int) (a []float32, lda int, b []float32, ldb int) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	lda, ldb = ac+pad, bc+pad
+	return randSlice(r, max(0, (ar-1)*lda+ac)), lda, randSlice(r, max(0, (br-1)*ldb+bc)), ldb
+}
+
 // checkCase runs one product through mk with the given workers and compares
 // it with sgemmRef, including that C outside [m, n] is left alone.
 func checkCase(t *testing.T, r *rand.Rand, mk *microKernel, workers int, tc gemmCase) []float32 {
 	t.Helper()
-	ar, ac := tc.m, tc.k
-	if tc.transA {
-		ar, ac = tc.k, tc.m
-	}
-	br, bc := tc.k, tc.n
-	if tc.transB {
-		br, bc = tc.n, tc.k
-	}
-	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
-	a := randSlice(r, max(0, (ar-1)*lda+ac))
-	b := randSlice(r, max(0, (br-1)*ldb+bc))
+	a, lda, b, ldb := randOperands(r, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.pad)
+	ldc := tc.n + tc.pad
 	c := randSlice(r, max(0, (tc.m-1)*ldc+tc.n)+ldc) // a spare row checks for overruns
 	if tc.beta == 0 {
 		for i := range tc.m {
