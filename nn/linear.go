@@ -113,6 +113,3 @@ func (l *Linear) Params() []*Param {
 	}
 	return []*Param{l.W, l.B}
 }
-
-// AddBias adds b: [cols] to every row of y: [rows, cols].
-func AddBias(y, b []float32, rows int) { kernels.AddRowVector(y, b, rows) }
