@@ -392,3 +392,48 @@ func (m *Model) FreezeBody(frozen bool) {
 	}
 	m.frozenBody = frozen
 }
+
+// Replica returns a model that shares m's weights (and Performer features)
+// but has gradients, scratch and workspaces of its own, for data-parallel
+// training: replicas run Forward and Backward on different parts of a batch
+// at the same time, each adding into its own Grad, and the caller sums the
+// gradients into m's. Changes to m's weights show in every replica; changes
+// to its structure (SetAttention, ResetHead, FreezeBody) do not: make
+// replicas after them.
+func (m *Model) Replica() *Model {
+	r := &Model{
+		Config:     m.Config,
+		PatchEmbed: m.PatchEmbed.Replica(),
+		PosEmbed:   m.PosEmbed.Share(),
+		Norm:       m.Norm.Replica(),
+		Head:       m.Head.Replica(),
+		frozenBody: m.frozenBody,
+	}
+	for _, s := range m.Stem {
+		rs := &StemLayer{Conv: s.Conv.Replica()}
+		if s.Norm != nil {
+			rs.Norm = s.Norm.Replica()
+		}
+		r.Stem = append(r.Stem, rs)
+	}
+	if m.ClassToken != nil {
+		r.ClassToken = m.ClassToken.Share()
+	}
+	for _, b := range m.Blocks {
+		rb := &Block{
+			Norm1:     b.Norm1.Replica(),
+			QKV:       b.QKV.Replica(),
+			Attn:      b.Attn,
+			Performer: b.Performer,
+			Proj:      b.Proj.Replica(),
+			Norm2:     b.Norm2.Replica(),
+			FC1:       b.FC1.Replica(),
+			FC2:       b.FC2.Replica(),
+		}
+		if b.Features != nil {
+			rb.Features = b.Features.Share()
+		}
+		r.Blocks = append(r.Blocks, rb)
+	}
+	return r
+}

@@ -203,6 +203,9 @@ func (ws *Workspace) Seed(seed, step uint64) {
 	}
 }
 
+// Batch is the largest batch the workspace takes.
+func (ws *Workspace) Batch() int { return ws.batch }
+
 // Bytes is the memory the workspace holds, in bytes.
 func (ws *Workspace) Bytes() int64 {
 	var n int

@@ -164,7 +164,7 @@ func AddRowVector(y, b []float32, rows int) {
 // scheduling). scratch must hold Workers·len(sum) floats.
 func ColumnSums(sum, x []float32, rows int, scratch []float32) {
 	cols := len(sum)
-	chunks := min(Workers, max(1, rows/64))
+	chunks := min(Parallelism(), max(1, rows/64))
 	per := (rows + chunks - 1) / chunks
 	part := scratch[:chunks*cols]
 	clear(part)

@@ -77,11 +77,11 @@ func (e *Epilogue) empty() bool {
 // each block of C as soon as its product is done. Like Sgemm it allocates
 // nothing in steady state.
 func SgemmEpilogue(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e Epilogue) {
-	sgemmEpilogue(kernel, Workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e)
+	sgemmEpilogue(kernel, Parallelism(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e)
 }
 
 // GemmPackedEpilogue is GemmPacked followed by the epilogue e on C, which
 // runs on each block of C as soon as its product is done.
 func GemmPackedEpilogue(m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int, e Epilogue) {
-	gemmPackedEpilogue(Workers, m, alpha, a, lda, p, beta, c, ldc, e)
+	gemmPackedEpilogue(Parallelism(), m, alpha, a, lda, p, beta, c, ldc, e)
 }

@@ -58,7 +58,7 @@ var parallelMinFlop = 1 << 21
 // the helpers busy uses fewer workers rather than waiting for them. Small
 // products (2·m·n·k below about 2 MFLOP) run on the caller alone.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(kernel, Workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemm(kernel, Parallelism(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmSerial is Sgemm on the calling goroutine alone, for callers that

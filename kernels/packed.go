@@ -314,7 +314,7 @@ func (p *PackedB) Bytes() int {
 // (197 rows: ViT-Ti at batch 1) run at about Sgemm's speed rather than
 // F32 GemmPacked's.
 func GemmPacked(m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int) {
-	gemmPacked(Workers, m, alpha, a, lda, p, beta, c, ldc)
+	gemmPacked(Parallelism(), m, alpha, a, lda, p, beta, c, ldc)
 }
 
 func gemmPacked(workers, m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int) {

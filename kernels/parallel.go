@@ -31,7 +31,7 @@ func ParallelFor(n, grain int, f func(lo, hi int)) {
 	if grain < 1 {
 		grain = 1
 	}
-	w := min(Workers, maxWorkers, (n+grain-1)/grain)
+	w := min(Parallelism(), maxWorkers, (n+grain-1)/grain)
 	if w <= 1 {
 		f(0, n)
 		return

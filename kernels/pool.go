@@ -42,10 +42,11 @@ var (
 )
 
 // reserveHelpers reserves up to n idle helpers into dst and returns how many
-// it got. Each reserved helper must be sent exactly one task.
+// it got (none while a Partition runs). Each reserved helper must be sent
+// exactly one task.
 func reserveHelpers(dst []*helper, n int) int {
 	n = min(n, len(dst))
-	if n <= 0 {
+	if n <= 0 || partitions.Load() > 0 {
 		return 0
 	}
 	hs := helpers.Load()

@@ -91,7 +91,7 @@ func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 	d3 := 3 * a.Dim
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	heads := batch * a.Heads
-	want := (2*kernels.Workers + heads - 1) / heads // blocks per head
+	want := (2*kernels.Parallelism() + heads - 1) / heads // blocks per head
 	rows := (tokens + want - 1) / want
 	rows = max(1, min(rows, max(attnMinBlock, attnScoreBudget/tokens)))
 	blocks := (tokens + rows - 1) / rows

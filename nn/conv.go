@@ -39,6 +39,14 @@ func (c *Conv2D) OutSize(h, w int) (oh, ow int) {
 // ColSize is the length of one im2col row, kernel·kernel·in.
 func (c *Conv2D) ColSize() int { return c.In * c.Kernel * c.Kernel }
 
+// Replica returns a layer that shares c's weights (Param.Share) but has its
+// own gradients and scratch, for data-parallel training.
+func (c *Conv2D) Replica() *Conv2D {
+	r := *c
+	r.Dense = c.Dense.Replica()
+	return &r
+}
+
 // Params lists the layer's tensors.
 func (c *Conv2D) Params() []*Param { return c.Dense.Params() }
 

@@ -21,6 +21,12 @@ func NewLayerNorm(name string, dim int, eps float32) *LayerNorm {
 	return ln
 }
 
+// Replica returns a layer that shares ln's weights (Param.Share) but has its
+// own gradients and scratch, for data-parallel training.
+func (ln *LayerNorm) Replica() *LayerNorm {
+	return &LayerNorm{G: ln.G.Share(), B: ln.B.Share(), Dim: ln.Dim, Eps: ln.Eps}
+}
+
 // Params lists the layer's tensors.
 func (ln *LayerNorm) Params() []*Param { return []*Param{ln.G, ln.B} }
 
@@ -45,7 +51,7 @@ func (ln *LayerNorm) Backward(dx, dy, x, mean, rstd []float32, n int) {
 	// Each chunk of rows sums its parameter gradients into its own
 	// partial; the partials are added at the end in a fixed order, so the
 	// result does not depend on scheduling.
-	chunks := min(kernels.Workers, max(1, n/64))
+	chunks := min(kernels.Parallelism(), max(1, n/64))
 	if len(ln.partial) < chunks*2*d {
 		ln.partial = make([]float32, chunks*2*d)
 	}

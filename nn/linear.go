@@ -106,6 +106,16 @@ func (l *Linear) BackwardGELU(dh, dy, x, h []float32, n int) {
 	kernels.SgemmEpilogue(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dh, l.In, kernels.Epilogue{GELUInput: h})
 }
 
+// Replica returns a layer that shares l's weights (Param.Share) but has its
+// own gradients and scratch, for data-parallel training. It is never packed.
+func (l *Linear) Replica() *Linear {
+	r := &Linear{W: l.W.Share(), In: l.In, Out: l.Out}
+	if l.B != nil {
+		r.B = l.B.Share()
+	}
+	return r
+}
+
 // Params lists the layer's tensors.
 func (l *Linear) Params() []*Param {
 	if l.B == nil {

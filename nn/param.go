@@ -44,3 +44,12 @@ func (p *Param) Size() int { return len(p.Data) }
 
 // ZeroGrad clears the gradient.
 func (p *Param) ZeroGrad() { clear(p.Grad) }
+
+// Share returns a Param with the same Data, shape and flags but a gradient
+// of its own: one replica's view of the tensor in data-parallel training,
+// where replicas read the same weights and sum their gradients.
+func (p *Param) Share() *Param {
+	q := *p
+	q.Grad = make([]float32, len(p.Data))
+	return &q
+}

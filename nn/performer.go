@@ -175,7 +175,7 @@ type PerformerActs struct {
 // images of tokens tokens; they serve any call with at most that many.
 func (p *Performer) NewActs(batch, tokens int) *PerformerActs {
 	dh, m, bh := p.HeadDim(), p.Features, batch*p.Heads
-	slots := max(1, min(kernels.Workers, bh))
+	slots := max(1, min(kernels.Parallelism(), bh))
 	return &PerformerActs{
 		batch: batch, tokens: tokens,
 		qf:    make([]float32, bh*tokens*m),

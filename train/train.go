@@ -22,7 +22,6 @@ import (
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/atomicfile"
-	"github.com/vitgo/vit/nn"
 	"github.com/vitgo/vit/optim"
 	"github.com/vitgo/vit/safetensors"
 )
@@ -48,6 +47,12 @@ type Options struct {
 	Augment data.Augment `json:"augment"`
 	Seed    uint64       `json:"seed"`
 
+	// Replicas is the number of model replicas that share each batch, one
+	// per core (see Gradients); 0 means DefaultReplicas. New resolves 0 to
+	// a number, which the run folder keeps, so that a resumed run computes
+	// as the first session did.
+	Replicas int `json:"replicas,omitempty"`
+
 	// EvalBatch is the batch size of evaluation; 0 means Batch.
 	EvalBatch int `json:"eval_batch,omitempty"`
 	// LogEvery writes a step line to the metrics log every so many steps.
@@ -68,6 +73,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("optimizer must be adamw or sgd, got %q", o.Optimizer)
 	case o.LR <= 0:
 		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
+	case o.Replicas < 0:
+		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
 	}
 	return nil
 }
@@ -160,6 +167,9 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 	if o.LinearProbe {
 		m.FreezeBody(true)
 	}
+	if o.Replicas == 0 {
+		o.Replicas = DefaultReplicas(m, o.Batch)
+	}
 	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
 	t.st.Options = o
 	t.opt = newOptimizer(o)
@@ -196,6 +206,9 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("resuming %s: corrupt %s: %w", dir, stateFile, err)
+	}
+	if st.Options.Replicas == 0 {
+		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
 	}
 	ckpt := filepath.Join(dir, st.Dir)
 	m, err := checkpoint.Load(ckpt)
@@ -255,9 +268,8 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		t.metrics = f
 		defer f.Close()
 	}
-	ws := m.NewWorkspace(o.Batch, true)
+	grads := NewGradients(m, o.Batch, o.Replicas)
 	params := m.Params()
-	dlogits := make([]float32, o.Batch*c.Classes)
 	stop := total
 	if o.StopAt > 0 && o.StopAt < total {
 		stop = o.StopAt
@@ -277,15 +289,8 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			if every := c.RedrawEvery; every > 0 && step > 0 && step%every == 0 {
 				m.RedrawFeatures(o.Seed<<32 ^ uint64(step))
 			}
-			ws.Seed(o.Seed, uint64(step))
-			logits, err := m.Forward(ws, b.X, b.B)
+			loss, right, err := grads.Compute(b.X, b.Labels[:b.B], o.Seed, uint64(step), o.LabelSmoothing)
 			if err != nil {
-				it.Close()
-				return res, err
-			}
-			loss, right := nn.CrossEntropy(dlogits[:b.B*c.Classes], logits, b.Labels, c.Classes, o.LabelSmoothing)
-			m.ZeroGrad()
-			if err := m.Backward(ws, dlogits[:b.B*c.Classes], b.B); err != nil {
 				it.Close()
 				return res, err
 			}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/kernels"
-	"github.com/vitgo/vit/nn"
 	"github.com/vitgo/vit/optim"
+	"github.com/vitgo/vit/train"
 )
 
 // benchResult is what `vit bench --json` prints.
@@ -22,6 +22,7 @@ type benchResult struct {
 	DType         string  `json:"dtype"`
 	Batch         int     `json:"batch"`
 	Workers       int     `json:"workers"`
+	Replicas      int     `json:"replicas,omitempty"` // training: data-parallel replicas
 	ImagesPerS    float64 `json:"images_per_s"`
 	MsPerBatch    float64 `json:"ms_per_batch"`
 	FlopsPerImage float64 `json:"flops_per_image"` // forward; training counts 3×
@@ -43,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	dtypeFlag := fs.String("dtype", "fp32", "number format of the inference matrix products: fp32 or bf16")
 	seconds := fs.Float64("seconds", 10, "how long to measure, after warm-up")
 	noPack := fs.Bool("no-pack", false, "inference without weights packed at load (for comparison)")
+	replicas := fs.Int("replicas", 0, "training: model replicas sharing each batch (default: as vit train)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured steps to `FILE` (go tool pprof)")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args); err != nil {
@@ -86,19 +88,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		labels[i] = rng.IntN(c.Classes)
 	}
 	var step func() error
+	reps := 0
 	if *trainMode {
-		ws := m.NewWorkspace(b, true)
+		grads := train.NewGradients(m, b, *replicas)
+		reps = grads.Replicas()
 		opt := optim.NewAdamW(0.05)
 		params := m.Params()
-		dlogits := make([]float32, b*c.Classes)
 		step = func() error {
-			logits, err := m.Forward(ws, x, b)
-			if err != nil {
-				return err
-			}
-			nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0.1)
-			m.ZeroGrad()
-			if err := m.Backward(ws, dlogits, b); err != nil {
+			if _, _, err := grads.Compute(x, labels, 1, 0, 0.1); err != nil {
 				return err
 			}
 			optim.ClipGradNorm(params, 1)
@@ -151,6 +148,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		DType:         dt.String(),
 		Batch:         b,
 		Workers:       kernels.Workers,
+		Replicas:      reps,
 		ImagesPerS:    ips,
 		MsPerBatch:    1000 * elapsed / float64(n),
 		FlopsPerImage: flops,
@@ -165,7 +163,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "%s %s: %.2f images/s, %.1f ms per batch of %d, %.1f GFLOP/s = %.0f%% of the measured peak %.0f GFLOP/s (%s, %d workers); peak RSS %.0f MiB, weights %.0f MiB\n",
-		res.Mode, res.DType, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs, 100*res.PeakFraction, res.PeakGFLOPs, peakHow, res.Workers, res.PeakRSSMiB, res.WeightsMiB)
+	how := fmt.Sprintf("%d workers", res.Workers)
+	if reps > 1 {
+		how += fmt.Sprintf(", %d replicas", reps)
+	}
+	fmt.Fprintf(stdout, "%s %s: %.2f images/s, %.1f ms per batch of %d, %.1f GFLOP/s = %.0f%% of the measured peak %.0f GFLOP/s (%s, %s); peak RSS %.0f MiB, weights %.0f MiB\n",
+		res.Mode, res.DType, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs, 100*res.PeakFraction, res.PeakGFLOPs, peakHow, how, res.PeakRSSMiB, res.WeightsMiB)
 	return nil
 }

@@ -76,6 +76,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		resume    = fs.String("resume", "", "continue the run in this folder")
 		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
 		augment   = fs.String("augment", "", "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
+		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -126,6 +127,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			o.Momentum = 0.9
 		}
 		o.Seed = *seed
+		o.Replicas = *replicas
 		switch *augment {
 		case "":
 		case "none":

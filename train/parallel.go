@@ -1,0 +1,170 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/kernels"
+	"github.com/vitgo/vit/nn"
+)
+
+// Gradients computes the loss of a batch and its gradient with respect to
+// a model's parameters by data parallelism: the batch is split among
+// replicas of the model (vit.Model.Replica) that run at the same time, each
+// on its own core with kernels that do not split their work further
+// (kernels.Partition), and the replicas' gradients are summed in a fixed
+// order. With one replica the model computes the whole batch and its
+// matrix products split their work among the cores instead.
+//
+// For small models this is the faster way to use several cores: a product
+// of a small ViT (width 64 to 128) is too small to split well, while a
+// replica keeps a core busy on its own. The reference small ViT trains
+// 10-20% faster on two cores this way, and the hybrid of the default recipe
+// more (see BENCHMARKS.md).
+//
+// The result depends on the number of replicas (each sums its images'
+// gradients, then the replicas' sums are added) but not on scheduling or on
+// the number of cores.
+type Gradients struct {
+	models  []*vit.Model // models[0] is the model itself
+	params  [][]*nn.Param
+	ws      []*vit.Workspace
+	dlogits [][]float32
+	loss    []float64
+	correct []int
+	errs    []error
+	part    func(r int)      // runPart, made once
+	sumPart func(lo, hi int) // sumRange, made once
+
+	// the batch being computed
+	x      []float32
+	labels []int
+	seed   uint64
+	step   uint64
+	smooth float32
+}
+
+// DefaultReplicas is the number of replicas NewGradients uses when given
+// none: one per core (kernels.Workers), but at least 8 images of a batch
+// per replica, and no more replicas than keep their extra gradients under
+// 1 GiB together.
+func DefaultReplicas(m *vit.Model, batch int) int {
+	r := min(kernels.Workers, batch/8)
+	r = min(r, int((1<<30)/(4*max(1, m.NumParams()))))
+	return max(1, r)
+}
+
+// NewGradients prepares replicas replicas of m (DefaultReplicas when
+// replicas ≤ 0) for batches of up to batch images, each with a training
+// workspace for its share. Make it after any change to m's structure
+// (SetAttention, ResetHead, FreezeBody).
+func NewGradients(m *vit.Model, batch, replicas int) *Gradients {
+	if replicas <= 0 {
+		replicas = DefaultReplicas(m, batch)
+	}
+	replicas = max(1, min(replicas, batch))
+	g := &Gradients{
+		loss:    make([]float64, replicas),
+		correct: make([]int, replicas),
+		errs:    make([]error, replicas),
+	}
+	share := (batch + replicas - 1) / replicas
+	for r := range replicas {
+		rm := m
+		if r > 0 {
+			rm = m.Replica()
+		}
+		g.models = append(g.models, rm)
+		g.params = append(g.params, rm.Params())
+		g.ws = append(g.ws, rm.NewWorkspace(share, true))
+		g.dlogits = append(g.dlogits, make([]float32, share*m.Config.Classes))
+	}
+	g.part, g.sumPart = g.runPart, g.sumRange
+	return g
+}
+
+// Replicas is the number of replicas, the model itself included.
+func (g *Gradients) Replicas() int { return len(g.models) }
+
+// Compute sets the gradient (every parameter's Grad) of the model to that
+// of the mean cross-entropy loss, with label smoothing smoothing, over the
+// images x: [n, channels, height, width] with labels: [n], and returns that
+// loss and how many images the model classified right. Dropout and
+// stochastic depth draw from (seed, step), and the replica's index.
+func (g *Gradients) Compute(x []float32, labels []int, seed, step uint64, smoothing float32) (loss float64, correct int, err error) {
+	n := len(labels)
+	if max := g.ws[0].Batch() * len(g.models); n > max {
+		return 0, 0, fmt.Errorf("train: a batch of %d images for gradients sized for %d", n, max)
+	}
+	g.x, g.labels, g.seed, g.step, g.smooth = x, labels, seed, step, smoothing
+	if len(g.models) == 1 {
+		g.runPart(0)
+	} else {
+		kernels.Partition(len(g.models), g.part)
+	}
+	g.x, g.labels = nil, nil
+	for r := range g.models {
+		if g.errs[r] != nil {
+			return 0, 0, g.errs[r]
+		}
+		loss += g.loss[r]
+		correct += g.correct[r]
+	}
+	if len(g.models) > 1 {
+		g.sum()
+	}
+	return loss, correct, nil
+}
+
+// runPart computes replica r's share of the batch: its loss (weighted by
+// its share of the images) and its gradient, which it writes into its own
+// Grad, scaled to the mean over the whole batch.
+func (g *Gradients) runPart(r int) {
+	n, reps := len(g.labels), len(g.models)
+	lo, hi := n*r/reps, n*(r+1)/reps
+	g.loss[r], g.correct[r], g.errs[r] = 0, 0, nil
+	m := g.models[r]
+	m.ZeroGrad()
+	if lo == hi {
+		return
+	}
+	c := m.Config
+	size := c.Channels * c.ImageHeight * c.ImageWidth
+	ws := g.ws[r]
+	// Replica 0 draws what a single model would, so one replica trains
+	// exactly as the model alone.
+	ws.Seed(g.seed+uint64(r)*0x9e3779b97f4a7c15, g.step)
+	logits, err := m.Forward(ws, g.x[lo*size:hi*size], hi-lo)
+	if err != nil {
+		g.errs[r] = err
+		return
+	}
+	dlogits := g.dlogits[r][:(hi-lo)*c.Classes]
+	loss, right := nn.CrossEntropy(dlogits, logits, g.labels[lo:hi], c.Classes, g.smooth)
+	if hi-lo < n {
+		// CrossEntropy averaged over this share: rescale to the batch.
+		w := float32(hi-lo) / float32(n)
+		for i := range dlogits {
+			dlogits[i] *= w
+		}
+		loss *= float64(hi-lo) / float64(n)
+	}
+	g.loss[r], g.correct[r] = loss, right
+	g.errs[r] = m.Backward(ws, dlogits, hi-lo)
+}
+
+// sum adds the replicas' gradients into the model's, in replica order.
+func (g *Gradients) sum() { kernels.ParallelFor(len(g.params[0]), 1, g.sumPart) }
+
+// sumRange is sum for parameters [lo, hi).
+func (g *Gradients) sumRange(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		p := g.params[0][i]
+		if p.Frozen {
+			continue
+		}
+		for _, rp := range g.params[1:] {
+			kernels.AddTo(p.Grad, rp[i].Grad)
+		}
+	}
+}
