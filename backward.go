@@ -58,6 +58,10 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 
 	// (3), (2) through the blocks in reverse; dz is ∂L/∂z_l, then ∂L/∂z_{l-1}.
 	for l := c.Depth - 1; l >= 0; l-- {
+		if ws.classOnly && l == c.Depth-1 {
+			m.classBlockBackward(ws, l, m.Blocks[l], batch)
+			continue
+		}
 		m.blockBackward(ws, l, m.Blocks[l], batch)
 	}
 
@@ -168,6 +172,45 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	}
 	copy(dz, dmid)
 	b.Norm1.Backward(dz, g.dln, ws.zIn(l), a.mean1, a.rstd1, n)
+}
+
+// classBlockBackward is blockBackward for classBlock: it takes the class
+// token's ∂L/∂z_L from g.dpooled (the gradient of every other token's z_L
+// is zero) and writes ∂L/∂z_{l-1} for every token into g.dz.
+func (m *Model) classBlockBackward(ws *Workspace, l int, b *Block, batch int) {
+	c := m.Config
+	t, d, mlp := c.Tokens(), c.Dim, c.MLPDim
+	n := batch * t
+	g := ws.grads
+	a := &ws.blocks[l]
+	dzL := g.dpooled[:batch*d]
+
+	// (3) zₗ = FC2(GELU(FC1(LN2(z'ₗ)))) + z'ₗ, for the class token.
+	dbranch := branchGrad(g.dbranch, dzL, nil, a.keepMLP, batch, d)
+	dh := g.dhidden[:batch*mlp]
+	b.FC2.BackwardGELU(dh, dbranch, a.act, a.hidden[:batch*mlp], batch)
+	dln2 := g.dln[:batch*d]
+	b.FC1.Backward(dln2, dh, a.ln2, batch)
+	dmid := g.dmid[:batch*d]
+	copy(dmid, dzL)
+	b.Norm2.Backward(dmid, dln2, a.mid, a.mean2, a.rstd2, batch)
+
+	// (2) z'ₗ = Proj(Attention(QKV(LN1(zₗ₋₁)))) + zₗ₋₁: the class token's
+	// query, every token's keys and values.
+	dbranch = branchGrad(g.dbranch, dmid, nil, a.keepAttn, batch, d)
+	dattn := g.dattn[:batch*d]
+	b.Proj.Backward(dattn, dbranch, a.attn, batch)
+	dkv, dq := g.dqkv[:n*2*d], g.dqkv[n*2*d:n*2*d+batch*d]
+	b.Attn.BackwardClass(dq, dkv, g.dprobs, dattn, a.qkv, ws.classProbs, batch, t)
+	dln := g.dln[:n*d]
+	b.QKV.BackwardOutputs(dln, dkv, a.ln1, d, n, d, 3*d, false)
+	b.QKV.BackwardOutputs(dln, dq, a.ln1, t*d, batch, 0, d, true)
+	dz := g.dz[:n*d]
+	clear(dz)
+	for i := range batch {
+		copy(dz[i*t*d:], dmid[i*d:(i+1)*d])
+	}
+	b.Norm1.Backward(dz, dln, ws.zIn(l), a.mean1, a.rstd1, n)
 }
 
 // branchGrad is the gradient reaching a residual branch's output from the

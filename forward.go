@@ -27,7 +27,12 @@ func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error
 		return nil, fmt.Errorf("vit: %d input values for %d images of %d×%d×%d", len(x), batch, c.Channels, c.ImageHeight, c.ImageWidth)
 	}
 	m.embed(ws, x, batch) // (1)
+	ws.classOnly = m.classOnly(ws)
 	for l, b := range m.Blocks {
+		if ws.classOnly && l == c.Depth-1 {
+			m.classBlock(ws, l, b, batch) // (2), (3) for the class token
+			break
+		}
 		m.block(ws, l, b, batch) // (2), (3)
 	}
 	m.head(ws, batch) // (4)
@@ -189,6 +194,59 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
 }
 
+// ClassShortcut lets the last block compute the class token's row alone
+// when nothing else of its output is read (see classOnly). Tests and
+// benchmarks turn it off to compare.
+var classShortcut = true
+
+// classOnly reports whether the last block may compute the class token's
+// row alone (classBlock): the head reads nothing else of its output when
+// it classifies from the class token, unless attention maps or inputs are
+// being captured, or dropout inside the block needs masks over every
+// token.
+func (m *Model) classOnly(ws *Workspace) bool {
+	c := m.Config
+	l := c.Depth - 1
+	a := ws.acts(l)
+	return classShortcut && c.ClassToken() && m.Blocks[l].Performer == nil &&
+		ws.capture == nil && ws.captureGrad == nil && ws.captureQKV == nil &&
+		a.attnMask == nil && a.projMask == nil
+}
+
+// classBlock is block for the last block when only the class token's
+// output is needed: every token's keys and values, but only the class
+// token's query, attention, projection and MLP. In a small ViT (50 tokens)
+// this skips about five sixths of the block's work. It writes the class
+// token's z_L: [batch, dim] into ws.pooledIn, the final norm's input.
+func (m *Model) classBlock(ws *Workspace, l int, b *Block, batch int) {
+	c := m.Config
+	t, d := c.Tokens(), c.Dim
+	n := batch * t
+	a := ws.acts(l)
+	zIn := ws.zIn(l)
+	m.dropMasks(ws, a, l, batch)
+
+	// (2) z'ₗ = MSA(LN(zₗ₋₁)) + zₗ₋₁: keys and values of every token, the
+	// query of the class token only.
+	b.Norm1.Forward(a.ln1, zIn, a.mean1, a.rstd1, n)
+	if ws.train {
+		b.QKV.ForwardOutputs(a.qkv[d:], 3*d, a.ln1, d, n, d, 3*d)
+		b.QKV.ForwardOutputs(a.qkv, t*3*d, a.ln1, t*d, batch, 0, d)
+	} else {
+		ws.linear(b.QKV, a.qkv, a.ln1, n) // through the packed weights, all of it
+	}
+	b.Attn.ForwardClass(a.attn, ws.classProbs, a.qkv, batch, t)
+	for i := range batch {
+		copy(ws.classIn[i*d:(i+1)*d], zIn[i*t*d:])
+	}
+	ws.linearResidual(b.Proj, a.mid, a.attn, ws.classIn, nil, a.keepAttn, batch, 1)
+
+	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ, for the class token.
+	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, batch)
+	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, batch)
+	ws.linearResidual(b.FC2, ws.pooledIn, a.act, a.mid, nil, a.keepMLP, batch, 1)
+}
+
 // residual turns a branch output into branch⊙mask·keep + skip, in place in
 // branch: [batch, per]. mask (dropout, [batch, per]) and keep (stochastic
 // depth, [batch]) may be nil.
@@ -264,8 +322,10 @@ func (m *Model) head(ws *Workspace, batch int) {
 	t, d := c.Tokens(), c.Dim
 	zL := ws.zIn(c.Depth)
 	if c.ClassToken() {
-		for b := range batch {
-			copy(ws.pooledIn[b*d:(b+1)*d], zL[b*t*d:])
+		if !ws.classOnly { // else the last block wrote pooledIn
+			for b := range batch {
+				copy(ws.pooledIn[b*d:(b+1)*d], zL[b*t*d:])
+			}
 		}
 		m.Norm.Forward(ws.features, ws.pooledIn, ws.normMean, ws.normRstd, batch)
 	} else {

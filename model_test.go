@@ -27,6 +27,7 @@ func TestModelBackward(t *testing.T) {
 		{"gap", func(c *Config) { c.Pool = "gap" }},
 		{"sincos", func(c *Config) { c.PosEmbed = "sincos"; c.NoQKVBias = true }},
 		{"dropout", func(c *Config) { c.Dropout = 0.2; c.AttentionDropout = 0.2; c.DropPath = 0.3 }},
+		{"droppath", func(c *Config) { c.DropPath = 0.5 }},
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
 		{"hybrid", hybridPatch2},
 		{"hybrid-1x1", hybrid1x1},
@@ -79,6 +80,88 @@ func TestModelBackward(t *testing.T) {
 					continue
 				}
 				gradcheck.Check(t, p.Name, p.Data, p.Grad, loss, 1e-2, 2e-2, 24)
+			}
+		})
+	}
+}
+
+// TestClassShortcut checks that the last block computing the class token
+// alone (classBlock) gives the logits and gradients of the whole block, and
+// that it is taken exactly when nothing else of the block's output is read.
+func TestClassShortcut(t *testing.T) {
+	defer func() { classShortcut = true }()
+	cases := []struct {
+		name  string
+		edit  func(*Config)
+		taken bool
+	}{
+		{"cls", func(*Config) {}, true},
+		{"no-qkv-bias", func(c *Config) { c.NoQKVBias = true }, true},
+		{"droppath", func(c *Config) { c.DropPath = 0.5 }, true},
+		{"hybrid", hybridPatch2, true},
+		{"gap", func(c *Config) { c.Pool = "gap" }, false},
+		{"dropout", func(c *Config) { c.Dropout = 0.2 }, false},
+		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			c.Depth = 3
+			tc.edit(&c)
+			m, err := New(c, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(4, 5))
+			copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+			batch := 3
+			x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+			labels := []int{0, 2, 1}
+			run := func(shortcut bool) (logits, predicted []float32, grads [][]float32) {
+				classShortcut = shortcut
+				ws := m.NewWorkspace(batch, true)
+				ws.Seed(3, 9)
+				out, err := m.Forward(ws, x, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if shortcut && ws.classOnly != tc.taken {
+					t.Fatalf("shortcut taken: %v, want %v", ws.classOnly, tc.taken)
+				}
+				logits = append(logits, out...)
+				dlogits := make([]float32, batch*c.Classes)
+				nn.CrossEntropy(dlogits, out, labels, c.Classes, 0.1)
+				m.ZeroGrad()
+				if err := m.Backward(ws, dlogits, batch); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range m.Params() {
+					grads = append(grads, append([]float32(nil), p.Grad...))
+				}
+				m.ResetWorkspaces()
+				if predicted, err = m.Predict(x, batch); err != nil {
+					t.Fatal(err)
+				}
+				return logits, predicted, grads
+			}
+			wantLogits, wantPredicted, wantGrads := run(false)
+			logits, predicted, grads := run(true)
+			close := func(what string, got, want []float32) {
+				t.Helper()
+				var scale float64
+				for _, v := range want {
+					scale = max(scale, math.Abs(float64(v)))
+				}
+				for i := range want {
+					if math.Abs(float64(got[i]-want[i])) > 1e-5*scale+1e-9 {
+						t.Fatalf("%s[%d] = %v with the shortcut, %v without", what, i, got[i], want[i])
+					}
+				}
+			}
+			close("logits", logits, wantLogits)
+			close("Predict", predicted, wantPredicted)
+			for i, p := range m.Params() {
+				close(p.Name+" grad", grads[i], wantGrads[i])
 			}
 		})
 	}

@@ -23,6 +23,11 @@ type Workspace struct {
 	pooledOut          []float32   // final-norm output, same shape
 	normMean, normRstd []float32
 	features           []float32 // [batch, dim]: pre-head representation
+
+	// The last block when it computes the class token alone (classBlock).
+	classOnly  bool      // the last Forward did
+	classIn    []float32 // [batch, dim]: the class token's row of its input
+	classProbs []float32 // [batch, heads, tokens]: the class token's attention
 	logits             []float32 // [batch, classes]
 
 	// Training only.
@@ -109,6 +114,9 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 		pooledRows = n
 	}
 	ws.pooledIn, ws.pooledOut = f(pooledRows*d), f(pooledRows*d)
+	if c.ClassToken() && !c.Performer() {
+		ws.classIn, ws.classProbs = f(batch*d), f(batch*h*t)
+	}
 	ws.normMean, ws.normRstd = f(pooledRows), f(pooledRows)
 	nz, nb := 2, 1
 	if train {

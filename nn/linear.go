@@ -80,21 +80,46 @@ func (l *Linear) InferResidual(y, x, skip []float32, n int) {
 	l.forward(y, x, n, kernels.Epilogue{Add: skip}, true)
 }
 
+// ForwardOutputs computes outputs [o0, o1) of y = x·Wᵀ + b alone, for n
+// rows of x that lie ldx apart, into rows of y that lie ldy apart (column j
+// of y is output o0+j): a layer whose outputs are used in part (the
+// queries of one token, say) computes only those.
+func (l *Linear) ForwardOutputs(y []float32, ldy int, x []float32, ldx, n, o0, o1 int) {
+	var e kernels.Epilogue
+	if l.B != nil {
+		e.Bias = l.B.Data[o0:o1]
+	}
+	kernels.SgemmEpilogue(false, true, n, o1-o0, l.In, 1, x, ldx, l.W.Data[o0*l.In:], l.In, 0, y, ldy, e)
+}
+
 // Backward takes dy: [n, out] and the forward input x: [n, in]. It adds
 // dyᵀ·x to W.Grad and the column sums of dy to B.Grad, and, when dx is not
 // nil, writes dx = dy·W: [n, in] (overwriting).
 func (l *Linear) Backward(dx, dy, x []float32, n int) {
+	l.BackwardOutputs(dx, dy, x, l.In, n, 0, l.Out, false)
+}
+
+// BackwardOutputs is Backward for ForwardOutputs: dy: [n, o1−o0] is the
+// gradient of outputs [o0, o1), and x, dx have rows ldx apart. It adds to
+// rows [o0, o1) of W.Grad and to B.Grad[o0:o1], and, when dx is not nil,
+// writes dx = dy·W[o0:o1], or adds it to dx with accumulate.
+func (l *Linear) BackwardOutputs(dx, dy, x []float32, ldx, n, o0, o1 int, accumulate bool) {
+	out := o1 - o0
 	if !l.W.Frozen {
-		kernels.Sgemm(true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
+		kernels.Sgemm(true, false, out, l.In, n, 1, dy, out, x, ldx, 1, l.W.Grad[o0*l.In:], l.In)
 	}
 	if l.B != nil && !l.B.Frozen {
 		if len(l.scratch) < kernels.Workers*l.Out {
 			l.scratch = make([]float32, kernels.Workers*l.Out)
 		}
-		kernels.ColumnSums(l.B.Grad, dy, n, l.scratch)
+		kernels.ColumnSums(l.B.Grad[o0:o1], dy, n, l.scratch)
 	}
 	if dx != nil {
-		kernels.Sgemm(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dx, l.In)
+		beta := float32(0)
+		if accumulate {
+			beta = 1
+		}
+		kernels.Sgemm(false, false, n, l.In, out, 1, dy, out, l.W.Data[o0*l.In:], l.In, beta, dx, ldx)
 	}
 }
 
