@@ -9,27 +9,37 @@ import (
 )
 
 // BenchmarkTrainStep measures forward + backward of the reference small ViT
-// (28×28, patch 4, dim 128, depth 6, 4 heads, MLP 512) at batch 128.
+// (28×28, patch 4, dim 128, depth 6, 4 heads, MLP 512) at batch 128, with
+// the last block computing the class token alone (classBlock) and, for
+// comparison, computing every token:
+//
+//	go test -run - -bench TrainStep -count 10 . | benchstat -col /last -
 func BenchmarkTrainStep(b *testing.B) {
-	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512, Classes: 10}
-	m, _ := New(c, 1)
-	batch := 128
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, batch*28*28)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
+	for _, shortcut := range []bool{true, false} {
+		b.Run(map[bool]string{true: "last=class", false: "last=all"}[shortcut], func(b *testing.B) {
+			defer func() { classShortcut = true }()
+			classShortcut = shortcut
+			c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512, Classes: 10}
+			m, _ := New(c, 1)
+			batch := 128
+			rng := rand.New(rand.NewPCG(1, 2))
+			x := make([]float32, batch*28*28)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			labels := make([]int, batch)
+			dl := make([]float32, batch*10)
+			ws := m.NewWorkspace(batch, true)
+			b.ResetTimer()
+			for range b.N {
+				logits, _ := m.Forward(ws, x, batch)
+				nn.CrossEntropy(dl, logits, labels, 10, 0)
+				m.ZeroGrad()
+				m.Backward(ws, dl, batch)
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
-	labels := make([]int, batch)
-	dl := make([]float32, batch*10)
-	ws := m.NewWorkspace(batch, true)
-	b.ResetTimer()
-	for range b.N {
-		logits, _ := m.Forward(ws, x, batch)
-		nn.CrossEntropy(dl, logits, labels, 10, 0)
-		m.ZeroGrad()
-		m.Backward(ws, dl, batch)
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 }
 
 // BenchmarkPredict measures inference of the paper's models at 224×224:

@@ -25,14 +25,18 @@ type benchResult struct {
 	Replicas      int     `json:"replicas,omitempty"` // training: data-parallel replicas
 	ImagesPerS    float64 `json:"images_per_s"`
 	MsPerBatch    float64 `json:"ms_per_batch"`
-	FlopsPerImage float64 `json:"flops_per_image"` // forward; training counts 3×
-	GFLOPs        float64 `json:"gflops"`
-	PeakGFLOPs    float64 `json:"peak_gflops"` // measured with an FMA loop at start
-	PeakHow       string  `json:"peak_how"`
-	PeakFraction  float64 `json:"peak_fraction"`
-	NativeBF16    bool    `json:"native_bf16"`
-	PeakRSSMiB    float64 `json:"peak_rss_mib"` // whole process, including the input batch
-	WeightsMiB    float64 `json:"weights_mib"`  // parameters plus packed copies
+	FlopsPerImage float64 `json:"flops_per_image"` // the model's, forward; training counts 3×
+	// ComputedFlopsPerImage is what ran: FlopsPerImage less the work the
+	// last block skips (vit.Config.SkippedFLOPs). GFLOPs and PeakFraction
+	// count it.
+	ComputedFlopsPerImage float64 `json:"computed_flops_per_image"`
+	GFLOPs                float64 `json:"gflops"`
+	PeakGFLOPs            float64 `json:"peak_gflops"` // measured with an FMA loop at start
+	PeakHow               string  `json:"peak_how"`
+	PeakFraction          float64 `json:"peak_fraction"`
+	NativeBF16            bool    `json:"native_bf16"`
+	PeakRSSMiB            float64 `json:"peak_rss_mib"` // whole process, including the input batch
+	WeightsMiB            float64 `json:"weights_mib"`  // parameters plus packed copies
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -138,26 +142,27 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		peak, peakHow = again, how
 	}
 	ips := float64(n*b) / elapsed
-	flops := float64(c.FLOPs())
+	flops, computed := float64(c.FLOPs()), float64(c.FLOPs()-c.SkippedFLOPs(*trainMode))
 	if *trainMode {
-		flops *= 3
+		flops, computed = 3*flops, 3*computed
 	}
 	res := benchResult{
-		Mode:          map[bool]string{true: "train", false: "inference"}[*trainMode],
-		Model:         describe(c),
-		DType:         dt.String(),
-		Batch:         b,
-		Workers:       kernels.Workers,
-		Replicas:      reps,
-		ImagesPerS:    ips,
-		MsPerBatch:    1000 * elapsed / float64(n),
-		FlopsPerImage: flops,
-		GFLOPs:        ips * flops / 1e9,
-		PeakGFLOPs:    peak / 1e9,
-		PeakHow:       peakHow,
-		NativeBF16:    kernels.NativeBF16(),
-		PeakRSSMiB:    float64(peakRSS()) / (1 << 20),
-		WeightsMiB:    float64(m.WeightBytes()) / (1 << 20),
+		Mode:                  map[bool]string{true: "train", false: "inference"}[*trainMode],
+		Model:                 describe(c),
+		DType:                 dt.String(),
+		Batch:                 b,
+		Workers:               kernels.Workers,
+		Replicas:              reps,
+		ImagesPerS:            ips,
+		MsPerBatch:            1000 * elapsed / float64(n),
+		FlopsPerImage:         flops,
+		ComputedFlopsPerImage: computed,
+		GFLOPs:                ips * computed / 1e9,
+		PeakGFLOPs:            peak / 1e9,
+		PeakHow:               peakHow,
+		NativeBF16:            kernels.NativeBF16(),
+		PeakRSSMiB:            float64(peakRSS()) / (1 << 20),
+		WeightsMiB:            float64(m.WeightBytes()) / (1 << 20),
 	}
 	res.PeakFraction = res.GFLOPs / res.PeakGFLOPs
 	if *jsonOut {
@@ -167,7 +172,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if reps > 1 {
 		how += fmt.Sprintf(", %d replicas", reps)
 	}
-	fmt.Fprintf(stdout, "%s %s: %.2f images/s, %.1f ms per batch of %d, %.1f GFLOP/s = %.0f%% of the measured peak %.0f GFLOP/s (%s, %s); peak RSS %.0f MiB, weights %.0f MiB\n",
-		res.Mode, res.DType, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs, 100*res.PeakFraction, res.PeakGFLOPs, peakHow, how, res.PeakRSSMiB, res.WeightsMiB)
+	fmt.Fprintf(stdout, "%s %s: %.2f images/s, %.1f ms per batch of %d, %.1f GFLOP/s computed = %.0f%% of the measured peak %.0f GFLOP/s (%s, %s); %.1f GFLOP/s of the model's FLOPs; peak RSS %.0f MiB, weights %.0f MiB\n",
+		res.Mode, res.DType, res.ImagesPerS, res.MsPerBatch, b, res.GFLOPs, 100*res.PeakFraction, res.PeakGFLOPs, peakHow, how, res.ImagesPerS*res.FlopsPerImage/1e9, res.PeakRSSMiB, res.WeightsMiB)
 	return nil
 }
