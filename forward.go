@@ -17,7 +17,9 @@ import (
 //	y = LN(z⁰_L), then the head                                (4)
 //
 // With a training workspace, dropout and stochastic depth are active and
-// everything Backward needs is kept.
+// everything Backward needs is kept. Since (4) reads only the class token
+// z⁰_L, the last block computes (2) and (3) for it alone when nothing else
+// of its output is read (see classBlock).
 func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error) {
 	c := m.Config
 	if batch > ws.batch {

@@ -89,7 +89,7 @@ type backwardBuffers struct {
 
 // NewWorkspace sizes a workspace for batches of up to batch images. With
 // train set it keeps every block's activations for Backward (see
-// Model.ActivationBytes for how much memory that takes).
+// Workspace.Bytes for how much memory that takes).
 func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	c := m.Config
 	t, d, h, mlp := c.Tokens(), c.Dim, c.Heads, c.MLPDim
@@ -222,7 +222,8 @@ func (ws *Workspace) Bytes() int64 {
 			n += len(x)
 		}
 	}
-	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask)
+	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask,
+		ws.classIn, ws.classProbs)
 	add(ws.z...)
 	for _, s := range ws.stem {
 		add(s.cols, s.conv, s.mean, s.rstd)

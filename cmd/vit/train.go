@@ -170,8 +170,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if tr, err = train.New(m, trainSet, testSet, o, dir); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images). Run folder: %s\n",
-			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N, dir)
+		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images), %s. Run folder: %s\n",
+			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N,
+			plural(tr.Options.Replicas, "model replica"), dir)
 	}
 	bar := &progress{w: stderr, tty: isTerminal(stderr)}
 	tr.Observer = bar
@@ -259,4 +260,12 @@ func (p *progress) finish() {
 		p.bar.Finish()
 		p.bar = nil
 	}
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
