@@ -25,7 +25,7 @@ import (
 //
 // The result depends on the number of replicas (each sums its images'
 // gradients, then the replicas' sums are added) but not on scheduling or on
-// the number of cores.
+// the number of cores. A Gradients belongs to one goroutine at a time.
 type Gradients struct {
 	models  []*vit.Model // models[0] is the model itself
 	params  [][]*nn.Param

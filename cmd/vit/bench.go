@@ -68,6 +68,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *batch <= 0 {
 		*batch = map[bool]int{true: 128, false: 16}[*trainMode]
 	}
+	if *replicas < 0 {
+		return fmt.Errorf("--replicas must be 0 (one per core) or more, got %d", *replicas)
+	}
 	fmt.Fprintf(stderr, "measuring the peak %s multiply-add rate on %d workers...\n", dt, kernels.Workers)
 	peak, peakHow := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond)
 
