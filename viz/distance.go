@@ -27,6 +27,20 @@ func patchDistances(g Grid) []float64 {
 	return d
 }
 
+// UniformDistance is the mean attention distance, in pixels, of attention
+// spread evenly over the patches of grid g: the mean over query patches i
+// of the mean of ‖c_i − c_j‖ over all patches j (see DistanceFormula). A
+// head far below it attends locally; one near it, as far as a head that
+// ignores position.
+func UniformDistance(g Grid) float64 {
+	n := g.Patches()
+	var s float64
+	for _, d := range patchDistances(g) {
+		s += d
+	}
+	return s / float64(n*n)
+}
+
 // MeanDistance returns the mean attention distance in pixels of each head,
 // averaged over the images and query patches of one layer's probabilities
 // att: [batch, heads, tokens, tokens] (see DistanceFormula). A query row

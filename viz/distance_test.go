@@ -112,6 +112,13 @@ func TestMeanDistanceUniform(t *testing.T) {
 	if math.Abs(d[0]-want) > 1e-5 {
 		t.Fatalf("3×3 uniform distance %v, want %v", d[0], want)
 	}
+	if u := UniformDistance(g); math.Abs(u-want) > 1e-9 {
+		t.Fatalf("UniformDistance of a 3×3 grid: %v, want %v", u, want)
+	}
+	// The report's 7×7 grid of 4-pixel patches (Fashion-MNIST, patch 4).
+	if u := UniformDistance(Grid{H: 7, W: 7, Patch: 4}); math.Abs(u-14.4) > 0.05 {
+		t.Fatalf("UniformDistance of 7×7 patches of 4 pixels: %v, want about 14.4", u)
+	}
 }
 
 func TestMeanAttentionDistanceModel(t *testing.T) {

@@ -40,8 +40,10 @@ func render(plots [][]*plot.Plot, w, h vg.Length) image.Image {
 
 // DistancePlot draws the mean attention distance dist: [layer][head] in
 // pixels as one dot per head at x = layer (1-based), as in the paper's
-// Figure 7 (right). imageSide, if positive, is drawn as the y limit.
-func DistancePlot(dist [][]float64, imageSide int) (image.Image, error) {
+// Figure 7 (right). imageSide, if positive, is drawn as the y limit;
+// uniform, if positive, as a dashed line: the distance of attention spread
+// evenly over the patches (UniformDistance).
+func DistancePlot(dist [][]float64, imageSide int, uniform float64) (image.Image, error) {
 	p := plot.New()
 	p.Title.Text = "Mean attention distance per head"
 	p.X.Label.Text = "Network depth (layer)"
@@ -60,6 +62,17 @@ func DistancePlot(dist [][]float64, imageSide int) (image.Image, error) {
 	}
 	s.GlyphStyle = draw.GlyphStyle{Color: blue, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
 	p.Add(s, plotter.NewGrid())
+	if uniform > 0 {
+		u, err := plotter.NewLine(plotter.XYs{{X: 0.5, Y: uniform}, {X: float64(len(dist)) + 0.5, Y: uniform}})
+		if err != nil {
+			return nil, err
+		}
+		u.Color, u.Width, u.Dashes = color.Gray{Y: 110}, vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(u)
+		p.Legend.Add("uniform attention", u)
+		p.Legend.Top = true
+		top = max(top, uniform)
+	}
 	p.X.Min, p.X.Max = 0.5, float64(len(dist))+0.5
 	p.X.Tick.Marker = intTicks{}
 	p.Y.Min = 0

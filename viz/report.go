@@ -74,14 +74,17 @@ type Report struct {
 	Images                int               `json:"images"` // images averaged in mean_attention_distance
 	Formulas              map[string]string `json:"formulas"`
 	MeanAttentionDistance [][]float64       `json:"mean_attention_distance"` // [layer][head], pixels
-	PositionSimilarity    [][]float64       `json:"position_similarity"`     // [patch][patch]
-	PCAExplainedVariance  []float64         `json:"pca_explained_variance"`
-	RolloutOptions        RolloutOptions    `json:"rollout_options"`
-	Rollout               []ImageReport     `json:"rollout"`
-	Epochs                []EpochRecord     `json:"training_epochs,omitempty"`
-	Confusion             [][]int           `json:"confusion,omitempty"` // [true][predicted]
-	TestSet               string            `json:"test_set,omitempty"`
-	Figures               map[string]string `json:"figures"` // figure name → PNG file
+	// UniformAttentionDistance is the distance attention spread evenly
+	// over the patches would give, in pixels (UniformDistance).
+	UniformAttentionDistance float64           `json:"uniform_attention_distance"`
+	PositionSimilarity       [][]float64       `json:"position_similarity"` // [patch][patch]
+	PCAExplainedVariance     []float64         `json:"pca_explained_variance"`
+	RolloutOptions           RolloutOptions    `json:"rollout_options"`
+	Rollout                  []ImageReport     `json:"rollout"`
+	Epochs                   []EpochRecord     `json:"training_epochs,omitempty"`
+	Confusion                [][]int           `json:"confusion,omitempty"` // [true][predicted]
+	TestSet                  string            `json:"test_set,omitempty"`
+	Figures                  map[string]string `json:"figures"` // figure name → PNG file
 }
 
 // Report file names.
@@ -291,15 +294,17 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		img, err := DistancePlot(rep.MeanAttentionDistance, max(c.ImageHeight, c.ImageWidth))
+		rep.UniformAttentionDistance = UniformDistance(GridOf(c))
+		img, err := DistancePlot(rep.MeanAttentionDistance, max(c.ImageHeight, c.ImageWidth), rep.UniformAttentionDistance)
 		if err != nil {
 			return nil, err
 		}
 		f, err = save("attention-distance.png", img, "Mean attention distance (Figure 7, right)",
 			fmt.Sprintf("One dot per head and layer: the mean distance in pixels between a query patch and the patches it attends to, "+
-				"weighted by the attention, averaged over %d images of %s (images %d×%d, patches %d×%d). The paper finds that some heads attend "+
+				"weighted by the attention, averaged over %d images of %s (images %d×%d, patches %d×%d). The dashed line, %.1f pixels, is what "+
+				"attention spread evenly over the patches gives. The paper finds that some heads attend "+
 				"to most of the image already in the lowest layers while others stay local, and that the distance grows with depth.",
-				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.PixelPatch()))
+				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.PixelPatch(), rep.UniformAttentionDistance))
 		if err != nil {
 			return nil, err
 		}

@@ -72,6 +72,9 @@ func TestReport(t *testing.T) {
 	if len(rep.MeanAttentionDistance) != c.Depth || len(rep.MeanAttentionDistance[0]) != c.Heads {
 		t.Fatalf("mean attention distance shape")
 	}
+	if want := UniformDistance(GridOf(c)); rep.UniformAttentionDistance != want || want <= 0 {
+		t.Fatalf("uniform attention distance %v, want %v", rep.UniformAttentionDistance, want)
+	}
 	if len(rep.PositionSimilarity) != 12 || len(rep.Rollout) != 2 || len(rep.Rollout[0].Rollout) != 4 || len(rep.Rollout[0].Rollout[0]) != 3 {
 		t.Fatalf("report shapes: %d, %d", len(rep.PositionSimilarity), len(rep.Rollout))
 	}
@@ -89,7 +92,7 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"mean_attention_distance", "position_similarity", "pca_explained_variance", "rollout", "config", "formulas"} {
+	for _, k := range []string{"mean_attention_distance", "uniform_attention_distance", "position_similarity", "pca_explained_variance", "rollout", "config", "formulas"} {
 		if j[k] == nil {
 			t.Errorf("report.json lacks %s", k)
 		}
