@@ -28,7 +28,7 @@ type Workspace struct {
 	classOnly  bool      // the last Forward did
 	classIn    []float32 // [batch, dim]: the class token's row of its input
 	classProbs []float32 // [batch, heads, tokens]: the class token's attention
-	logits             []float32 // [batch, classes]
+	logits     []float32 // [batch, classes]
 
 	// Training only.
 	embedMask []float32 // dropout after the position embedding: [batch, tokens, dim]
