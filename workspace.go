@@ -23,12 +23,12 @@ type Workspace struct {
 	pooledOut          []float32   // final-norm output, same shape
 	normMean, normRstd []float32
 	features           []float32 // [batch, dim]: pre-head representation
+	logits             []float32 // [batch, classes]
 
 	// The last block when it computes the class token alone (classBlock).
 	classOnly  bool      // the last Forward did
 	classIn    []float32 // [batch, dim]: the class token's row of its input
 	classProbs []float32 // [batch, heads, tokens]: the class token's attention
-	logits     []float32 // [batch, classes]
 
 	// Training only.
 	embedMask []float32 // dropout after the position embedding: [batch, tokens, dim]
