@@ -196,7 +196,7 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
 }
 
-// ClassShortcut lets the last block compute the class token's row alone
+// classShortcut lets the last block compute the class token's row alone
 // when nothing else of its output is read (see classOnly). Tests and
 // benchmarks turn it off to compare.
 var classShortcut = true
