@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -11,7 +12,7 @@ import (
 )
 
 // gradientCase is a small model and a batch of random images for it.
-func gradientCase(t *testing.T, c vit.Config, batch int) (*vit.Model, []float32, []int) {
+func gradientCase(t testing.TB, c vit.Config, batch int) (*vit.Model, []float32, []int) {
 	t.Helper()
 	m, err := vit.New(c, 7)
 	if err != nil {
@@ -134,6 +135,39 @@ func TestDefaultReplicas(t *testing.T) {
 		kernels.Workers = tc.workers
 		if got := DefaultReplicas(m, tc.batch); got != tc.want {
 			t.Errorf("%d workers, batch %d: %d replicas, want %d", tc.workers, tc.batch, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkGradients compares one model on all cores with one replica per
+// core, on the reference small ViT (batch 128) and the quick recipe's
+// hybrid (batch 64):
+//
+//	go test -run - -bench Gradients -count 10 ./train | benchstat -col /replicas -
+func BenchmarkGradients(b *testing.B) {
+	stem, err := vit.ParseStem("32:3:1:ln,64:3:2:ln,128:3:2:ln")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mc := range []struct {
+		name  string
+		c     vit.Config
+		batch int
+	}{
+		{"reference", vit.Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Classes: 10, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512}, 128},
+		{"quick", vit.Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Classes: 10, Patch: 1, Dim: 64, Depth: 2, Heads: 4, MLPDim: 256, Stem: stem}, 64},
+	} {
+		m, x, labels := gradientCase(b, mc.c, mc.batch)
+		for _, reps := range []int{1, kernels.Workers} {
+			b.Run(fmt.Sprintf("model=%s/replicas=%d", mc.name, reps), func(b *testing.B) {
+				g := NewGradients(m, mc.batch, reps)
+				for range b.N {
+					if _, _, err := g.Compute(x, labels, 1, 0, 0.1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*mc.batch)/b.Elapsed().Seconds(), "images/s")
+			})
 		}
 	}
 }
