@@ -16,10 +16,10 @@ import (
 // order. With one replica the model computes the whole batch and its
 // matrix products split their work among the cores instead.
 //
-// On two cores (alternating runs, median of 30) the quick recipe's hybrid
-// (width 64, batch 64) computes 4% faster with two replicas than with one,
-// and the reference small ViT (width 128, batch 128) at the same speed: its
-// products are large enough to split well. Replicas never wait on each
+// On two cores (BenchmarkReplicas: alternating runs, median of 30) the
+// quick recipe's hybrid (width 64, batch 64) computes 4-12% faster with two
+// replicas than with one, and the reference small ViT (width 128, batch
+// 128) at the same speed: its products are large enough to split well. Replicas never wait on each
 // other inside a step, so they suit machines with more cores than a small
 // product can keep busy.
 //
