@@ -127,6 +127,22 @@ func TestCrossEntropy(t *testing.T) {
 			return l
 		}, 1e-3, 1e-2, 0)
 	}
+	// Mixed targets (Mixup, CutMix): finite differences, and linearity in
+	// the target.
+	others := []int{3, 5, 0, 1}
+	for _, lambda := range []float32{0.25, 0.8} {
+		d := make([]float32, len(logits))
+		loss, right := MixedCrossEntropy(d, logits, labels, others, lambda, classes, 0.1)
+		gradcheck.Check(t, "mixed dlogits", logits, d, func() float64 {
+			l, _ := MixedCrossEntropy(nil, logits, labels, others, lambda, classes, 0.1)
+			return l
+		}, 1e-3, 1e-2, 0)
+		la, ra := CrossEntropy(nil, logits, labels, classes, 0.1)
+		lb, _ := CrossEntropy(nil, logits, others, classes, 0.1)
+		if want := float64(lambda)*la + float64(1-lambda)*lb; math.Abs(loss-want) > 1e-6 || right != ra {
+			t.Errorf("λ %v: mixed loss %v (%d right), want %v (%d right)", lambda, loss, right, want, ra)
+		}
+	}
 	// Uniform logits give log(classes) whatever the smoothing.
 	l, _ := CrossEntropy(nil, make([]float32, classes), []int{1}, classes, 0.1)
 	if math.Abs(l-math.Log(float64(classes))) > 1e-6 {

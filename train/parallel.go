@@ -39,10 +39,21 @@ type Gradients struct {
 
 	// the batch being computed
 	x      []float32
-	labels []int
+	t      Targets
+	others []int // partners' labels of a mixed batch
 	seed   uint64
 	step   uint64
-	smooth float32
+}
+
+// Targets is what a batch is trained toward: its labels, smoothed, and for
+// a batch mixed by data.Mix the weight of each image's own label.
+type Targets struct {
+	Labels    []int   // [n] class labels
+	Smoothing float32 // label smoothing ε
+	// Mixed says the batch was mixed (data.Mix.Apply): image i's target is
+	// then Lambda·t(Labels[i]) + (1−Lambda)·t(Labels[n−1−i]).
+	Mixed  bool
+	Lambda float32
 }
 
 // DefaultReplicas is the number of replicas NewGradients uses when given
@@ -66,6 +77,7 @@ func NewGradients(m *vit.Model, batch, replicas int) *Gradients {
 	replicas = max(1, min(replicas, batch))
 	g := &Gradients{
 		loss:    make([]float64, replicas),
+		others:  make([]int, 0, batch),
 		correct: make([]int, replicas),
 		errs:    make([]error, replicas),
 	}
@@ -88,22 +100,29 @@ func NewGradients(m *vit.Model, batch, replicas int) *Gradients {
 func (g *Gradients) Replicas() int { return len(g.models) }
 
 // Compute sets the gradient (every parameter's Grad) of the model to that
-// of the mean cross-entropy loss, with label smoothing smoothing, over the
-// images x: [n, channels, height, width] with labels: [n], and returns that
-// loss and how many images the model classified right. Dropout and
-// stochastic depth draw from (seed, step), and the replica's index.
-func (g *Gradients) Compute(x []float32, labels []int, seed, step uint64, smoothing float32) (loss float64, correct int, err error) {
-	n := len(labels)
+// of the mean cross-entropy loss over the images x: [n, channels, height,
+// width] against the targets t (nn.MixedCrossEntropy), and returns that
+// loss and how many images the model classified as their own label.
+// Dropout and stochastic depth draw from (seed, step), and the replica's
+// index.
+func (g *Gradients) Compute(x []float32, t Targets, seed, step uint64) (loss float64, correct int, err error) {
+	n := len(t.Labels)
 	if max := g.ws[0].Batch() * len(g.models); n > max {
 		return 0, 0, fmt.Errorf("train: a batch of %d images for gradients sized for %d", n, max)
 	}
-	g.x, g.labels, g.seed, g.step, g.smooth = x, labels, seed, step, smoothing
+	g.x, g.t, g.seed, g.step = x, t, seed, step
+	g.others = g.others[:0]
+	if t.Mixed {
+		for i := range n {
+			g.others = append(g.others, t.Labels[n-1-i])
+		}
+	}
 	if len(g.models) == 1 {
 		g.runPart(0)
 	} else {
 		kernels.Partition(len(g.models), g.part)
 	}
-	g.x, g.labels = nil, nil
+	g.x, g.t.Labels = nil, nil
 	for r := range g.models {
 		if g.errs[r] != nil {
 			return 0, 0, g.errs[r]
@@ -121,7 +140,7 @@ func (g *Gradients) Compute(x []float32, labels []int, seed, step uint64, smooth
 // its share of the images) and its gradient, which it writes into its own
 // Grad, scaled to the mean over the whole batch.
 func (g *Gradients) runPart(r int) {
-	n, reps := len(g.labels), len(g.models)
+	n, reps := len(g.t.Labels), len(g.models)
 	lo, hi := n*r/reps, n*(r+1)/reps
 	g.loss[r], g.correct[r], g.errs[r] = 0, 0, nil
 	m := g.models[r]
@@ -141,7 +160,12 @@ func (g *Gradients) runPart(r int) {
 		return
 	}
 	dlogits := g.dlogits[r][:(hi-lo)*c.Classes]
-	loss, right := nn.CrossEntropy(dlogits, logits, g.labels[lo:hi], c.Classes, g.smooth)
+	var others []int
+	lambda := float32(1)
+	if g.t.Mixed {
+		others, lambda = g.others[lo:hi], g.t.Lambda
+	}
+	loss, right := nn.MixedCrossEntropy(dlogits, logits, g.t.Labels[lo:hi], others, lambda, c.Classes, g.t.Smoothing)
 	if hi-lo < n {
 		// CrossEntropy averaged over this share: rescale to the batch.
 		w := float32(hi-lo) / float32(n)

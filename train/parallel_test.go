@@ -52,7 +52,7 @@ func TestGradientsReplicas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, x, labels := gradientCase(t, tc.c, tc.batch)
 			one := NewGradients(m, tc.batch, 1)
-			wantLoss, wantRight, err := one.Compute(x, labels, 1, 0, 0.1)
+			wantLoss, wantRight, err := one.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestGradientsReplicas(t *testing.T) {
 				if g.Replicas() != reps {
 					t.Fatalf("%d replicas asked, %d made", reps, g.Replicas())
 				}
-				loss, right, err := g.Compute(x, labels, 1, 0, 0.1)
+				loss, right, err := g.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -84,7 +84,7 @@ func TestGradientsReplicas(t *testing.T) {
 					}
 				}
 				first := m.Params()[0].Grad[0]
-				if _, _, err := g.Compute(x, labels, 1, 0, 0.1); err != nil {
+				if _, _, err := g.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0); err != nil {
 					t.Fatal(err)
 				}
 				if again := m.Params()[0].Grad[0]; again != first {
@@ -95,7 +95,7 @@ func TestGradientsReplicas(t *testing.T) {
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
 				for range 5 {
-					g.Compute(x, labels, 1, 0, 0.1)
+					g.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0)
 				}
 				runtime.ReadMemStats(&after)
 				if perStep := (after.TotalAlloc - before.TotalAlloc) / 5; perStep > uint64(reps)*(64<<10) {
@@ -103,6 +103,47 @@ func TestGradientsReplicas(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGradientsMixed checks a mixed batch (data.Mix): its loss and gradient
+// are λ times those toward the images' own labels plus 1−λ times those
+// toward their partners' (the loss is linear in the target), whether one
+// model computes the batch or replicas whose shares split the pairs.
+func TestGradientsMixed(t *testing.T) {
+	c := vit.Config{ImageHeight: 8, ImageWidth: 8, Channels: 1, Classes: 4, Patch: 4, Dim: 8, Depth: 1, Heads: 2, MLPDim: 16}
+	const batch, lambda = 7, 0.3
+	m, x, labels := gradientCase(t, c, batch)
+	partners := slices.Clone(labels)
+	slices.Reverse(partners)
+	gradOf := func(g *Gradients, tg Targets) (float64, [][]float32) {
+		loss, _, err := g.Compute(x, tg, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var grads [][]float32
+		for _, p := range m.Params() {
+			grads = append(grads, slices.Clone(p.Grad))
+		}
+		return loss, grads
+	}
+	one := NewGradients(m, batch, 1)
+	lossA, gradA := gradOf(one, Targets{Labels: labels, Smoothing: 0.1})
+	lossB, gradB := gradOf(one, Targets{Labels: partners, Smoothing: 0.1})
+	mixed := Targets{Labels: labels, Smoothing: 0.1, Mixed: true, Lambda: lambda}
+	for _, reps := range []int{1, 3} {
+		loss, grad := gradOf(NewGradients(m, batch, reps), mixed)
+		if want := lambda*lossA + (1-lambda)*lossB; math.Abs(loss-want) > 1e-5*want {
+			t.Errorf("%d replicas: mixed loss %v, want λ·%v + (1−λ)·%v = %v", reps, loss, lossA, lossB, want)
+		}
+		for i, p := range m.Params() {
+			for j, v := range grad[i] {
+				want := lambda*gradA[i][j] + (1-lambda)*gradB[i][j]
+				if d := math.Abs(float64(v - want)); d > 1e-4*math.Abs(float64(want))+1e-6 {
+					t.Fatalf("%d replicas: %s grad[%d] = %v, want %v", reps, p.Name, j, v, want)
+				}
+			}
+		}
 	}
 }
 
@@ -168,7 +209,7 @@ func BenchmarkReplicas(b *testing.B) {
 				start := time.Now()
 				n := 0
 				for time.Since(start) < 150*time.Millisecond || n < 2 {
-					if _, _, err := g.Compute(x, labels, 1, 0, 0.1); err != nil {
+					if _, _, err := g.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0); err != nil {
 						b.Fatal(err)
 					}
 					n++

@@ -45,7 +45,10 @@ type Options struct {
 	LinearProbe bool `json:"linear_probe,omitempty"`
 
 	Augment data.Augment `json:"augment"`
-	Seed    uint64       `json:"seed"`
+	// Mix blends the images of each batch in pairs (Mixup, CutMix) and
+	// trains toward the blended labels.
+	Mix  data.Mix `json:"mix,omitzero"`
+	Seed uint64   `json:"seed"`
 
 	// Replicas is the number of model replicas that share each batch, one
 	// per core (see Gradients); 0 means DefaultReplicas. New resolves 0 to
@@ -76,7 +79,7 @@ func (o Options) Validate() error {
 	case o.Replicas < 0:
 		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
 	}
-	return nil
+	return o.Mix.Validate()
 }
 
 // StepStats describe one optimizer step.
@@ -289,7 +292,9 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			if every := c.RedrawEvery; every > 0 && step > 0 && step%every == 0 {
 				m.RedrawFeatures(o.Seed<<32 ^ uint64(step))
 			}
-			loss, right, err := grads.Compute(b.X, b.Labels[:b.B], o.Seed, uint64(step), o.LabelSmoothing)
+			tg := Targets{Labels: b.Labels[:b.B], Smoothing: o.LabelSmoothing}
+			tg.Mixed, tg.Lambda = o.Mix.Apply(b.X, b.B, b.C, b.H, b.W, o.Seed, uint64(step))
+			loss, right, err := grads.Compute(b.X, tg, o.Seed, uint64(step))
 			if err != nil {
 				it.Close()
 				return res, err

@@ -81,13 +81,19 @@ func recipe() Options {
 
 // TestResumeIsExact stops a run mid-epoch, resumes it from its folder and
 // checks that the weights equal those of an uninterrupted run, bit for bit.
+// The run mixes its batches (Mixup and CutMix), whose draws must resume too.
 func TestResumeIsExact(t *testing.T) {
 	train, test := data.Embedded()
 	train = train.Subset(seq(200))
 	test = test.Subset(seq(50))
+	mixed := func() Options {
+		o := recipe()
+		o.Mix = data.Mix{Mixup: 0.8, CutMix: 1}
+		return o
+	}
 
 	whole := filepath.Join(t.TempDir(), "whole")
-	tr, err := New(tinyModel(t, train, 1), train, test, recipe(), whole)
+	tr, err := New(tinyModel(t, train, 1), train, test, mixed(), whole)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +103,7 @@ func TestResumeIsExact(t *testing.T) {
 	}
 
 	split := filepath.Join(t.TempDir(), "split")
-	o := recipe()
+	o := mixed()
 	o.StopAt = 9 // mid-epoch: 6 batches per epoch
 	tr, err = New(tinyModel(t, train, 1), train, test, o, split)
 	if err != nil {

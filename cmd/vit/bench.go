@@ -102,7 +102,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		opt := optim.NewAdamW(0.05)
 		params := m.Params()
 		step = func() error {
-			if _, _, err := grads.Compute(x, labels, 1, 0, 0.1); err != nil {
+			if _, _, err := grads.Compute(x, train.Targets{Labels: labels, Smoothing: 0.1}, 1, 0); err != nil {
 				return err
 			}
 			optim.ClipGradNorm(params, 1)

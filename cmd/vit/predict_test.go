@@ -84,7 +84,10 @@ func TestEmbed(t *testing.T) {
 func TestFewshotAndEval(t *testing.T) {
 	dir := t.TempDir()
 	var so, se strings.Builder
-	run([]string{"train", "--data", "embedded", "--steps", "20", "--depth", "1", "--dim", "32", "--mlp", "64", "--patch", "7", "--out", filepath.Join(dir, "run")}, &so, &se)
+	if code := run([]string{"train", "--data", "embedded", "--steps", "20", "--depth", "1", "--dim", "32", "--mlp", "64", "--patch", "7",
+		"--cutmix", "1", "--mix-prob", "0.5", "--out", filepath.Join(dir, "run")}, &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
 	so.Reset()
 	if code := run([]string{"fewshot", "--model", filepath.Join(dir, "run"), "--data", "embedded", "--shots", "1,5", "--trials", "2", "--json"}, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
@@ -120,6 +123,8 @@ func TestBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"train", "--model", "X/16"},
 		{"train", "--data", "/nonexistent"},
+		{"train", "--data", "embedded", "--cutmix", "-0.5", "--steps", "1"},
+		{"train", "--data", "embedded", "--mixup", "0.8", "--mix-prob", "2", "--steps", "1"},
 		{"eval", "--model", "/nonexistent"},
 		{"info", "--model", "B/15", "--image", "224"},
 		{"predict", "--model", "/nonexistent", "a.png"},

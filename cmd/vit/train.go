@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -76,6 +77,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		resume    = fs.String("resume", "", "continue the run in this folder")
 		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
 		augment   = fs.String("augment", "", "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
+		cutmix    = fs.Float64("cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
+		mixup     = fs.Float64("mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
+		mixProb   = fs.Float64("mix-prob", 1, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's)")
 		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
 	)
 	if err := parse(fs, args); err != nil {
@@ -140,6 +144,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2), HFlip: true}
 		default:
 			return fmt.Errorf("unknown --augment %q: use none, flip, crop or crop-flip", *augment)
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["cutmix"] {
+			o.Mix.CutMix = float32(*cutmix)
+		}
+		if set["mixup"] {
+			o.Mix.Mixup = float32(*mixup)
+		}
+		if set["mix-prob"] {
+			o.Mix.Prob = float32(*mixProb)
+		}
+		if err := o.Mix.Validate(); err != nil {
+			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
 		}
 		total := o.Steps
 		if total <= 0 {
