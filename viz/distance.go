@@ -144,3 +144,52 @@ func MeanAttentionDistance(m *vit.Model, x []float32, n int, progress func(done 
 	}
 	return sum, nil
 }
+
+// LayerDistance summarises one layer's mean attention distances, in pixels.
+type LayerDistance struct {
+	Mean float64 `json:"mean"` // over the layer's heads
+	Min  float64 `json:"min"`  // the most local head
+	Max  float64 `json:"max"`  // the farthest-reaching head
+}
+
+// DistanceByLayer summarises d: [layer][head] (MeanAttentionDistance) per
+// layer.
+func DistanceByLayer(d [][]float64) []LayerDistance {
+	out := make([]LayerDistance, len(d))
+	for l, heads := range d {
+		if len(heads) == 0 {
+			continue
+		}
+		s := LayerDistance{Min: math.Inf(1), Max: math.Inf(-1)}
+		for _, v := range heads {
+			s.Mean += v / float64(len(heads))
+			s.Min, s.Max = min(s.Min, v), max(s.Max, v)
+		}
+		out[l] = s
+	}
+	return out
+}
+
+// DistanceGrowth is the slope, in pixels per layer, of the least-squares
+// line through every head's mean attention distance d: [layer][head]
+// against its layer's depth (1, 2, ...): positive when attention reaches
+// farther in deeper layers, as in the paper's Figure 7. It is 0 for fewer
+// than two layers.
+func DistanceGrowth(d [][]float64) float64 {
+	var n, sx, sy, sxx, sxy float64
+	for l, heads := range d {
+		x := float64(l + 1)
+		for _, y := range heads {
+			n++
+			sx += x
+			sy += y
+			sxx += x * x
+			sxy += x * y
+		}
+	}
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / den
+}

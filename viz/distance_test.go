@@ -163,3 +163,23 @@ func TestMeanAttentionDistanceModel(t *testing.T) {
 		}
 	}
 }
+
+func TestDistanceSummaries(t *testing.T) {
+	d := [][]float64{{2, 4, 9}, {6, 6, 6}, {10, 11, 12}}
+	got := DistanceByLayer(d)
+	want := []LayerDistance{{5, 2, 9}, {6, 6, 6}, {11, 10, 12}}
+	for l := range want {
+		if math.Abs(got[l].Mean-want[l].Mean) > 1e-12 || got[l].Min != want[l].Min || got[l].Max != want[l].Max {
+			t.Errorf("layer %d: %+v, want %+v", l+1, got[l], want[l])
+		}
+	}
+	// Layer means 5, 6, 11 with 3 heads each: slope (11−5)/2 = 3 px per layer.
+	for _, tc := range []struct {
+		d    [][]float64
+		want float64
+	}{{d, 3}, {[][]float64{{7, 7}, {7, 7}}, 0}, {[][]float64{{9}, {5}}, -4}, {[][]float64{{3, 4}}, 0}, {nil, 0}} {
+		if g := DistanceGrowth(tc.d); math.Abs(g-tc.want) > 1e-12 {
+			t.Errorf("DistanceGrowth(%v) = %v, want %v", tc.d, g, tc.want)
+		}
+	}
+}

@@ -76,7 +76,12 @@ type Report struct {
 	MeanAttentionDistance [][]float64       `json:"mean_attention_distance"` // [layer][head], pixels
 	// UniformAttentionDistance is the distance attention spread evenly
 	// over the patches would give, in pixels (UniformDistance).
-	UniformAttentionDistance float64           `json:"uniform_attention_distance"`
+	UniformAttentionDistance float64 `json:"uniform_attention_distance"`
+	// AttentionDistanceByLayer summarises MeanAttentionDistance per layer
+	// (DistanceByLayer); AttentionDistanceGrowth is its slope against
+	// depth, in pixels per layer (DistanceGrowth).
+	AttentionDistanceByLayer []LayerDistance   `json:"attention_distance_by_layer"`
+	AttentionDistanceGrowth  float64           `json:"attention_distance_growth"`
 	PositionSimilarity       [][]float64       `json:"position_similarity"` // [patch][patch]
 	PCAExplainedVariance     []float64         `json:"pca_explained_variance"`
 	RolloutOptions           RolloutOptions    `json:"rollout_options"`
@@ -295,6 +300,10 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 			return nil, err
 		}
 		rep.UniformAttentionDistance = UniformDistance(GridOf(c))
+		rep.AttentionDistanceByLayer = DistanceByLayer(rep.MeanAttentionDistance)
+		rep.AttentionDistanceGrowth = DistanceGrowth(rep.MeanAttentionDistance)
+		byLayer := rep.AttentionDistanceByLayer
+		first, last := byLayer[0], byLayer[len(byLayer)-1]
 		img, err := DistancePlot(rep.MeanAttentionDistance, max(c.ImageHeight, c.ImageWidth), rep.UniformAttentionDistance)
 		if err != nil {
 			return nil, err
@@ -303,8 +312,11 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 			fmt.Sprintf("One dot per head and layer: the mean distance in pixels between a query patch and the patches it attends to, "+
 				"weighted by the attention, averaged over %d images of %s (images %d×%d, patches %d×%d). The dashed line, %.1f pixels, is what "+
 				"attention spread evenly over the patches gives. The paper finds that some heads attend "+
-				"to most of the image already in the lowest layers while others stay local, and that the distance grows with depth.",
-				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.PixelPatch(), rep.UniformAttentionDistance))
+				"to most of the image already in the lowest layers while others stay local, and that the distance grows with depth. "+
+				"Here the heads of layer 1 reach %.1f–%.1f pixels (mean %.1f), those of layer %d %.1f–%.1f (mean %.1f); "+
+				"a least-squares line through all heads rises %+.2f pixels per layer.",
+				in.N, in.DataName, c.ImageHeight, c.ImageWidth, c.PixelPatch(), c.PixelPatch(), rep.UniformAttentionDistance,
+				first.Min, first.Max, first.Mean, len(byLayer), last.Min, last.Max, last.Mean, rep.AttentionDistanceGrowth))
 		if err != nil {
 			return nil, err
 		}

@@ -75,6 +75,10 @@ func TestReport(t *testing.T) {
 	if want := UniformDistance(GridOf(c)); rep.UniformAttentionDistance != want || want <= 0 {
 		t.Fatalf("uniform attention distance %v, want %v", rep.UniformAttentionDistance, want)
 	}
+	if by := rep.AttentionDistanceByLayer; len(by) != c.Depth || by[0].Min > by[0].Mean || by[0].Mean > by[0].Max ||
+		rep.AttentionDistanceGrowth != DistanceGrowth(rep.MeanAttentionDistance) {
+		t.Fatalf("distance summaries %+v, growth %v", by, rep.AttentionDistanceGrowth)
+	}
 	if len(rep.PositionSimilarity) != 12 || len(rep.Rollout) != 2 || len(rep.Rollout[0].Rollout) != 4 || len(rep.Rollout[0].Rollout[0]) != 3 {
 		t.Fatalf("report shapes: %d, %d", len(rep.PositionSimilarity), len(rep.Rollout))
 	}
@@ -92,7 +96,7 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"mean_attention_distance", "uniform_attention_distance", "position_similarity", "pca_explained_variance", "rollout", "config", "formulas"} {
+	for _, k := range []string{"mean_attention_distance", "uniform_attention_distance", "attention_distance_by_layer", "attention_distance_growth", "position_similarity", "pca_explained_variance", "rollout", "config", "formulas"} {
 		if j[k] == nil {
 			t.Errorf("report.json lacks %s", k)
 		}

@@ -110,8 +110,16 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			in.Confusion, in.TestName = ev.Confusion, fmt.Sprintf("%s (%d images, accuracy %.2f%%)", test.Name, ev.N, 100*ev.Accuracy)
 		}
 	}
-	if _, err := viz.BuildReport(*out, in); err != nil {
+	rep, err := viz.BuildReport(*out, in)
+	if err != nil {
 		return err
+	}
+	if by := rep.AttentionDistanceByLayer; len(by) > 0 {
+		fmt.Fprintf(stderr, "mean attention distance, pixels (uniform attention %.1f):\n", rep.UniformAttentionDistance)
+		for l, d := range by {
+			fmt.Fprintf(stderr, "  layer %2d: heads %.1f–%.1f, mean %.1f\n", l+1, d.Min, d.Max, d.Mean)
+		}
+		fmt.Fprintf(stderr, "  growth with depth: %+.2f pixels per layer\n", rep.AttentionDistanceGrowth)
 	}
 	fmt.Fprintln(stdout, filepath.Join(*out, viz.ReportHTML))
 	return nil
