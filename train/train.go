@@ -47,8 +47,11 @@ type Options struct {
 	Augment data.Augment `json:"augment"`
 	// Mix blends the images of each batch in pairs (Mixup, CutMix) and
 	// trains toward the blended labels.
-	Mix  data.Mix `json:"mix,omitzero"`
-	Seed uint64   `json:"seed"`
+	Mix data.Mix `json:"mix,omitzero"`
+	// MixOffEpoch, if > 0, stops mixing after that many epochs, so that
+	// the last epochs train on whole images (timm's mixup_off_epoch).
+	MixOffEpoch int    `json:"mix_off_epoch,omitempty"`
+	Seed        uint64 `json:"seed"`
 
 	// Replicas is the number of model replicas that share each batch, one
 	// per core (see Gradients); 0 means DefaultReplicas. New resolves 0 to
@@ -65,6 +68,11 @@ type Options struct {
 	StopAt int `json:"-"`
 }
 
+// mixes reports whether the batches of epoch (from 0) are mixed.
+func (o Options) mixes(epoch int) bool {
+	return o.Mix.Enabled() && (o.MixOffEpoch <= 0 || epoch < o.MixOffEpoch)
+}
+
 // Validate reports the first unusable option.
 func (o Options) Validate() error {
 	switch {
@@ -76,6 +84,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("optimizer must be adamw or sgd, got %q", o.Optimizer)
 	case o.LR <= 0:
 		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
+	case o.MixOffEpoch < 0:
+		return fmt.Errorf("mix-off epoch must be 0 (never) or more, got %d", o.MixOffEpoch)
 	case o.Replicas < 0:
 		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
 	}
@@ -293,7 +303,9 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 				m.RedrawFeatures(o.Seed<<32 ^ uint64(step))
 			}
 			tg := Targets{Labels: b.Labels[:b.B], Smoothing: o.LabelSmoothing}
-			tg.Mixed, tg.Lambda = o.Mix.Apply(b.X, b.B, b.C, b.H, b.W, o.Seed, uint64(step))
+			if o.mixes(epoch) {
+				tg.Mixed, tg.Lambda = o.Mix.Apply(b.X, b.B, b.C, b.H, b.W, o.Seed, uint64(step))
+			}
 			loss, right, err := grads.Compute(b.X, tg, o.Seed, uint64(step))
 			if err != nil {
 				it.Close()

@@ -89,6 +89,7 @@ func TestResumeIsExact(t *testing.T) {
 	mixed := func() Options {
 		o := recipe()
 		o.Mix = data.Mix{Mixup: 0.8, CutMix: 1}
+		o.MixOffEpoch = 1 // of 2: the stop at step 9 falls in the unmixed epoch
 		return o
 	}
 
@@ -206,4 +207,22 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+func TestMixOffEpoch(t *testing.T) {
+	on := Options{Mix: data.Mix{CutMix: 1}}
+	off := on
+	off.MixOffEpoch = 3
+	for _, tc := range []struct {
+		o     Options
+		epoch int
+		want  bool
+	}{{Options{}, 0, false}, {on, 0, true}, {on, 99, true}, {off, 0, true}, {off, 2, true}, {off, 3, false}, {off, 10, false}} {
+		if got := tc.o.mixes(tc.epoch); got != tc.want {
+			t.Errorf("Mix %+v, off after %d epochs: epoch %d mixes = %v, want %v", tc.o.Mix, tc.o.MixOffEpoch, tc.epoch, got, tc.want)
+		}
+	}
+	if (Options{Batch: 1, Epochs: 1, Optimizer: "adamw", LR: 1, MixOffEpoch: -1}).Validate() == nil {
+		t.Error("a negative mix-off epoch is accepted")
+	}
 }

@@ -80,6 +80,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		cutmix    = fs.Float64("cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
 		mixup     = fs.Float64("mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
 		mixProb   = fs.Float64("mix-prob", 1, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's)")
+		mixOff    = fs.Int("mix-off-epoch", 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
 		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
 	)
 	if err := parse(fs, args); err != nil {
@@ -155,6 +156,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		if set["mix-prob"] {
 			o.Mix.Prob = float32(*mixProb)
+		}
+		if set["mix-off-epoch"] {
+			o.MixOffEpoch = *mixOff
 		}
 		if err := o.Mix.Validate(); err != nil {
 			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
