@@ -88,6 +88,20 @@ func TestFewshotAndEval(t *testing.T) {
 		"--cutmix", "1", "--mix-prob", "0.5", "--out", filepath.Join(dir, "run")}, &so, &se); code != 0 {
 		t.Fatalf("train exit %d: %s", code, se.String())
 	}
+	// The flags reach the run folder; the default recipe's mix-off epoch
+	// (20 of 35) scales to this run of under one epoch.
+	var st struct {
+		Options struct {
+			Mix         struct{ CutMix, Prob float32 }
+			MixOffEpoch int `json:"mix_off_epoch"`
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "run", "state.json")); err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("state.json: %v", err)
+	}
+	if o := st.Options; o.Mix.CutMix != 1 || o.Mix.Prob != 0.5 || o.MixOffEpoch != 1 {
+		t.Errorf("run options: %+v, want CutMix 1, probability 0.5, off after epoch 1", o)
+	}
 	so.Reset()
 	if code := run([]string{"fewshot", "--model", filepath.Join(dir, "run"), "--data", "embedded", "--shots", "1,5", "--trials", "2", "--json"}, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
