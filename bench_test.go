@@ -3,10 +3,9 @@ package vit
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
-	"time"
 
+	"github.com/vitgo/vit/internal/alternate"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -57,26 +56,9 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkClassShortcut(b *testing.B) {
 	defer func() { classShortcut = true }()
 	step := referenceStep(b)
-	rate := func(shortcut bool) float64 {
-		classShortcut = shortcut
-		start := time.Now()
-		n := 0
-		for time.Since(start) < 150*time.Millisecond || n < 2 {
-			step()
-			n++
-		}
-		return float64(n) / time.Since(start).Seconds()
-	}
-	rate(true)
-	rate(false)
-	b.ResetTimer()
-	ratios := make([]float64, b.N)
-	for i := range ratios {
-		off := rate(false)
-		ratios[i] = rate(true) / off
-	}
-	slices.Sort(ratios)
-	b.ReportMetric(ratios[len(ratios)/2], "speedup")
+	alternate.Speedup(b,
+		func() { classShortcut = false; step() },
+		func() { classShortcut = true; step() })
 }
 
 // BenchmarkPredict measures inference of the paper's models at 224×224:

@@ -6,9 +6,9 @@ import (
 	"runtime"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/internal/alternate"
 	"github.com/vitgo/vit/kernels"
 )
 
@@ -205,27 +205,14 @@ func BenchmarkReplicas(b *testing.B) {
 		b.Run("model="+mc.name, func(b *testing.B) {
 			m, x, labels := gradientCase(b, mc.c, mc.batch)
 			one, many := NewGradients(m, mc.batch, 1), NewGradients(m, mc.batch, kernels.Workers)
-			rate := func(g *Gradients) float64 {
-				start := time.Now()
-				n := 0
-				for time.Since(start) < 150*time.Millisecond || n < 2 {
+			compute := func(g *Gradients) func() {
+				return func() {
 					if _, _, err := g.Compute(x, Targets{Labels: labels, Smoothing: 0.1}, 1, 0); err != nil {
 						b.Fatal(err)
 					}
-					n++
 				}
-				return float64(n) / time.Since(start).Seconds()
 			}
-			rate(one)
-			rate(many)
-			b.ResetTimer()
-			ratios := make([]float64, b.N)
-			for i := range ratios {
-				base := rate(one)
-				ratios[i] = rate(many) / base
-			}
-			slices.Sort(ratios)
-			b.ReportMetric(ratios[len(ratios)/2], "speedup")
+			alternate.Speedup(b, compute(one), compute(many))
 		})
 	}
 }
