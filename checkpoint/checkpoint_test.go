@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/internal/fsfault"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -100,6 +103,10 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestSaveKeepsOldFileOnFailure saves over a checkpoint while file writes
+// fail (a file-size limit, which root obeys as it obeys a full disk) and
+// checks that the old checkpoint is left whole, that the error says where,
+// and that a failed save into a new folder leaves no folder behind.
 func TestSaveKeepsOldFileOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	m := tiny(t)
@@ -107,18 +114,32 @@ func TestSaveKeepsOldFileOnFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
-	// Make the folder read-only so the temporary file cannot be created.
-	if os.Getuid() == 0 {
-		t.Skip("root ignores directory permissions")
+	for i := range m.Params()[0].Data {
+		m.Params()[0].Data[i]++
 	}
-	os.Chmod(dir, 0o555)
-	defer os.Chmod(dir, 0o755)
-	if err := Save(dir, m); err == nil {
-		t.Fatal("Save into a read-only folder succeeded")
+	lift := fsfault.LimitFileSize(t, 512)
+	err := Save(dir, m)
+	fresh := filepath.Join(t.TempDir(), "new")
+	errNew := Save(fresh, m)
+	lift()
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Save with writes failing: error %v, want one naming %s", err, dir)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
 	if string(before) != string(after) {
 		t.Fatal("failed Save changed the old checkpoint")
+	}
+	if _, err := Load(dir); err != nil {
+		t.Fatalf("the old checkpoint does not load after a failed Save: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("failed Save left %d entries in the folder, want config.json and %s", len(ents), WeightsFile)
+	}
+	if errNew == nil {
+		t.Fatal("Save into a new folder with writes failing succeeded")
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("failed Save into a new folder left it behind: %v", err)
 	}
 }
 

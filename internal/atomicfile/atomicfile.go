@@ -78,8 +78,12 @@ func WriteFile(path string, write func(w io.Writer) error, perm os.FileMode) err
 	return nil
 }
 
-// syncDir fsyncs a directory so that a preceding rename is durable.
-// Platforms that cannot open or sync directories are tolerated.
+// SyncDir fsyncs the directory dir so that the creation, renaming or
+// removal of its entries is durable. Platforms that cannot open or sync
+// directories are tolerated.
+func SyncDir(dir string) error { return syncDir(dir) }
+
+// syncDir is SyncDir.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
