@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -108,6 +109,16 @@ func TestLoadErrors(t *testing.T) {
 // checks that the old checkpoint is left whole, that the error says where,
 // and that a failed save into a new folder leaves no folder behind.
 func TestSaveKeepsOldFileOnFailure(t *testing.T) {
+	if os.Getenv("VIT_TEST_CHILD") != t.Name() {
+		// The limit holds for the whole process: run the test alone in a
+		// child process.
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "VIT_TEST_CHILD="+t.Name())
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+			t.Fatalf("the test in a child process: %v\n%s", err, out)
+		}
+		return
+	}
 	dir := t.TempDir()
 	m := tiny(t)
 	if err := Save(dir, m); err != nil {
