@@ -6,13 +6,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
-	"os"
 
 	"golang.org/x/image/draw"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
+	"github.com/vitgo/vit/internal/atomicfile"
 )
 
 // viridis holds 11 evenly spaced stops of matplotlib's viridis colour map,
@@ -350,13 +351,27 @@ func EncodePNG(img image.Image) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// WritePNG writes img to path as PNG.
+// WritePNG writes img to path as PNG, whole or not at all: the file is
+// written under a temporary name, synced and renamed, so a failure leaves
+// any earlier file at path as it was.
 func WritePNG(path string, img image.Image) error {
 	b, err := EncodePNG(img)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return writeFile(path, b)
+}
+
+// writeFile writes b to path atomically (see internal/atomicfile).
+func writeFile(path string, b []byte) error {
+	err := atomicfile.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // MarkPatch outlines patch (row, col) of a patch grid in red on every panel

@@ -152,7 +152,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 		if err != nil {
 			return figure{}, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, name), b); err != nil {
 			return figure{}, err
 		}
 		rep.Figures[name[:len(name)-len(filepath.Ext(name))]] = name
@@ -360,7 +360,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportJSON), append(b, '\n'), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, ReportJSON), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	bar, err := EncodePNG(ColorBar(256, 12))
@@ -381,7 +381,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportHTML), page.Bytes(), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, ReportHTML), page.Bytes()); err != nil {
 		return nil, err
 	}
 	return rep, nil
