@@ -69,9 +69,7 @@ func Open(spec string) (train, test *Dataset, err error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			train, test = all.Split(0.2)
-			train.Name, test.Name = all.Name+" (train)", all.Name+" (test)"
-			return train, test, nil
+			return splitForTest(all, all.Name)
 		}
 	}
 	if _, ok := cifarDir(spec); ok {
@@ -85,8 +83,18 @@ func Open(spec string) (train, test *Dataset, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: %s: no IDX files, CIFAR-10 batches or image class folders: %w", spec, err)
 	}
+	return splitForTest(all, spec)
+}
+
+// splitForTest holds out a fifth of each class of all (Split) as the test
+// set, and names both sets after name. A dataset too small to give each
+// set an image is an error, before any training.
+func splitForTest(all *Dataset, name string) (train, test *Dataset, err error) {
 	train, test = all.Split(0.2)
-	train.Name, test.Name = spec+" (train)", spec+" (test)"
+	if train.N == 0 || test.N == 0 {
+		return nil, nil, fmt.Errorf("data: %s: %d images are too few to hold out a test set (a fifth of each class: some class needs at least 5 images); add images, or give train/ and test/ folders", name, all.N)
+	}
+	train.Name, test.Name = name+" (train)", name+" (test)"
 	return train, test, nil
 }
 

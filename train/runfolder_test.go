@@ -391,3 +391,15 @@ func TestParseInterval(t *testing.T) {
 		t.Error("Interval.due")
 	}
 }
+
+// TestEmptySets: an empty test set is refused before training, not met
+// by a panic in the evaluation after the first epoch.
+func TestEmptySets(t *testing.T) {
+	train, test, o := killSetup(t)
+	if _, err := New(tinyModel(t, train, 1), train, test.Subset(nil), o, ""); err == nil || !strings.Contains(err.Error(), "test set") {
+		t.Fatalf("an empty test set: %v, want an error", err)
+	}
+	if _, err := New(tinyModel(t, train, 1), train.Subset(nil), test, o, ""); err == nil {
+		t.Fatal("an empty training set gave no error")
+	}
+}
