@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -64,8 +65,9 @@ type state struct {
 	Kept   []string `json:"checkpoints,omitempty"`
 	WallS  float64  `json:"wall_s"`
 	Images int64    `json:"images"`
-	// Data identifies the training set (see fingerprint).
-	Data string `json:"data,omitempty"`
+	// Data identifies the training set (see fingerprint), DataName names it.
+	Data     string `json:"data_fingerprint,omitempty"`
+	DataName string `json:"data_name,omitempty"`
 	// MetricsBytes is the length of metrics.jsonl at Step; a resumed run
 	// cuts the log back to it. Nil in folders from before it was kept.
 	MetricsBytes *int64 `json:"metrics_bytes,omitempty"`
@@ -158,6 +160,14 @@ func readState(dir string) (state, error) {
 	return st, nil
 }
 
+// RunOptions returns the options of the run in the folder dir, as Resume
+// would continue it: a resumed run keeps its recipe, and its Options.Data
+// says which dataset to open.
+func RunOptions(dir string) (Options, error) {
+	st, err := readState(dir)
+	return st.Options, err
+}
+
 // killedEarly reports whether dir holds nothing but what a run leaves
 // before its first checkpoint: the metrics log and hidden temporary files.
 func killedEarly(dir string) bool {
@@ -187,8 +197,8 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
 	}
 	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
-		return nil, fmt.Errorf("resuming %s: the run trains on other data (%s) than %s (%s): pass the run's --data",
-			dir, st.Data, trainSet.Name, fp)
+		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
+			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
 	}
 	ckpt := filepath.Join(dir, st.Dir)
 	m, err := checkpoint.Load(ckpt)

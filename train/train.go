@@ -61,6 +61,12 @@ type Options struct {
 	// saving a resumable state (the schedule still spans the whole run).
 	StopAt int `json:"-"`
 
+	// Data names the dataset the run trains on, as data.Open takes it
+	// (the vit command sets it); the run folder keeps it so that a resumed
+	// run can open the same data. Training ignores it: Resume checks the
+	// dataset it is given against the run's.
+	Data string `json:"data,omitempty"`
+
 	// SaveEvery is how often a checkpoint is saved within an epoch (the
 	// zero Interval: every DefaultSaveEvery); checkpoints are saved at the
 	// end of every epoch and session too.
@@ -170,7 +176,7 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 	if err != nil {
 		return nil, err
 	}
-	t.st.Data = fingerprint(trainSet)
+	t.st.Data, t.st.DataName = fingerprint(trainSet), trainSet.Name
 	return t, nil
 }
 

@@ -27,6 +27,9 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if !jsonl && !strings.HasSuffix(*out, ".safetensors") {
 		return fmt.Errorf("--out %s: use a .safetensors or .jsonl file name", *out)
 	}
+	if err := atomicfile.CheckWritable(*out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
 	m, err := loadModel(*model, "", 0)
 	if err != nil {
 		return err

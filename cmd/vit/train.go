@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,12 +90,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		mixProb   = fs.Float64("mix-prob", 1, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's)")
 		mixOff    = fs.Int("mix-off-epoch", 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
 		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
+		keep      = fs.Int("keep", 1, "checkpoints the run folder keeps, newest first; older ones are removed once a newer one is complete")
+		saveEvery train.Interval
 	)
+	fs.Var(&saveEvery, "save-every", "save a checkpoint within an epoch every N steps (500) or every duration (10m), besides the end of every epoch; a kill loses at most that much work (default 10m)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags come before nothing else; see --help)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if ro, err := train.RunOptions(*resume); *resume != "" && !set["data"] && err == nil {
+		*dataSpec = ro.Data // a resumed run trains on its own data
 	}
 	trainSet, testSet, err := data.Open(*dataSpec)
 	if err != nil {
@@ -103,13 +114,35 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			"Install it (apt-get install dataset-fashion-mnist) or pass --data for the full dataset.\n", trainSet.N, testSet.N)
 	}
 
+	if *keep < 1 {
+		return fmt.Errorf("--keep %d: keep at least 1 checkpoint", *keep)
+	}
 	var tr *train.Trainer
 	if *resume != "" {
-		if tr, err = train.Resume(*resume, trainSet, testSet); err != nil {
-			return err
+		if set["out"] && *out != *resume {
+			return fmt.Errorf("--out %s and --resume %s name different folders: a resumed run saves into its own folder", *out, *resume)
 		}
-		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
-	} else {
+		tr, err = train.Resume(*resume, trainSet, testSet)
+		switch {
+		case errors.Is(err, train.ErrNoCheckpoint):
+			slog.Warn("the run folder has no checkpoint yet: starting the run from the beginning", "run", *resume)
+			*out = *resume
+		case err != nil:
+			return err
+		default:
+			if err := resumeConflict(fs, tr); err != nil {
+				return err
+			}
+			if set["save-every"] {
+				tr.Options.SaveEvery = saveEvery
+			}
+			if set["keep"] {
+				tr.Options.Keep = *keep
+			}
+			fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
+		}
+	}
+	if tr == nil {
 		r, ok := recipes[*recipe]
 		if !ok {
 			return fmt.Errorf("unknown recipe %q: use %s", *recipe, recipeNames)
@@ -138,6 +171,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		o.Seed = *seed
 		o.Replicas = *replicas
+		o.SaveEvery, o.Keep = saveEvery, *keep
+		o.Data = dataName(*dataSpec, trainSet)
 		switch *augment {
 		case "":
 		case "none":
@@ -151,8 +186,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		default:
 			return fmt.Errorf("unknown --augment %q: use none, flip, crop or crop-flip", *augment)
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if set["cutmix"] {
 			o.Mix.CutMix = float32(*cutmix)
 		}
@@ -300,4 +333,24 @@ func plural(n int, thing string) string {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// dataName is how a run folder names the dataset of --data spec, so that
+// a resumed run opens it again from any working directory: a folder by its
+// absolute path, the default by "" (or "embedded" when it fell back to the
+// embedded subset).
+func dataName(spec string, d *data.Dataset) string {
+	switch strings.ToLower(spec) {
+	case "":
+		if strings.HasPrefix(d.Name, data.EmbeddedName) {
+			return "embedded"
+		}
+		return ""
+	case "fashion-mnist", "fashion_mnist", "fashionmnist", "fashion", "fmnist", "mnist", "embedded":
+		return spec
+	}
+	if abs, err := filepath.Abs(spec); err == nil {
+		return abs
+	}
+	return spec
 }
