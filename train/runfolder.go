@@ -229,12 +229,14 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 }
 
 // removeOrphans deletes what a session killed while saving leaves behind:
-// temporary checkpoint folders, and checkpoints newer than state.json's.
+// temporary checkpoint folders and state files, and checkpoints newer
+// than state.json's.
 func removeOrphans(dir string, st state) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		name := e.Name()
-		tmp := strings.HasPrefix(name, "."+ckptPrefix) && strings.HasSuffix(name, ".tmp")
+		tmp := strings.HasPrefix(name, "."+ckptPrefix) && strings.HasSuffix(name, ".tmp") ||
+			strings.HasPrefix(name, "."+stateFile+".tmp") // atomicfile's temporary name
 		if n, ok := checkpointStep(name); tmp || ok && n > st.Step && !slices.Contains(st.Kept, name) {
 			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 				slog.Warn("cannot remove a leftover of an interrupted save", "path", filepath.Join(dir, name), "err", err)
