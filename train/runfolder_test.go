@@ -36,13 +36,19 @@ func killSetup(t *testing.T) (train, test *data.Dataset, o Options) {
 	return train, test, o
 }
 
-// sleepy slows a run down so that the parent of TestKilledRunResumes can
-// kill it in the middle of an epoch; it does not change what is computed.
-type sleepy struct{}
+// stall stops a run in the Observer call of step at, after its update and
+// before the checkpoint that follows it, so that the parent of
+// TestKilledRunResumes kills it there; it does not change what is
+// computed.
+type stall struct{ at int }
 
-func (sleepy) EpochStart(int, int, int) {}
-func (sleepy) Step(StepStats)           { time.Sleep(40 * time.Millisecond) }
-func (sleepy) EpochEnd(EpochStats)      {}
+func (stall) EpochStart(int, int, int) {}
+func (s stall) Step(st StepStats) {
+	if st.Step == s.at {
+		time.Sleep(time.Hour)
+	}
+}
+func (stall) EpochEnd(EpochStats) {}
 
 // TestKilledRunChild is the child process of TestKilledRunResumes.
 func TestKilledRunChild(t *testing.T) {
@@ -55,7 +61,7 @@ func TestKilledRunChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.Observer = sleepy{}
+	tr.Observer = stall{at: 9}
 	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -87,32 +93,29 @@ func TestKilledRunResumes(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	killedAt := -1
-	for killedAt < 0 {
+	// The child stalls in step 9 (of 6 an epoch), after its checkpoint of
+	// step 8, and is killed there.
+	for {
 		select {
 		case err := <-done:
-			t.Fatalf("the child run ended (%v) before a mid-epoch checkpoint was seen:\n%s", err, out.Bytes())
+			t.Fatalf("the child run ended (%v) before its checkpoint of step 8:\n%s", err, out.Bytes())
 		case <-time.After(5 * time.Millisecond):
 		}
-		b, err := os.ReadFile(filepath.Join(split, stateFile))
-		var st state
-		if err != nil || json.Unmarshal(b, &st) != nil {
-			continue
-		}
-		if st.Step > 6 && st.Step%6 != 0 {
-			cmd.Process.Signal(syscall.SIGKILL)
-			killedAt = st.Step
+		if st, err := readState(split); err == nil && st.Step == 8 {
+			break
 		}
 	}
+	time.Sleep(20 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
-	t.Logf("killed the child after its checkpoint of step %d", killedAt)
+	const killedAt = 8
 
 	tr, err = Resume(split, train, test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := tr.Step(); s%6 == 0 || s < killedAt {
-		t.Fatalf("resumed at step %d, want the mid-epoch checkpoint of step %d or later", s, killedAt)
+	if s := tr.Step(); s != killedAt {
+		t.Fatalf("resumed at step %d, want the mid-epoch checkpoint of step %d", s, killedAt)
 	}
 	got, err := tr.Run(context.Background())
 	if err != nil {
