@@ -266,6 +266,9 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	if err := st.Split.matches(t.st.Split); err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
 	}
+	if st.Split.Images == 0 { // a run folder from before splits were recorded
+		st.Split = t.st.Split
+	}
 	t.st = st
 	f, err := safetensors.Open(filepath.Join(ckpt, momentsFile))
 	if err != nil {
