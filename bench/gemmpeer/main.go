@@ -184,7 +184,9 @@ func timeOurs(s shape, seconds float64) timing {
 		})
 	}
 	call()
-	check(s, a, b, c, ldb)
+	if err := check(s, a, b, c, ldb); err != nil {
+		log.Fatal(err)
+	}
 	for range 2 {
 		call()
 	}
@@ -204,7 +206,7 @@ func timeOurs(s shape, seconds float64) timing {
 }
 
 // check compares 64 random entries of C with float64 dot products.
-func check(s shape, a, b, c []float32, ldb int) {
+func check(s shape, a, b, c []float32, ldb int) error {
 	r := rand.New(rand.NewPCG(2, 2))
 	for range 64 {
 		p, i, j := r.IntN(s.Batch), r.IntN(s.M), r.IntN(s.N)
@@ -219,9 +221,10 @@ func check(s shape, a, b, c []float32, ldb int) {
 			scale += math.Abs(x)
 		}
 		if got := float64(c[p*s.M*s.N+i*s.N+j]); math.Abs(got-want) > 1e-5*scale+1e-6 {
-			log.Fatalf("%s: C[%d][%d][%d] = %g, want %g: the product is wrong", s.Name, p, i, j, got, want)
+			return fmt.Errorf("%s: C[%d][%d][%d] = %g, want %g: the product is wrong", s.Name, p, i, j, got, want)
 		}
 	}
+	return nil
 }
 
 func randn(r *rand.Rand, n int) []float32 {
