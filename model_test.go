@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
@@ -515,5 +516,85 @@ func TestHybridConfig(t *testing.T) {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestNewSeedsPerformerFeatures checks that New draws the Performer random
+// features from its seed, as Config.RedrawEvery documents (they used to
+// come from seed 0 whatever the seed), and that the features a block
+// computes with are the tensor Params lists, so that whatever a loader or
+// a redraw writes there is what the model uses.
+func TestNewSeedsPerformerFeatures(t *testing.T) {
+	c := tinyConfig()
+	c.Attention, c.Features = "performer", 16
+	features := func(seed uint64) []float32 {
+		m, err := New(c, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), m.Blocks[1].Performer.W.Data...)
+	}
+	a, b, a2 := features(1), features(2), features(1)
+	if !slices.Equal(a, a2) {
+		t.Fatal("New with the same seed drew different features")
+	}
+	if slices.Equal(a, b) {
+		t.Fatal("New with seeds 1 and 2 drew the same features")
+	}
+	m, _ := New(c, 7)
+	ref, _ := New(c, 0)
+	ref.RedrawFeatures(7)
+	for l, b := range m.Blocks {
+		if !slices.Equal(b.Performer.W.Data, ref.Blocks[l].Performer.W.Data) {
+			t.Fatalf("block %d: New(c, 7) features differ from RedrawFeatures(7)", l)
+		}
+		found := false
+		for _, p := range m.Params() {
+			found = found || p == b.Performer.W
+		}
+		if !found {
+			t.Fatalf("block %d: the Performer's features are not among the model's Params", l)
+		}
+	}
+}
+
+// TestParamsOwnTheirData checks that a model is one set of tensors: no two
+// of Params share memory, for every model option (a Performer's features
+// used to live in two Params-visible places that loading could split).
+func TestParamsOwnTheirData(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"cls", func(*Config) {}},
+		{"gap", func(c *Config) { c.Pool = "gap" }},
+		{"sincos", func(c *Config) { c.PosEmbed = "sincos" }},
+		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
+		{"hybrid", hybridPatch2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			tc.edit(&c)
+			m, err := New(c, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner := map[*float32]string{}
+			names := map[string]bool{}
+			for _, p := range m.Params() {
+				if names[p.Name] {
+					t.Fatalf("two tensors named %s", p.Name)
+				}
+				names[p.Name] = true
+				for _, s := range [][]float32{p.Data, p.Grad} {
+					for i := range s {
+						if o, ok := owner[&s[i]]; ok {
+							t.Fatalf("%s shares memory with %s", p.Name, o)
+						}
+						owner[&s[i]] = p.Name
+					}
+				}
+			}
+		})
 	}
 }
