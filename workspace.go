@@ -42,6 +42,11 @@ type Workspace struct {
 	captureGrad func(layer int, dprobs []float32)
 	captureQKV  func(layer int, qkv []float32)
 	captured    []float32 // inference attention maps, allocated when capture asks
+
+	// inputGrad, when set (a training workspace; the gradient checks set
+	// it), receives ∂L/∂x: [batch, channels, height, width] from Backward;
+	// inputScratch is the patch- or pixel-sized buffer that takes.
+	inputGrad, inputScratch, inputCols []float32
 }
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
