@@ -43,9 +43,11 @@ type Workspace struct {
 	captureQKV  func(layer int, qkv []float32)
 	captured    []float32 // inference attention maps, allocated when capture asks
 
-	// inputGrad, when set (a training workspace; the gradient checks set
-	// it), receives ∂L/∂x: [batch, channels, height, width] from Backward;
-	// inputScratch is the patch- or pixel-sized buffer that takes.
+	// inputGrad, when set (in a training workspace, by the gradient
+	// checks), receives ∂L/∂x: [batch, channels, height, width] from
+	// Backward. inputScratch (the gradient of the patches, or a hybrid's
+	// channels-last image) and inputCols (of the first stem convolution's
+	// im2col patches) are allocated on the first such Backward.
 	inputGrad, inputScratch, inputCols []float32
 }
 
@@ -228,7 +230,7 @@ func (ws *Workspace) Bytes() int64 {
 		}
 	}
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask,
-		ws.classIn, ws.classProbs)
+		ws.classIn, ws.classProbs, ws.inputScratch, ws.inputCols)
 	add(ws.z...)
 	for _, s := range ws.stem {
 		add(s.cols, s.conv, s.mean, s.rstd)
