@@ -63,7 +63,6 @@ func TestValidateRefusesHugeConfigs(t *testing.T) {
 		"stem strides": func(c *Config) {
 			c.Stem = []StemConv{{8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}}
 		},
-		"H/1": func(c *Config) { c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim = 1, 1280, 32, 16, 5120 },
 	} {
 		c := ok
 		edit(&c)
