@@ -77,7 +77,8 @@ type StemConv struct {
 
 // ParseStem reads a stem written as comma-separated CHANNELS:KERNEL:STRIDE
 // convolutions, each optionally followed by :ln for a LayerNorm, such as
-// "32:3:1:ln,64:3:2:ln"; "" is no stem.
+// "32:3:1:ln,64:3:2:ln"; "" is no stem. Channels and strides must be
+// positive and kernels odd.
 func ParseStem(s string) ([]StemConv, error) {
 	if s == "" {
 		return nil, nil
@@ -102,6 +103,9 @@ func ParseStem(s string) ([]StemConv, error) {
 			return nil, fmt.Errorf("stem %q: write each convolution as CHANNELS:KERNEL:STRIDE, optionally with :ln, e.g. 32:3:1:ln,64:3:2:ln", s)
 		}
 		stem = append(stem, StemConv{Channels: v[0], Kernel: v[1], Stride: v[2], Norm: norm})
+	}
+	if err := (Config{Stem: stem}).stemError(); err != nil {
+		return nil, err
 	}
 	return stem, nil
 }

@@ -162,8 +162,8 @@ func saturate(x float64) int64 {
 
 // MemoryError reports a model that does not fit in the memory available.
 type MemoryError struct {
-	Need      Memory
-	Available int64 // bytes
+	Need   Memory
+	Usable int64 // bytes: the part of the available memory a model may take
 }
 
 func (e *MemoryError) Error() string {
@@ -171,27 +171,29 @@ func (e *MemoryError) Error() string {
 	if e.Need.Train {
 		what = "training"
 	}
-	if e.Need.State > e.Available {
+	if e.Need.State > e.Usable {
 		fix = "use a smaller model"
 	}
-	return fmt.Sprintf("%s at batch %d needs %s (%s of activations, %s of weights and their state); this machine has %s available: %s",
+	return fmt.Sprintf("%s at batch %d needs %s (%s of activations, %s of weights and their state); this machine has %s available for it: %s",
 		what, e.Need.Batch, FormatBytes(e.Need.Total()), FormatBytes(e.Need.Activations), FormatBytes(e.Need.State),
-		FormatBytes(e.Available), fix)
+		FormatBytes(e.Usable), fix)
 }
 
 // CheckMemory refuses, with a *MemoryError, a model of configuration c
-// that would not fit in the memory available to this process (see
-// AvailableMemory) when training on (train set) or running inference on
-// batches of batch images. It allocates nothing, so callers run it before
-// building a model or a workspace. A batch below 1 is an error.
+// that would not fit in the memory available to this process when training
+// on (train set) or running inference on batches of batch images. A model
+// may take four fifths of AvailableMemory: the rest is left to the Go
+// runtime (a garbage-collected heap grows past what it holds), the input
+// batches and the data set. CheckMemory allocates nothing, so callers run
+// it before building a model or a workspace. A batch below 1 is an error.
 func (c Config) CheckMemory(batch int, train bool) error {
 	if batch < 1 {
 		return fmt.Errorf("batch must be positive, got %d", batch)
 	}
 	need := c.Memory(batch, train)
 	avail, _ := AvailableMemory()
-	if need.Total() > avail {
-		return &MemoryError{Need: need, Available: avail}
+	if usable := avail / 5 * 4; need.Total() > usable {
+		return &MemoryError{Need: need, Usable: usable}
 	}
 	return nil
 }

@@ -12,7 +12,8 @@ import (
 // AvailableMemory is how many bytes this process can still allocate: on
 // Linux the smallest of /proc/meminfo's MemAvailable (syscall.Sysinfo's
 // free and buffer memory where /proc is not mounted), the room left under
-// a cgroup v2 memory.max, and the address-space limit (RLIMIT_AS). ok is
+// a cgroup v2 memory.max, and the room left under the address-space limit
+// (RLIMIT_AS less /proc/self/status's VmSize). ok is
 // false when none of them could be read; the value is then 1 TiB.
 func AvailableMemory() (n int64, ok bool) {
 	n = unknownMemory
@@ -32,7 +33,8 @@ func AvailableMemory() (n int64, ok bool) {
 	}
 	var rl syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_AS, &rl) == nil && rl.Cur < 1<<62 /* RLIM_INFINITY is all ones */ {
-		n, ok = min(n, int64(rl.Cur)), true
+		used, _ := procStatus("VmSize:") // address space already taken
+		n, ok = min(n, int64(rl.Cur)-used*1024), true
 	}
 	return max(n, 0), ok
 }
@@ -56,8 +58,15 @@ func sysinfo() (*syscall.Sysinfo_t, error) {
 }
 
 // meminfo reads the value, in KiB, of one line of /proc/meminfo.
-func meminfo(key string) (int64, bool) {
-	f, err := os.Open("/proc/meminfo")
+func meminfo(key string) (int64, bool) { return procValue("/proc/meminfo", key) }
+
+// procStatus reads the value, in KiB, of one line of /proc/self/status.
+func procStatus(key string) (int64, bool) { return procValue("/proc/self/status", key) }
+
+// procValue reads the value of the line starting with key in a /proc file
+// of "Key: value kB" lines.
+func procValue(path, key string) (int64, bool) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, false
 	}

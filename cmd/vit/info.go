@@ -36,7 +36,7 @@ func infoCommand() *cobra.Command {
 
 // runInfo describes a model of configuration c from arithmetic alone
 // (Config.Memory): nothing is allocated, so it answers for models larger
-// than the machine, and says when one would not fit.
+// than the machine, and then says whether one would fit.
 func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
 	stdout := cmd.OutOrStdout()
 	train, infer := c.Memory(batch, true), c.Memory(batch, false)
@@ -52,19 +52,24 @@ func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
 		WeightBytes      int64      `json:"weight_bytes"`
 		TrainStateBytes  int64      `json:"train_state_bytes"` // weights, gradients, AdamW moments
 	}{c, params, c.FLOPs(), c.Tokens(), batch, train.Activations, infer.Activations, 4 * params, 16 * params}
-	// Refuse what cannot even run inference here; describe the rest.
-	if err := c.CheckMemory(batch, false); err != nil {
-		return fmt.Errorf("%s: %w (--batch)", describe(c), err)
-	}
 	if jsonOut {
-		return json.NewEncoder(stdout).Encode(info)
+		if err := json.NewEncoder(stdout).Encode(info); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
+		fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
+		fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, vit.FormatBytes(info.WeightBytes))
+		fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)
+		fmt.Fprintf(stdout, "activations       %s training, %s inference, at batch %d\n", vit.FormatBytes(train.Activations), vit.FormatBytes(infer.Activations), batch)
+		fmt.Fprintf(stdout, "training state    %s (weights, gradients, AdamW moments)\n", vit.FormatBytes(info.TrainStateBytes))
 	}
-	fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
-	fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
-	fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, vit.FormatBytes(info.WeightBytes))
-	fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)
-	fmt.Fprintf(stdout, "activations       %s training, %s inference, at batch %d\n", vit.FormatBytes(train.Activations), vit.FormatBytes(infer.Activations), batch)
-	fmt.Fprintf(stdout, "training state    %s (weights, gradients, AdamW moments)\n", vit.FormatBytes(info.TrainStateBytes))
+	// The numbers are arithmetic; whether the model fits here is the exit
+	// status: 1 when not even inference does, a warning when training
+	// does not.
+	if err := c.CheckMemory(batch, false); err != nil {
+		return fmt.Errorf("does not fit: %w (--batch)", err)
+	}
 	if err := c.CheckMemory(batch, true); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "vit info: training does not fit: %v\n", err)
 	}
