@@ -8,5 +8,9 @@ import (
 
 // TestMain keeps the package's tests off the network (a dataset named
 // fashion-mnist or mnist is downloaded when missing): a test that dials
-// anything but this machine fails the package.
-func TestMain(m *testing.M) { offline.Main(m) }
+// anything but this machine fails the package. A child process started by
+// runLimited runs vit instead of the tests.
+func TestMain(m *testing.M) {
+	runChild()
+	offline.Main(m)
+}
