@@ -58,6 +58,7 @@ var ErrNoCheckpoint = errors.New("the run folder has no checkpoint yet")
 // state is what a run folder remembers besides the weights.
 type state struct {
 	Options Options `json:"options"`
+	Split   Split   `json:"split"`
 	Step    int     `json:"step"`       // optimizer steps taken
 	Dir     string  `json:"checkpoint"` // subfolder holding the weights and moments of Step
 	// Kept lists the checkpoints in the folder, oldest first; the last
@@ -209,6 +210,12 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
 	}
+	if err := st.Split.matches(t.st.Split); err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	if st.Split.Images == 0 { // a run folder from before splits were recorded
+		st.Split = t.st.Split
+	}
 	t.st = st
 	f, err := safetensors.Open(filepath.Join(ckpt, momentsFile))
 	if err != nil {
@@ -358,8 +365,11 @@ func (l *metricsLog) sync() (int64, error) {
 	return fi.Size(), nil
 }
 
+// close syncs and closes the log (lines written since the last
+// checkpoint, such as the final scores, are kept too).
 func (l *metricsLog) close() {
 	if l != nil {
+		l.f.Sync()
 		l.f.Close()
 	}
 }

@@ -3,6 +3,10 @@
 // under a warm-up + cosine schedule; evaluation after each epoch; a metrics
 // log and resumable checkpoints in a run folder.
 //
+// Recipes are chosen on a validation split held out of the training images
+// (Options.ValidationSize, Dataset.HoldOut), scored after every epoch; the
+// test set is scored once, by the final model.
+//
 // A run is deterministic given its seed: initialisation, data order,
 // augmentation and dropout masks all derive from it, so a run resumed from
 // its folder continues exactly as if it had never stopped.
@@ -53,6 +57,11 @@ type Options struct {
 	// as the first session did.
 	Replicas int `json:"replicas,omitempty"`
 
+	// ValidationSize is the number of training images held out of
+	// training (data.Dataset.HoldOut: the last of each class) and scored
+	// after every epoch; 0 holds none out. See DefaultValidationSize.
+	ValidationSize int `json:"validation_size,omitempty"`
+
 	// EvalBatch is the batch size of evaluation; 0 means Batch.
 	EvalBatch int `json:"eval_batch,omitempty"`
 	// LogEvery writes a step line to the metrics log every so many steps.
@@ -95,6 +104,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
 	case o.MixOffEpoch < 0:
 		return fmt.Errorf("mix-off epoch must be 0 (never) or more, got %d", o.MixOffEpoch)
+	case o.ValidationSize < 0:
+		return fmt.Errorf("validation size must be 0 (none) or more images, got %d", o.ValidationSize)
 	case o.Replicas < 0:
 		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
 	case o.Keep < 0:
@@ -121,9 +132,12 @@ type EpochStats struct {
 	Epoch                    int // 0-based
 	Step                     int
 	TrainLoss, TrainAccuracy float64
-	TestLoss, TestAccuracy   float64
-	ImagesPerS               float64
-	WallS                    float64 // since the run started, summed across resumes
+	// ValLoss and ValAccuracy score the validation split; zero when the
+	// run holds none out (ValImages 0).
+	ValLoss, ValAccuracy float64
+	ValImages            int
+	ImagesPerS           float64
+	WallS                float64 // since the run started, summed across resumes
 }
 
 // Observer receives progress; the vit command draws bars with it. Methods
@@ -134,12 +148,18 @@ type Observer interface {
 	EpochEnd(EpochStats)
 }
 
-// Result is the outcome of a run.
+// Result is the outcome of a run. The validation and test scores are
+// those of the final model, the test set's scored once, at the end; a run
+// stopped early (Finished false) has its last validation score and no test
+// score.
 type Result struct {
 	Steps         int     `json:"steps"`
 	Epochs        float64 `json:"epochs"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
+	Split         Split   `json:"split"`
+	ValLoss       float64 `json:"validation_loss"`
+	ValAccuracy   float64 `json:"validation_accuracy"`
 	TestLoss      float64 `json:"test_loss"`
 	TestAccuracy  float64 `json:"test_accuracy"`
 	ImagesPerS    float64 `json:"images_per_s"`
@@ -149,25 +169,30 @@ type Result struct {
 
 // Trainer trains one model on one dataset.
 type Trainer struct {
-	Model    *vit.Model
-	Train    *data.Dataset
-	Test     *data.Dataset // may be nil
-	Options  Options
-	Out      string   // run folder; "" keeps nothing on disk
-	Observer Observer // may be nil
-	opt      optim.Optimizer
-	st       state
-	metrics  *metricsLog
-	perEpoch int       // batches per epoch, once Run knows it
-	started  time.Time // when Run started
-	wallBase float64   // st.WallS when Run started
-	lastSave time.Time
+	Model *vit.Model
+	// Train is the training set less the validation split, Validation.
+	Train      *data.Dataset
+	Validation *data.Dataset // nil when Options.ValidationSize is 0
+	Test       *data.Dataset // may be nil
+	Options    Options
+	Out        string   // run folder; "" keeps nothing on disk
+	Observer   Observer // may be nil
+	opt        optim.Optimizer
+	st         state
+	scored     int // the step whose model Validation was last scored on
+	metrics    *metricsLog
+	perEpoch   int       // batches per epoch, once Run knows it
+	started    time.Time // when Run started
+	wallBase   float64   // st.WallS when Run started
+	lastSave   time.Time
 }
 
-// New prepares a fresh run of m on train (evaluated on test), saving into
-// the run folder out unless it is "". It refuses a folder that already
-// holds a run (continue that with Resume); a folder left by a run killed
-// before its first checkpoint is started afresh.
+// New prepares a fresh run of m on trainSet less the validation split of
+// o.ValidationSize images (scored after every epoch), and scores the final
+// model on testSet. It saves into the run folder out unless it is "", and
+// refuses a folder that already holds a run (continue that with Resume); a
+// folder left by a run killed before its first checkpoint is started
+// afresh.
 func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := checkFolder(out); err != nil {
 		return nil, err
@@ -199,14 +224,19 @@ func newTrainer(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out st
 			return nil, err
 		}
 	}
+	trainSet, valSet, split, err := splitValidation(trainSet, testSet, o.ValidationSize)
+	if err != nil {
+		return nil, err
+	}
 	if o.LinearProbe {
 		m.FreezeBody(true)
 	}
 	if o.Replicas == 0 {
 		o.Replicas = DefaultReplicas(m, o.Batch)
 	}
-	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
+	t := &Trainer{Model: m, Train: trainSet, Validation: valSet, Test: testSet, Options: o, Out: out}
 	t.st.Options = o
+	t.st.Split = split
 	t.opt = newOptimizer(o)
 	return t, nil
 }
@@ -345,21 +375,11 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		sums := t.st.Epoch
 		res.TrainLoss, res.TrainAccuracy = sums.Loss/max(sums.Seen, 1), sums.Correct/max(sums.Seen, 1)
 		res.ImagesPerS = seen / elapsed
-		epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total
-		if epochDone && t.Test != nil {
-			ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-			if err != nil {
+		if epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total; epochDone {
+			t.st.WallS = t.wall()
+			if err := t.endEpoch(epoch, &res); err != nil {
 				return res, err
 			}
-			res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
-			es := EpochStats{Epoch: epoch, Step: t.st.Step, TrainLoss: res.TrainLoss, TrainAccuracy: res.TrainAccuracy,
-				TestLoss: ev.Loss, TestAccuracy: ev.Accuracy, ImagesPerS: res.ImagesPerS, WallS: t.wall()}
-			if t.Observer != nil {
-				t.Observer.EpochEnd(es)
-			}
-			t.metrics.write(map[string]any{"type": "epoch", "epoch": epoch, "step": t.st.Step, "train_loss": es.TrainLoss,
-				"train_accuracy": es.TrainAccuracy, "test_loss": es.TestLoss, "test_accuracy": es.TestAccuracy,
-				"images_per_s": es.ImagesPerS, "wall_s": es.WallS})
 		}
 		if err := t.checkpoint(); err != nil {
 			return res, err
@@ -376,15 +396,17 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		res.ImagesPerS = float64(t.st.Images) / t.st.WallS
 	}
 	res.Finished = t.st.Step >= total
-	if res.Finished && t.Test != nil && res.TestAccuracy == 0 {
-		ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-		if err != nil {
+	res.Split = t.st.Split
+	if res.Finished {
+		if err := t.final(&res); err != nil {
 			return res, err
 		}
-		res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
 	}
 	return res, ctx.Err()
 }
+
+// log appends rec to the metrics log, if the run has one.
+func (t *Trainer) log(rec map[string]any) { t.metrics.write(rec) }
 
 // wall returns the run's wall time in seconds, summed across sessions.
 func (t *Trainer) wall() float64 { return t.wallBase + time.Since(t.started).Seconds() }

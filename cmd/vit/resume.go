@@ -2,9 +2,10 @@ package main
 
 import (
 	"cmp"
-	"flag"
 	"fmt"
 	"strconv"
+
+	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
@@ -15,7 +16,7 @@ import (
 // --resume whose value contradicts the run's recipe or model, with both
 // values; flags equal to the run's are fine. The schedule, data order and
 // model of a run are fixed when it starts.
-func resumeConflict(fs *flag.FlagSet, tr *train.Trainer) error {
+func resumeConflict(fs *pflag.FlagSet, tr *train.Trainer) error {
 	o, c := tr.Options, tr.Model.Config
 	f32 := func(v float32) func(string) (string, bool) {
 		return func(s string) (string, bool) {
@@ -40,7 +41,7 @@ func resumeConflict(fs *flag.FlagSet, tr *train.Trainer) error {
 		},
 		"augment": str(augmentName(o.Augment), ""),
 		"cutmix":  f32(o.Mix.CutMix), "mixup": f32(o.Mix.Mixup), "mix-prob": f32(cmp.Or(o.Mix.Prob, 1)),
-		"mix-off-epoch": num(o.MixOffEpoch), "replicas": num(o.Replicas),
+		"mix-off-epoch": num(o.MixOffEpoch), "replicas": num(o.Replicas), "val": num(o.ValidationSize),
 		"patch": num(c.Patch), "dim": num(c.Dim), "depth": num(c.Depth), "heads": num(c.Heads), "mlp": num(c.MLPDim),
 		"image": num(c.ImageHeight), "channels": num(c.Channels), "classes": num(c.Classes),
 		"pool": str(c.Pool, "cls"), "pos-embed": str(c.PosEmbed, "learned"), "attention": str(c.Attention, "softmax"),
@@ -69,7 +70,7 @@ func resumeConflict(fs *flag.FlagSet, tr *train.Trainer) error {
 		},
 	}
 	var err error
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		check, ok := checks[f.Name]
 		if !ok || err != nil {
 			return
