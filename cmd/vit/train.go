@@ -78,7 +78,7 @@ type trainFlags struct {
 	cutmix, mixup, mixProb float64
 	mixOff, replicas, val  int
 	keep                   int
-	saveEvery              train.Interval
+	saveEvery              string
 }
 
 func trainCommand() *cobra.Command {
@@ -111,7 +111,7 @@ func trainCommand() *cobra.Command {
 	fl.count(&f.val, "val", 5000, 0, "training images held out (the last of each class) to score after every epoch and choose recipes on; 0 holds none out; the default holds out a tenth of a training set under 50,000 images")
 	fl.count(&f.replicas, "replicas", 0, 1, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
 	fl.count(&f.keep, "keep", 1, 1, "checkpoints the run folder keeps, newest first; older ones are removed once a newer one is complete")
-	fs.Var(&f.saveEvery, "save-every", "save a checkpoint within an epoch every N steps (500) or every duration (10m), besides the end of every epoch; a kill loses at most that much work (default 10m)")
+	fl.parsed(&f.saveEvery, "save-every", "", checkInterval, []string{"0", "-5", "soon", "1ms", ""}, "save a checkpoint within an epoch every N steps (500) or every duration (10m), besides the end of every epoch; a kill loses at most that much work (default 10m)")
 	f.model.register(fs)
 	f.training.register(fs)
 	return cmd
@@ -155,7 +155,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 				return fmt.Errorf("%s: %w", f.resume, err)
 			}
 			if given("save-every") {
-				tr.Options.SaveEvery = f.saveEvery
+				tr.Options.SaveEvery, _ = train.ParseInterval(f.saveEvery)
 			}
 			if given("keep") {
 				tr.Options.Keep = f.keep
@@ -189,7 +189,10 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		o.Seed = f.seed
 		o.Replicas = f.replicas
-		o.SaveEvery, o.Keep = f.saveEvery, f.keep
+		if given("save-every") {
+			o.SaveEvery, _ = train.ParseInterval(f.saveEvery)
+		}
+		o.Keep = f.keep
 		o.Data = dataName(f.data, trainSet)
 		o.ValidationSize = train.DefaultValidationSize(trainSet.N)
 		switch f.augment {
@@ -385,4 +388,12 @@ func dataName(spec string, d *data.Dataset) string {
 		return abs
 	}
 	return spec
+}
+
+// checkInterval checks a --save-every value (train.ParseInterval).
+func checkInterval(s string) error {
+	if _, err := train.ParseInterval(s); err != nil {
+		return errors.New("must be a step count ≥ 1 (500) or a duration ≥ 1s (10m, 90s)")
+	}
+	return nil
 }
