@@ -290,6 +290,9 @@ func inChild(t *testing.T) bool {
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "VIT_TEST_CHILD="+t.Name())
 	out, err := cmd.CombinedOutput()
+	if err == nil && bytes.Contains(out, []byte("--- SKIP: "+t.Name())) {
+		t.Skipf("skipped in the child process:\n%s", out)
+	}
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
 		t.Fatalf("the test in a child process: %v\n%s", err, out)
 	}
