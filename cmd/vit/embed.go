@@ -49,9 +49,6 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 		return err
 	}
 	c := m.Config
-	if err := c.CheckMemory(batch, false); err != nil {
-		return fmt.Errorf("%w (--batch)", err)
-	}
 	if err := packWeights(m, dtype, stderr); err != nil {
 		return err
 	}
@@ -61,6 +58,10 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	}
 	defer in.close()
 	files := in.files
+	batch = max(1, min(batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
+	}
 	var names []string
 	var feats []float32
 	failed := 0

@@ -86,7 +86,6 @@ func newRoot() *cobra.Command {
 		return nil
 	})
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { usage(cmd.OutOrStdout(), cmd) })
-	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		trainCommand(), evalCommand(), infoCommand(), benchCommand(), predictCommand(), embedCommand(),
 		fewshotCommand(), convertCommand(), finetuneCommand(), attentionCommand(), reportCommand(),

@@ -106,9 +106,6 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		return err
 	}
 	c := m.Config
-	if err := c.CheckMemory(f.batch, false); err != nil {
-		return fmt.Errorf("%w (--batch)", err)
-	}
 	if err := packWeights(m, f.dtype, stderr); err != nil {
 		return err
 	}
@@ -118,6 +115,10 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	}
 	defer in.close()
 	files := in.files
+	f.batch = max(1, min(f.batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(f.batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
+	}
 	failed := 0
 	enc := json.NewEncoder(stdout)
 	emit := func(p prediction) {
