@@ -65,7 +65,7 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	var names []string
 	var feats []float32
 	failed := 0
-	err = imageBatches(in, c, batch, func(x []float32, batchNames []string) error {
+	err = imageBatches(in, c, batch, &fitWarner{w: stderr, c: c}, func(x []float32, batchNames []string) error {
 		f, err := m.Features(x, len(batchNames))
 		if err != nil {
 			return err

@@ -139,7 +139,7 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 	}
-	err = imageBatches(in, c, f.batch, func(x []float32, names []string) error {
+	err = imageBatches(in, c, f.batch, &fitWarner{w: stderr, c: c}, func(x []float32, names []string) error {
 		logits, err := m.Predict(x, len(names))
 		if err != nil {
 			return err
