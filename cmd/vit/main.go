@@ -7,13 +7,11 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -180,7 +178,7 @@ func usage(w io.Writer, cmd *cobra.Command) {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.Long))
 	}
 	groups := map[string]*pflag.FlagSet{}
-	var order []string
+	order := []string{"Flags"} // the command's own flags first, then the groups
 	cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
 		g := "Flags"
 		if a := f.Annotations[groupKey]; len(a) > 0 {
@@ -188,12 +186,16 @@ func usage(w io.Writer, cmd *cobra.Command) {
 		}
 		if groups[g] == nil {
 			groups[g] = pflag.NewFlagSet(g, pflag.ContinueOnError)
-			order = append(order, g)
+			if g != "Flags" {
+				order = append(order, g)
+			}
 		}
 		groups[g].AddFlag(f)
 	})
-	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(boolInt(b == "Flags"), boolInt(a == "Flags")) })
 	for _, g := range order {
+		if groups[g] == nil {
+			continue
+		}
 		fmt.Fprintf(w, "\n%s:\n", g)
 		flagUsages(w, groups[g])
 	}
@@ -205,13 +207,6 @@ func usage(w io.Writer, cmd *cobra.Command) {
 			}
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // flagUsages lists the flags of fs, one per line with its value's name,
