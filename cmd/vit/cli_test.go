@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -284,5 +285,20 @@ func TestFitWarnings(t *testing.T) {
 	code, _, errOut = runVit(nil, "attention", "--model", grey, "--out", dir, big)
 	if code != 0 || strings.Count(errOut, "warning:") != 2 {
 		t.Errorf("attention: exit %d, stderr %q; want two warnings", code, errOut)
+	}
+}
+
+func TestFormatVersion(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "7649268e6a2f"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := formatVersion(info, true), "v1.2.0 commit 7649268e6a2f, modified (go1.26.8)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	info = &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got, want := formatVersion(info, true), "(devel) (go1.26.8)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := formatVersion(nil, false); !strings.Contains(got, "unknown") {
+		t.Errorf("no build info: %q", got)
 	}
 }

@@ -95,8 +95,9 @@ func newRoot() *cobra.Command {
 // runtime/debug.ReadBuildInfo records them: "(devel)" for a build from a
 // source tree, with "commit abc1234, modified" when the tree was a git
 // checkout with changes.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
+func version() string { return formatVersion(debug.ReadBuildInfo()) }
+
+func formatVersion(info *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "(unknown: built without module information)"
 	}
