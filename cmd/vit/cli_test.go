@@ -95,6 +95,11 @@ func TestBadValuesNamed(t *testing.T) {
 		{[]string{"info", "--batch", "-1"}, []string{"--batch -1"}},
 		{[]string{"info", "--dropout", "0.1"}, []string{"unknown flag: --dropout"}},
 		{[]string{"nonsense"}, []string{`unknown command "nonsense"`}},
+		{[]string{"info", "--features", "8"}, []string{"--features 8: random features are for --attention performer"}},
+		{[]string{"train", "--redraw-every", "8", "--data", "embedded"}, []string{"--redraw-every 8: feature redraws are for --attention performer"}},
+		{[]string{"eval", "--model", "m", "--features", "8"}, []string{"--features 8: random features are for --attention performer"}},
+		{[]string{"info", "--dim", "10", "--heads", "3"}, []string{"model flags: dim 10 is not divisible by heads 3"}},
+		{[]string{"info", "--channels", "2"}, []string{"--channels 2: must be 1 or 3"}},
 	} {
 		code, _, errOut := runVit(strings.NewReader(""), tc.args...)
 		if code != 2 || crashed(errOut) {

@@ -111,7 +111,13 @@ func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vi
 	set(&c.MLPDim, "mlp", f.mlp)
 	c.Pool, c.PosEmbed = f.pool, f.posEmbed
 	c.Attention, c.Features = f.attention, f.features
+	if f.features > 0 && !c.Performer() {
+		return c, usageErrorf("--features %d: random features are for --attention performer", f.features)
+	}
 	if tf != nil {
+		if tf.redrawEvery > 0 && !c.Performer() {
+			return c, usageErrorf("--redraw-every %d: feature redraws are for --attention performer", tf.redrawEvery)
+		}
 		c.Dropout, c.AttentionDropout = float32(tf.dropout), float32(tf.attnDropout)
 		c.DropPath = float32(tf.dropPath)
 		c.RedrawEvery = tf.redrawEvery

@@ -21,6 +21,9 @@ func loadModel(path, attention string, features int) (*vit.Model, error) {
 	if path == "" {
 		return nil, usageErrorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
 	}
+	if features > 0 && attention != "performer" {
+		return nil, usageErrorf("--features %d: random features are for --attention performer", features)
+	}
 	m, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err
