@@ -47,7 +47,7 @@ var freeText = map[string]bool{"model": true, "data": true, "out": true, "resume
 // the flag and the value, and no stack trace.
 func TestBadFlagValues(t *testing.T) {
 	n := 0
-	for _, cmd := range newRoot().Commands() {
+	for _, cmd := range newRoot(nil, io.Discard, io.Discard).Commands() {
 		if cmd.Name() == "help" || cmd.Name() == "completion" {
 			continue
 		}
@@ -160,7 +160,7 @@ func TestFlagsAnywhere(t *testing.T) {
 // TestHelpVersionCompletion checks the help of every command, --version
 // and the completion scripts.
 func TestHelpVersionCompletion(t *testing.T) {
-	for _, cmd := range newRoot().Commands() {
+	for _, cmd := range newRoot(nil, io.Discard, io.Discard).Commands() {
 		code, out, errOut := runVit(nil, cmd.Name(), "--help")
 		if code != 0 || !strings.HasPrefix(out, "Usage: vit "+cmd.Name()) || errOut != "" {
 			t.Errorf("vit %s --help: exit %d, %q %q", cmd.Name(), code, out, errOut)

@@ -46,11 +46,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 // execute runs the command args name and returns its error and its name
 // ("vit predict").
 func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) (string, error) {
-	root := newRoot()
+	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	cmd, err := root.ExecuteC()
 	if cmd == nil {
 		cmd = root
@@ -58,8 +55,9 @@ func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) (string, 
 	return cmd.CommandPath(), err
 }
 
-// newRoot builds the vit command and its subcommands.
-func newRoot() *cobra.Command {
+// newRoot builds the vit command and its subcommands, reading and writing
+// the given streams.
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "vit",
 		Short:         "Vision Transformers in pure Go",
@@ -77,6 +75,9 @@ func newRoot() *cobra.Command {
 			return errUsage
 		},
 	}
+	root.SetIn(stdin)
+	root.SetOut(stdout) // before InitDefaultCompletionCmd, which keeps it
+	root.SetErr(stderr)
 	root.SetVersionTemplate("vit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	root.SetUsageFunc(func(cmd *cobra.Command) error {
@@ -88,6 +89,17 @@ func newRoot() *cobra.Command {
 		trainCommand(), evalCommand(), infoCommand(), benchCommand(), predictCommand(), embedCommand(),
 		fewshotCommand(), convertCommand(), finetuneCommand(), attentionCommand(), reportCommand(),
 	)
+	// cobra's own commands, worded like the others.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Short = "the commands, or a command's flags: vit help COMMAND"
+		case "completion":
+			c.Short = "a shell completion script: vit completion bash|zsh|fish|powershell"
+		}
+	}
 	return root
 }
 
