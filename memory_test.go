@@ -50,9 +50,13 @@ func TestMemoryMatchesModel(t *testing.T) {
 }
 
 // TestValidateRefusesHugeConfigs: sizes from a hostile config.json are
-// refused by Validate, before New or Zero allocate (a regression here
-// allocates terabytes and fails by running out of memory).
+// refused by Validate, before New or Zero allocate. It runs under a 2 GiB
+// address-space limit (underMemoryLimit): a regression allocates and dies
+// there, out of memory.
 func TestValidateRefusesHugeConfigs(t *testing.T) {
+	if underMemoryLimit(t) {
+		return
+	}
 	ok := Config{ImageHeight: 224, ImageWidth: 224, Channels: 3, Patch: 16, Dim: 768, Depth: 12, Heads: 12, MLPDim: 3072, Classes: 1000}
 	for name, edit := range map[string]func(*Config){
 		"dim 1e9":                func(c *Config) { c.Dim, c.Heads = 1_000_000_000, 1 },
@@ -71,6 +75,9 @@ func TestValidateRefusesHugeConfigs(t *testing.T) {
 		}
 		if _, err := Zero(c); err == nil {
 			t.Errorf("%s: Zero accepted it", name)
+		}
+		if _, err := New(c, 1); err == nil {
+			t.Errorf("%s: New accepted it", name)
 		}
 	}
 	if err := ok.Validate(); err != nil {

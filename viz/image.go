@@ -58,14 +58,24 @@ func Preprocessor(c vit.Config) (imageio.Preprocessor, error) {
 }
 
 // LoadImage decodes an image file (PNG, JPEG, GIF, BMP, TIFF or WebP) and
-// resizes (and crops) it as the model's preprocessing does, in the model's
-// channels (grey as Pillow's "L"). It returns planar bytes, [channels,
-// height, width]; Normalize turns them into the model's input.
+// prepares it for the model (see PrepareImage).
 func LoadImage(path string, c vit.Config) ([]uint8, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	px, err := PrepareImage(img, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return px, nil
+}
+
+// PrepareImage resizes (and crops) a decoded image as the model's
+// preprocessing does, in the model's channels (grey as Pillow's "L",
+// converting img in place). It returns planar bytes, [channels, height,
+// width]; Normalize turns them into the model's input.
+func PrepareImage(img *imageio.RGB, c vit.Config) ([]uint8, error) {
 	if c.Channels == 1 {
 		img.ToLuma()
 	}
@@ -75,7 +85,7 @@ func LoadImage(path string, c vit.Config) ([]uint8, error) {
 	}
 	r, err := p.Prepare(img)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	hw := r.W * r.H
 	out := make([]uint8, c.Channels*hw)

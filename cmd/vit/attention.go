@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/imageio"
 	"github.com/vitgo/vit/viz"
 )
 
@@ -118,13 +119,19 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
 	}
+	warn := &fitWarner{w: stderr, c: c}
 	used := map[string]bool{}
 	enc := json.NewEncoder(stdout)
 	for i, path := range in.files {
 		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(in.files), path)
-		px, err := viz.LoadImage(in.path(path), c)
+		decoded, err := imageio.Load(in.path(path))
 		if err != nil {
 			return in.describe(err)
+		}
+		warn.check(path, decoded)
+		px, err := viz.PrepareImage(decoded, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		x := viz.Normalize(px, c)
 		ex, err := viz.Explain(m, x, 1, []int{want}, opt)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +47,7 @@ var freeText = map[string]bool{"model": true, "data": true, "out": true, "resume
 // the flag and the value, and no stack trace.
 func TestBadFlagValues(t *testing.T) {
 	n := 0
-	for _, cmd := range newRoot().Commands() {
+	for _, cmd := range newRoot(nil, io.Discard, io.Discard).Commands() {
 		if cmd.Name() == "help" || cmd.Name() == "completion" {
 			continue
 		}
@@ -94,6 +95,11 @@ func TestBadValuesNamed(t *testing.T) {
 		{[]string{"info", "--batch", "-1"}, []string{"--batch -1"}},
 		{[]string{"info", "--dropout", "0.1"}, []string{"unknown flag: --dropout"}},
 		{[]string{"nonsense"}, []string{`unknown command "nonsense"`}},
+		{[]string{"info", "--features", "8"}, []string{"--features 8: random features are for --attention performer"}},
+		{[]string{"train", "--redraw-every", "8", "--data", "embedded"}, []string{"--redraw-every 8: feature redraws are for --attention performer"}},
+		{[]string{"eval", "--model", "m", "--features", "8"}, []string{"--features 8: random features are for --attention performer"}},
+		{[]string{"info", "--dim", "10", "--heads", "3"}, []string{"model flags: dim 10 is not divisible by heads 3"}},
+		{[]string{"info", "--channels", "2"}, []string{"--channels 2: must be 1 or 3"}},
 	} {
 		code, _, errOut := runVit(strings.NewReader(""), tc.args...)
 		if code != 2 || crashed(errOut) {
@@ -154,7 +160,7 @@ func TestFlagsAnywhere(t *testing.T) {
 // TestHelpVersionCompletion checks the help of every command, --version
 // and the completion scripts.
 func TestHelpVersionCompletion(t *testing.T) {
-	for _, cmd := range newRoot().Commands() {
+	for _, cmd := range newRoot(nil, io.Discard, io.Discard).Commands() {
 		code, out, errOut := runVit(nil, cmd.Name(), "--help")
 		if code != 0 || !strings.HasPrefix(out, "Usage: vit "+cmd.Name()) || errOut != "" {
 			t.Errorf("vit %s --help: exit %d, %q %q", cmd.Name(), code, out, errOut)
@@ -260,5 +266,44 @@ func TestBinary(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.HasPrefix(got, tc.want) || crashed(errOut.String()) {
 			t.Errorf("vit %q: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.args, code, out.String(), errOut.String(), tc.code, tc.want)
 		}
+	}
+}
+
+// TestFitWarnings: a colour photo into a grey model and a large image into
+// a small model are warned about, once each, on stderr.
+func TestFitWarnings(t *testing.T) {
+	grey := tinyModel(t, 1) // 16×16
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small.png"), filepath.Join(dir, "big.png")
+	writeImage(t, small, 16, 16)
+	writeImage(t, big, 80, 70)
+	code, _, errOut := runVit(nil, "predict", "--model", grey, small, big, small)
+	if code != 0 || strings.Count(errOut, "warning:") != 2 ||
+		!strings.Contains(errOut, "warning: "+small+" is in colour but the model takes grey images") ||
+		!strings.Contains(errOut, "warning: "+big+" is 80×70 but the model takes 16×16 images") {
+		t.Errorf("predict: exit %d, stderr %q; want one warning for colour and one for size", code, errOut)
+	}
+	code, _, errOut = runVit(nil, "predict", "--model", tinyModel(t, 3), small)
+	if code != 0 || strings.Contains(errOut, "warning") {
+		t.Errorf("an RGB 16×16 image into an RGB 16×16 model: exit %d, stderr %q; want no warning", code, errOut)
+	}
+	code, _, errOut = runVit(nil, "attention", "--model", grey, "--out", dir, big)
+	if code != 0 || strings.Count(errOut, "warning:") != 2 {
+		t.Errorf("attention: exit %d, stderr %q; want two warnings", code, errOut)
+	}
+}
+
+func TestFormatVersion(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "7649268e6a2f"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := formatVersion(info, true), "v1.2.0 commit 7649268e6a2f, modified (go1.26.8)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	info = &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got, want := formatVersion(info, true), "(devel) (go1.26.8)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := formatVersion(nil, false); !strings.Contains(got, "unknown") {
+		t.Errorf("no build info: %q", got)
 	}
 }

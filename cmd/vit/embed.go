@@ -52,9 +52,6 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 		return err
 	}
 	c := m.Config
-	if err := c.CheckMemory(batch, false); err != nil {
-		return fmt.Errorf("%w (--batch)", err)
-	}
 	if err := packWeights(m, dtype, stderr); err != nil {
 		return err
 	}
@@ -64,10 +61,14 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	}
 	defer in.close()
 	files := in.files
+	batch = max(1, min(batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
+	}
 	var names []string
 	var feats []float32
 	failed := 0
-	err = imageBatches(in, c, batch, func(x []float32, batchNames []string) error {
+	err = imageBatches(in, c, batch, &fitWarner{w: stderr, c: c}, func(x []float32, batchNames []string) error {
 		f, err := m.Features(x, len(batchNames))
 		if err != nil {
 			return err

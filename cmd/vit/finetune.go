@@ -61,6 +61,9 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if f.image > 0 {
 		at.ImageHeight, at.ImageWidth = f.image, f.image
 	}
+	if err := at.Validate(); err != nil {
+		return usageErrorf("--image %d: %v", f.image, err)
+	}
 	if err := at.CheckMemory(f.batch, true); err != nil {
 		return fmt.Errorf("%w (--batch, --image)", err)
 	}

@@ -31,17 +31,19 @@ type checkedValue interface {
 // far inside an int.
 const maxCount = math.MaxInt32
 
-// intValue is an integer flag in [min, max].
+// intValue is an integer flag in [min, max], and one of choices when
+// there are choices.
 type intValue struct {
 	p        *int
 	min, max int
+	choices  []int
 }
 
 func (v *intValue) String() string { return strconv.Itoa(*v.p) }
 func (v *intValue) Type() string   { return "int" }
 func (v *intValue) Set(s string) error {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < int64(v.min) || n > int64(v.max) {
+	if err != nil || n < int64(v.min) || n > int64(v.max) || v.choices != nil && !slices.Contains(v.choices, int(n)) {
 		return errors.New(v.allowed())
 	}
 	*v.p = int(n)
@@ -50,6 +52,12 @@ func (v *intValue) Set(s string) error {
 
 func (v *intValue) allowed() string {
 	switch {
+	case v.choices != nil:
+		words := make([]string, len(v.choices))
+		for i, c := range v.choices {
+			words[i] = strconv.Itoa(c)
+		}
+		return "must be " + orList(words)
 	case v.min == 1 && v.max == maxCount:
 		return "must be a positive integer"
 	case v.min == 0 && v.max == maxCount:
@@ -59,7 +67,13 @@ func (v *intValue) allowed() string {
 }
 
 func (v *intValue) bad() []string {
-	return []string{strconv.Itoa(v.min - 1), strconv.FormatInt(int64(v.max)+1, 10), "x"}
+	b := []string{strconv.Itoa(v.min - 1), strconv.FormatInt(int64(v.max)+1, 10), "x", "1.5"}
+	for n := v.min; v.choices != nil && n <= v.max; n++ {
+		if !slices.Contains(v.choices, n) {
+			b = append(b, strconv.Itoa(n))
+		}
+	}
+	return b
 }
 
 // floatValue is a finite float flag in the range [min, max], with the
@@ -177,10 +191,10 @@ func (f flags) count(p *int, name string, def, min int, usage string) {
 	f.Var(&intValue{p: p, min: min, max: maxCount}, name, usage)
 }
 
-// intRange is an integer flag in [min, max].
-func (f flags) intRange(p *int, name string, def, min, max int, usage string) {
+// intChoice is an integer flag taking one of choices (sorted).
+func (f flags) intChoice(p *int, name string, def int, choices []int, usage string) {
 	*p = def
-	f.Var(&intValue{p: p, min: min, max: max}, name, usage)
+	f.Var(&intValue{p: p, min: choices[0], max: choices[len(choices)-1], choices: choices}, name, usage)
 }
 
 // positive is a float flag > 0.

@@ -26,12 +26,14 @@ func preprocessor(c vit.Config) (imageio.Preprocessor, error) {
 
 // loadImage decodes the image at path and prepares it for the model:
 // [channels, height, width], normalised. Grey models get Pillow's "L"
-// conversion before the pipeline.
-func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, error) {
+// conversion before the pipeline. An image that does not fit the model
+// goes to warn as name.
+func loadImage(path, name string, c vit.Config, p imageio.Preprocessor, warn *fitWarner) ([]float32, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	warn.check(name, img)
 	if c.Channels == 1 {
 		img.ToLuma()
 	}
@@ -49,7 +51,8 @@ func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, er
 // run with full batches: x [n, channels, height, width] and the n file
 // names. A file that cannot be read goes to bad, after the images before it
 // have been run, so results stay in input order.
-func imageBatches(in *imageArgs, c vit.Config, batch int, run func(x []float32, names []string) error, bad func(file string, err error)) error {
+// Images that do not fit the model are warned about on warn.
+func imageBatches(in *imageArgs, c vit.Config, batch int, warn *fitWarner, run func(x []float32, names []string) error, bad func(file string, err error)) error {
 	files := in.files
 	p, err := preprocessor(c)
 	if err != nil {
@@ -66,7 +69,7 @@ func imageBatches(in *imageArgs, c vit.Config, batch int, run func(x []float32, 
 		return err
 	}
 	for _, f := range files {
-		img, err := loadImage(in.path(f), c, p)
+		img, err := loadImage(in.path(f), f, c, p, warn)
 		if err != nil {
 			if err := flush(); err != nil {
 				return err
@@ -184,4 +187,37 @@ func expandImages(a string) ([]string, error) {
 	})
 	sort.Strings(found)
 	return found, err
+}
+
+// fitWarner warns, once for each kind, about images that do not fit the
+// model's input: a colour image into a grey model (converted to grey), and
+// an image over four times the model's input side (shrunk, its detail
+// lost), such as a photo into a 28×28 model.
+type fitWarner struct {
+	w            io.Writer
+	c            vit.Config
+	colour, size bool // warned already
+}
+
+func (f *fitWarner) check(name string, img *imageio.RGB) {
+	c := f.c
+	if c.Channels == 1 && !f.colour && !isGrey(img) {
+		f.colour = true
+		fmt.Fprintf(f.w, "warning: %s is in colour but the model takes grey images: it is converted to grey\n", name)
+	}
+	if !f.size && (img.W > 4*c.ImageWidth || img.H > 4*c.ImageHeight) {
+		f.size = true
+		fmt.Fprintf(f.w, "warning: %s is %d×%d but the model takes %d×%d images: it is shrunk and its detail lost\n",
+			name, img.W, img.H, c.ImageWidth, c.ImageHeight)
+	}
+}
+
+// isGrey reports whether every pixel of img has equal red, green and blue.
+func isGrey(img *imageio.RGB) bool {
+	for i := 0; i+2 < len(img.Pix); i += 3 {
+		if img.Pix[i] != img.Pix[i+1] || img.Pix[i] != img.Pix[i+2] {
+			return false
+		}
+	}
+	return true
 }

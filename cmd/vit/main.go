@@ -7,13 +7,11 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -48,11 +46,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 // execute runs the command args name and returns its error and its name
 // ("vit predict").
 func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) (string, error) {
-	root := newRoot()
+	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	cmd, err := root.ExecuteC()
 	if cmd == nil {
 		cmd = root
@@ -60,8 +55,9 @@ func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) (string, 
 	return cmd.CommandPath(), err
 }
 
-// newRoot builds the vit command and its subcommands.
-func newRoot() *cobra.Command {
+// newRoot builds the vit command and its subcommands, reading and writing
+// the given streams.
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "vit",
 		Short:         "Vision Transformers in pure Go",
@@ -79,6 +75,9 @@ func newRoot() *cobra.Command {
 			return errUsage
 		},
 	}
+	root.SetIn(stdin)
+	root.SetOut(stdout) // before InitDefaultCompletionCmd, which keeps it
+	root.SetErr(stderr)
 	root.SetVersionTemplate("vit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	root.SetUsageFunc(func(cmd *cobra.Command) error {
@@ -86,11 +85,21 @@ func newRoot() *cobra.Command {
 		return nil
 	})
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { usage(cmd.OutOrStdout(), cmd) })
-	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		trainCommand(), evalCommand(), infoCommand(), benchCommand(), predictCommand(), embedCommand(),
 		fewshotCommand(), convertCommand(), finetuneCommand(), attentionCommand(), reportCommand(),
 	)
+	// cobra's own commands, worded like the others.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Short = "the commands, or a command's flags: vit help COMMAND"
+		case "completion":
+			c.Short = "a shell completion script: vit completion bash|zsh|fish|powershell"
+		}
+	}
 	return root
 }
 
@@ -98,8 +107,9 @@ func newRoot() *cobra.Command {
 // runtime/debug.ReadBuildInfo records them: "(devel)" for a build from a
 // source tree, with "commit abc1234, modified" when the tree was a git
 // checkout with changes.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
+func version() string { return formatVersion(debug.ReadBuildInfo()) }
+
+func formatVersion(info *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "(unknown: built without module information)"
 	}
@@ -181,7 +191,7 @@ func usage(w io.Writer, cmd *cobra.Command) {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.Long))
 	}
 	groups := map[string]*pflag.FlagSet{}
-	var order []string
+	order := []string{"Flags"} // the command's own flags first, then the groups
 	cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
 		g := "Flags"
 		if a := f.Annotations[groupKey]; len(a) > 0 {
@@ -189,12 +199,16 @@ func usage(w io.Writer, cmd *cobra.Command) {
 		}
 		if groups[g] == nil {
 			groups[g] = pflag.NewFlagSet(g, pflag.ContinueOnError)
-			order = append(order, g)
+			if g != "Flags" {
+				order = append(order, g)
+			}
 		}
 		groups[g].AddFlag(f)
 	})
-	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(boolInt(b == "Flags"), boolInt(a == "Flags")) })
 	for _, g := range order {
+		if groups[g] == nil {
+			continue
+		}
 		fmt.Fprintf(w, "\n%s:\n", g)
 		flagUsages(w, groups[g])
 	}
@@ -206,13 +220,6 @@ func usage(w io.Writer, cmd *cobra.Command) {
 			}
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // flagUsages lists the flags of fs, one per line with its value's name,

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
@@ -44,7 +42,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 		fl.count(&f.heads, "heads", 0, 1, "attention heads")
 		fl.count(&f.mlp, "mlp", 0, 1, "MLP hidden width")
 		fl.count(&f.image, "image", 0, 1, "image side in pixels (default: the dataset's, or 224 for presets)")
-		fl.intRange(&f.channels, "channels", 0, 1, 3, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
+		fl.intChoice(&f.channels, "channels", 0, []int{1, 3}, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
 		fl.count(&f.classes, "classes", 0, 1, "number of classes (default: the dataset's, or 1000 for presets)")
 		fl.enum(&f.pool, "pool", "cls", []string{"cls", "gap"}, "pooling: cls (class token) or gap (global average of tokens)")
 		fl.enum(&f.posEmbed, "pos-embed", "learned", []string{"learned", "sincos"}, "position embeddings: learned or sincos (fixed 2-D)")
@@ -80,6 +78,7 @@ func changed(fs *pflag.FlagSet, name string) bool {
 
 // config builds the model configuration; image, channels and classes fall
 // back to the given defaults (a dataset's) when the flags leave them unset.
+// A configuration Validate refuses is a usage error.
 // tf may be nil (commands that do not train).
 func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vit.Config, error) {
 	set := func(dst *int, name string, v int) {
@@ -94,7 +93,7 @@ func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vi
 	if f.preset != "" {
 		var err error
 		if c, err = vit.Preset(f.preset, image, channels, classes); err != nil && !changed(f.fs, "patch") {
-			return c, err
+			return c, usageErrorf("--model %s: %v", f.preset, err)
 		}
 	} else {
 		c = vit.Config{ImageHeight: image, ImageWidth: image, Channels: channels, Classes: classes,
@@ -104,11 +103,7 @@ func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vi
 		c.Patch = f.patch
 	}
 	if f.stem != "" && f.stem != "none" {
-		stem, err := vit.ParseStem(f.stem)
-		if err != nil {
-			return c, err
-		}
-		c.Stem = stem
+		c.Stem, _ = vit.ParseStem(f.stem) // checked as parsed
 	}
 	set(&c.Dim, "dim", f.dim)
 	set(&c.Depth, "depth", f.depth)
@@ -116,13 +111,19 @@ func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vi
 	set(&c.MLPDim, "mlp", f.mlp)
 	c.Pool, c.PosEmbed = f.pool, f.posEmbed
 	c.Attention, c.Features = f.attention, f.features
+	if f.features > 0 && !c.Performer() {
+		return c, usageErrorf("--features %d: random features are for --attention performer", f.features)
+	}
 	if tf != nil {
+		if tf.redrawEvery > 0 && !c.Performer() {
+			return c, usageErrorf("--redraw-every %d: feature redraws are for --attention performer", tf.redrawEvery)
+		}
 		c.Dropout, c.AttentionDropout = float32(tf.dropout), float32(tf.attnDropout)
 		c.DropPath = float32(tf.dropPath)
 		c.RedrawEvery = tf.redrawEvery
 	}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("model: %w", err)
+		return c, usageErrorf("model flags: %v", err)
 	}
 	return c, nil
 }

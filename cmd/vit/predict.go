@@ -21,6 +21,9 @@ func loadModel(path, attention string, features int) (*vit.Model, error) {
 	if path == "" {
 		return nil, usageErrorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
 	}
+	if features > 0 && attention != "performer" {
+		return nil, usageErrorf("--features %d: random features are for --attention performer", features)
+	}
 	m, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err
@@ -106,9 +109,6 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		return err
 	}
 	c := m.Config
-	if err := c.CheckMemory(f.batch, false); err != nil {
-		return fmt.Errorf("%w (--batch)", err)
-	}
 	if err := packWeights(m, f.dtype, stderr); err != nil {
 		return err
 	}
@@ -118,6 +118,10 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	}
 	defer in.close()
 	files := in.files
+	f.batch = max(1, min(f.batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(f.batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
+	}
 	failed := 0
 	enc := json.NewEncoder(stdout)
 	emit := func(p prediction) {
@@ -138,7 +142,7 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 	}
-	err = imageBatches(in, c, f.batch, func(x []float32, names []string) error {
+	err = imageBatches(in, c, f.batch, &fitWarner{w: stderr, c: c}, func(x []float32, names []string) error {
 		logits, err := m.Predict(x, len(names))
 		if err != nil {
 			return err
