@@ -174,7 +174,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 		}
 		n = min(n, in.N)
 		progress("attention rollout of %d images", n)
-		x := Normalize(in.Images[:n*size], c)
+		x := c.Input().Normalize(in.Images[:n*size])
 		ex, err := Explain(m, x, n, nil, in.Rollout)
 		if err != nil {
 			return nil, err
@@ -292,7 +292,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 
 	if in.N > 0 {
 		progress("mean attention distance over %d images", in.N)
-		x := Normalize(in.Images, c)
+		x := c.Input().Normalize(in.Images)
 		rep.MeanAttentionDistance, err = MeanAttentionDistance(m, x, in.N, func(done int) {
 			progress("mean attention distance: %d/%d images", done, in.N)
 		})

@@ -85,11 +85,11 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	for i, path := range fs.Args() {
 		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, fs.NArg(), path)
-		px, err := viz.LoadImage(path, c)
+		px, err := loadPlanar(path, c)
 		if err != nil {
 			return err
 		}
-		x := viz.Normalize(px, c)
+		x := c.Input().Normalize(px)
 		ex, err := viz.Explain(m, x, 1, []int{want}, opt)
 		if err != nil {
 			return err

@@ -2,39 +2,50 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
-	"github.com/vitgo/vit/viz"
 )
 
-// preprocessor returns how images are prepared for a model with config c
-// (see viz.Preprocessor).
-func preprocessor(c vit.Config) (imageio.Preprocessor, error) {
-	p, err := viz.Preprocessor(c)
+// loadPlanar decodes the image at path and resizes (and crops) it as the
+// model's preprocessing does: planar bytes [channels, height, width]
+// (imageio.Input.Planar), warning when the image does not fit the model.
+func loadPlanar(path string, c vit.Config) ([]uint8, error) {
+	img, err := imageio.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("model config: %w", err)
+		return nil, err
 	}
-	return p, nil
+	in := c.Input()
+	warnMisfit(path, in, img)
+	px, err := in.Planar(img)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return px, nil
 }
 
-// loadImage decodes the image at path and prepares it for the model:
-// [channels, height, width], normalised. Grey models get Pillow's "L"
-// conversion before the pipeline.
+// warnMisfit logs a warning when img, read from path, does not look like
+// what the model takes (imageio.Input.Misfit).
+func warnMisfit(path string, in imageio.Input, img *imageio.RGB) {
+	if why := in.Misfit(img); why != "" {
+		slog.Warn("image does not fit the model; its prediction may be meaningless", "file", path, "why", why)
+	}
+}
+
+// loadImage decodes the image at path and prepares it for the model with
+// p (from c.Input().Preprocessor()): [channels, height, width],
+// normalised.
 func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if c.Channels == 1 {
-		img.ToLuma()
-	}
-	x, err := p.Preprocess(img)
+	in := c.Input()
+	warnMisfit(path, in, img)
+	x, err := in.Tensor(img, p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if c.Channels == 1 {
-		x = x[:c.ImageHeight*c.ImageWidth]
 	}
 	return x, nil
 }
@@ -44,9 +55,9 @@ func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, er
 // names. A file that cannot be read goes to bad, after the images before it
 // have been run, so results stay in input order.
 func imageBatches(files []string, c vit.Config, batch int, run func(x []float32, names []string) error, bad func(file string, err error)) error {
-	p, err := preprocessor(c)
+	p, err := c.Input().Preprocessor()
 	if err != nil {
-		return err
+		return fmt.Errorf("model config: %w", err)
 	}
 	x := make([]float32, 0, batch*c.Channels*c.ImageHeight*c.ImageWidth)
 	var names []string

@@ -52,7 +52,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		n := min(*images, len(files))
 		in.DataName = *dataSpec
 		for _, f := range files[:n] {
-			px, err := viz.LoadImage(f, c)
+			px, err := loadPlanar(f, c)
 			if err != nil {
 				return err
 			}
