@@ -164,7 +164,9 @@ type Trainer struct {
 	metrics  io.WriteCloser
 }
 
-// New prepares a fresh run of m on train (evaluated on test).
+// New prepares a fresh run of m on train (evaluated on test). A model
+// without labels takes the training set's class names, and one without
+// Mean and Std the training set's pixel statistics as its normalisation.
 func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -172,6 +174,7 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 	if err := checkShapes(m.Config, trainSet); err != nil {
 		return nil, err
 	}
+	fillFromData(m, trainSet)
 	if testSet != nil {
 		if err := checkShapes(m.Config, testSet); err != nil {
 			return nil, err

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,50 +18,6 @@ import (
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/train"
 )
-
-// recipes are the named training recipes; flags override their fields.
-// The model fields apply when --model does not name a preset, and each one
-// only when its own flag is unset.
-var recipes = map[string]struct {
-	opts     train.Options
-	dropPath float32
-	// The model: width, MLP width and depth, and for a hybrid its stem and
-	// patch (in feature-map cells); zero values keep the reference small
-	// ViT's (patch 4, dim 128, depth 6, MLP 512, no stem).
-	dim, mlp, depth int
-	stem            string
-	patch           int
-	about           string
-}{
-	"default": {
-		opts: train.Options{Epochs: 35, Batch: 128, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 468,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
-			Augment: data.Augment{PadCrop: 2, HFlip: true},
-			// CutMix makes the lowest heads attend locally (the paper's
-			// Figure 7); the last 15 epochs on whole images recover the
-			// accuracy it costs. BENCHMARKS.md has the runs.
-			Mix: data.Mix{CutMix: 1}, MixOffEpoch: 20},
-		dim: 64, mlp: 256, depth: 4, stem: "32:3:1:ln,64:3:2:ln,128:3:2:ln", patch: 1,
-		about: "the full Fashion-MNIST recipe: a hybrid ViT (three-convolution stem, depth 4, width 64), 35 epochs, CutMix for the first 20 (see BENCHMARKS.md)",
-	},
-	"quick": {
-		opts: train.Options{Epochs: 6, Batch: 64, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 200,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.05, LogEvery: 10,
-			Augment: data.Augment{HFlip: true}},
-		dim: 64, mlp: 256, depth: 2, stem: "32:3:1:ln,64:3:2:ln,128:3:2:ln", patch: 1,
-		about: "a short recipe: a hybrid ViT (three-convolution stem, depth 2, width 64), 6 epochs, under 10 minutes on 2 cores",
-	},
-	"reference": {
-		opts: train.Options{Epochs: 100, Batch: 128, Optimizer: "adamw", LR: 1e-3, MinLR: 1e-6, WarmupSteps: 2345,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
-			Augment: data.Augment{PadCrop: 2, HFlip: true, RandomErasing: 0.25}},
-		dropPath: 0.1,
-		about:    "the plain reference small ViT (patch 4, dim 128, depth 6, MLP 512), 100 epochs",
-	},
-}
-
-// recipeNames lists the recipes for messages.
-const recipeNames = "default, quick or reference"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "[flags]", stderr)
@@ -110,11 +65,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
 	} else {
-		r, ok := recipes[*recipe]
-		if !ok {
-			return fmt.Errorf("unknown recipe %q: use %s", *recipe, recipeNames)
+		r, err := train.LookupRecipe(*recipe)
+		if err != nil {
+			return err
 		}
-		o := r.opts
+		o := r.Options
 		if *epochs > 0 {
 			o.Epochs = *epochs
 		}
@@ -165,33 +120,21 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err := o.Mix.Validate(); err != nil {
 			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
 		}
-		total := o.Steps
-		if total <= 0 {
-			total = o.Epochs * (trainSet.N / o.Batch)
-		}
-		switch {
-		case set["mix-off-epoch"]:
+		if set["mix-off-epoch"] {
 			o.MixOffEpoch = *mixOff
-		case o.MixOffEpoch > 0 && r.opts.Epochs > 0:
-			// A shorter or longer run keeps the recipe's share of mixed epochs.
-			epochs := float64(total) / float64(max(1, trainSet.N/o.Batch))
-			o.MixOffEpoch = max(1, int(math.Round(epochs*float64(r.opts.MixOffEpoch)/float64(r.opts.Epochs))))
 		}
-		o.WarmupSteps = min(o.WarmupSteps, total/10)
+		o = r.Fit(o, trainSet.N, set["mix-off-epoch"])
 		if mf.dropPath < 0 {
-			mf.dropPath = float64(r.dropPath)
+			mf.dropPath = float64(r.DropPath)
 		}
 		if mf.preset == "" {
-			mf.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
+			mf.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
 		c, err := mf.config(trainSet.H, trainSet.C, len(trainSet.Classes))
 		if err != nil {
 			return err
 		}
-		c.Labels = trainSet.Classes
-		norm := data.ComputeNormalize(trainSet)
-		c.Mean, c.Std = norm.Mean, norm.Std
-		m, err := vit.New(c, *seed)
+		m, err := vit.New(c, *seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
 			return err
 		}
