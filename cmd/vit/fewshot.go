@@ -58,4 +58,3 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
