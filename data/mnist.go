@@ -8,22 +8,13 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 )
-
-// Logf, if not nil, receives progress notes such as "downloading ...".
-// Set it before calling the loaders; it is not synchronised.
-var Logf func(format string, args ...any)
-
-func logf(format string, args ...any) {
-	if Logf != nil {
-		Logf(format, args...)
-	}
-}
 
 // remoteFile is one file of a downloadable dataset and its checksums: MD5
 // is the published checksum of the .gz file; RawSHA256, when set, is the
@@ -178,7 +169,7 @@ func (s *idxSource) download(client *http.Client, dir string) error {
 		if _, err := os.Stat(dst); err == nil {
 			continue
 		}
-		logf("downloading %s%s", s.baseURL, f.Name)
+		slog.Info("downloading", "url", s.baseURL+f.Name, "to", dst)
 		if err := downloadFile(client, s.baseURL+f.Name, dst, f); err != nil {
 			return err
 		}

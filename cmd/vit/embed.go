@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vitgo/vit/internal/atomicfile"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -42,6 +43,8 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	var names []string
 	var feats []float32
 	failed := 0
+	con := console.NewWriter(stderr)
+	bar := console.NewBar(con, len(files), "embedding")
 	err = imageBatches(files, c, *batch, func(x []float32, batchNames []string) error {
 		f, err := m.Features(x, len(batchNames))
 		if err != nil {
@@ -49,16 +52,17 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		}
 		feats = append(feats, f...)
 		names = append(names, batchNames...)
-		fmt.Fprintf(stderr, "\rembedded %d of %d images", len(names), len(files))
+		bar.Add(len(batchNames))
 		return nil
 	}, func(f string, err error) {
-		fmt.Fprintf(stderr, "vit embed: %v\n", err)
+		con.Printf("vit embed: %v", err)
+		bar.Add(1)
 		failed++
 	})
+	bar.Finish()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr)
 	if jsonl {
 		err = atomicfile.WriteFile(*out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)

@@ -8,8 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
+
+	"github.com/vitgo/vit/internal/console"
 )
 
 type command struct {
@@ -37,6 +40,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 var errUsage = errors.New("usage")
 
 func run(args []string, stdout, stderr io.Writer) int {
+	con := console.NewWriter(stderr) // messages start on a fresh line, after any progress bar
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(console.NewHandler(con, "vit", slog.LevelInfo)))
+	stderr = con
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -57,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, errUsage):
 			return 2
 		}
-		fmt.Fprintf(stderr, "vit %s: %v\n", args[0], err)
+		con.Printf("vit %s: %v", args[0], err)
 		return 1
 	}
 	return 0

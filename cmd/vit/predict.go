@@ -12,6 +12,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
 )
 
@@ -126,7 +127,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	emit := func(p prediction) {
 		if p.Error != "" {
 			failed++
-			fmt.Fprintf(stderr, "vit predict: %s\n", p.Error)
+			console.NewWriter(stderr).Printf("vit predict: %s", p.Error)
 		}
 		if *jsonOut {
 			enc.Encode(p)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 	"github.com/vitgo/vit/viz"
 )
@@ -44,8 +45,14 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := m.Config
+	var bar *console.Bar
 	in := viz.ReportInput{Model: m, ModelName: *model, Rollouts: *rollouts, Rollout: opt,
-		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
+		Progress: func(done, total int) {
+			if bar == nil {
+				bar = console.NewBar(stderr, total, "mean attention distance")
+			}
+			bar.Add(done - bar.Done())
+		}}
 
 	var test *data.Dataset
 	if files := imageFiles(*dataSpec); len(files) > 0 {
@@ -111,6 +118,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep, err := viz.BuildReport(*out, in)
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 )
 
@@ -149,7 +147,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N,
 			plural(tr.Options.Replicas, "model replica"), dir)
 	}
-	bar := &progress{w: stderr, tty: isTerminal(stderr)}
+	bar := &progress{w: stderr}
 	tr.Observer = bar
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -181,44 +179,18 @@ func describe(c vit.Config) string {
 	return fmt.Sprintf("%s patch %d, dim %d, depth %d, %d heads, MLP %d, %d×%d×%d", kind, c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim, c.ImageHeight, c.ImageWidth, c.Channels)
 }
 
-// progress draws a bar per epoch and a summary line after it, on stderr.
-// When stderr is not a terminal (a log file, CI) it prints a plain line
-// every tenth of an epoch instead of redrawing a bar.
+// progress draws a bar per epoch and a summary line after it, on stderr
+// (console.Bar: plain lines when stderr is not a terminal).
 type progress struct {
-	w       io.Writer
-	tty     bool
-	bar     *progressbar.ProgressBar
-	batches int
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	w   io.Writer
+	bar *console.Bar
 }
 
 func (p *progress) EpochStart(epoch, batches, stepsLeft int) {
-	p.batches = batches
-	if !p.tty {
-		return
-	}
-	p.bar = progressbar.NewOptions(min(batches, stepsLeft),
-		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d", epoch+1)),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	p.bar = console.NewBar(p.w, min(batches, stepsLeft), fmt.Sprintf("epoch %d", epoch+1))
 }
 
 func (p *progress) Step(s train.StepStats) {
-	if !p.tty {
-		if every := max(p.batches/10, 1); s.Batch%every == 0 {
-			fmt.Fprintf(p.w, "epoch %d  batch %d/%d  loss %.4f  lr %.2e  %.0f img/s\n", s.Epoch+1, s.Batch, s.Batches, s.Loss, s.LR, s.ImagesPerS)
-		}
-		return
-	}
 	p.bar.Describe(fmt.Sprintf("epoch %d  loss %.3f  lr %.2e  %.0f img/s", s.Epoch+1, s.Loss, s.LR, s.ImagesPerS))
 	p.bar.Add(1)
 }
