@@ -3,9 +3,10 @@
 // under a warm-up + cosine schedule; evaluation after each epoch; a metrics
 // log and resumable checkpoints in a run folder.
 //
-// A run is deterministic given its seed: initialisation, data order,
-// augmentation and dropout masks all derive from it, so a run resumed from
-// its folder continues exactly as if it had never stopped.
+// A run is deterministic given its seed and its number of replicas (see
+// Gradients for when the core count matters): initialisation, data order,
+// augmentation and dropout masks all derive from the seed, so a run resumed
+// from its folder continues exactly as if it had never stopped.
 package train
 
 import (
