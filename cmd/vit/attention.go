@@ -83,9 +83,11 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 	}
 	used := map[string]bool{}
 	enc := json.NewEncoder(stdout)
+	mf := &misfits{in: c.Input()}
+	defer mf.done()
 	for i, path := range fs.Args() {
 		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, fs.NArg(), path)
-		px, err := loadPlanar(path, c)
+		px, err := loadPlanar(path, c, mf)
 		if err != nil {
 			return err
 		}

@@ -8,42 +8,61 @@ import (
 	"github.com/vitgo/vit/imageio"
 )
 
+// misfitWarnings is how many images that do not fit the model are named
+// one by one before the rest are only counted.
+const misfitWarnings = 3
+
+// misfits warns, through log/slog, about images that do not look like what
+// the model takes (imageio.Input.Misfit): the first few by name, the rest
+// in one summary line from done.
+type misfits struct {
+	in imageio.Input
+	n  int
+}
+
+func (m *misfits) check(path string, img *imageio.RGB) {
+	why := m.in.Misfit(img)
+	if why == "" {
+		return
+	}
+	if m.n < misfitWarnings {
+		slog.Warn("image does not fit the model; its prediction may be meaningless", "file", path, "why", why)
+	}
+	m.n++
+}
+
+func (m *misfits) done() {
+	if more := m.n - misfitWarnings; more > 0 {
+		slog.Warn(fmt.Sprintf("%d more images do not fit the model", more))
+	}
+}
+
 // loadPlanar decodes the image at path and resizes (and crops) it as the
 // model's preprocessing does: planar bytes [channels, height, width]
-// (imageio.Input.Planar), warning when the image does not fit the model.
-func loadPlanar(path string, c vit.Config) ([]uint8, error) {
+// (imageio.Input.Planar).
+func loadPlanar(path string, c vit.Config, mf *misfits) ([]uint8, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	in := c.Input()
-	warnMisfit(path, in, img)
-	px, err := in.Planar(img)
+	mf.check(path, img)
+	px, err := c.Input().Planar(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return px, nil
 }
 
-// warnMisfit logs a warning when img, read from path, does not look like
-// what the model takes (imageio.Input.Misfit).
-func warnMisfit(path string, in imageio.Input, img *imageio.RGB) {
-	if why := in.Misfit(img); why != "" {
-		slog.Warn("image does not fit the model; its prediction may be meaningless", "file", path, "why", why)
-	}
-}
-
 // loadImage decodes the image at path and prepares it for the model with
 // p (from c.Input().Preprocessor()): [channels, height, width],
-// normalised.
-func loadImage(path string, c vit.Config, p imageio.Preprocessor) ([]float32, error) {
+// normalised, as vit.Classify does.
+func loadImage(path string, c vit.Config, p imageio.Preprocessor, mf *misfits) ([]float32, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	in := c.Input()
-	warnMisfit(path, in, img)
-	x, err := in.Tensor(img, p)
+	mf.check(path, img)
+	x, err := c.Input().Tensor(img, p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -59,6 +78,8 @@ func imageBatches(files []string, c vit.Config, batch int, run func(x []float32,
 	if err != nil {
 		return fmt.Errorf("model config: %w", err)
 	}
+	mf := &misfits{in: c.Input()}
+	defer mf.done()
 	x := make([]float32, 0, batch*c.Channels*c.ImageHeight*c.ImageWidth)
 	var names []string
 	flush := func() error {
@@ -70,7 +91,7 @@ func imageBatches(files []string, c vit.Config, batch int, run func(x []float32,
 		return err
 	}
 	for _, f := range files {
-		img, err := loadImage(f, c, p)
+		img, err := loadImage(f, c, p, mf)
 		if err != nil {
 			if err := flush(); err != nil {
 				return err

@@ -87,3 +87,16 @@ func TestEmbedErrorsOnFreshLine(t *testing.T) {
 		t.Errorf("the missing image was not reported on a line of its own:\n%s", se.String())
 	}
 }
+
+// A folder of photos given to a grey model gets a few warnings by name and
+// one line for the rest, not one per image.
+func TestPredictMisfitSummary(t *testing.T) {
+	img := "../../imageio/testdata/in/chelsea.png"
+	var so, se strings.Builder
+	if code := run([]string{"predict", "--model", greyModel, img, img, img, img, img}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if n := strings.Count(se.String(), "(file="); n != misfitWarnings || !strings.Contains(se.String(), "vit: warning: 2 more images do not fit the model\n") {
+		t.Fatalf("%d warnings by name (want %d) and no summary of the other 2:\n%s", n, misfitWarnings, se.String())
+	}
+}

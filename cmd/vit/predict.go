@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -54,7 +55,9 @@ func loadModel(path, attention string, features int) (*vit.Model, error) {
 	if path == "" {
 		return nil, fmt.Errorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
 	}
-	m, err := checkpoint.Load(path)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	m, err := checkpoint.LoadContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -81,16 +84,10 @@ func packWeights(m *vit.Model, dtype string, stderr io.Writer) error {
 }
 
 type prediction struct {
-	File   string     `json:"file"`
-	Top    []topClass `json:"top,omitempty"`
-	Logits []float32  `json:"logits,omitempty"`
-	Error  string     `json:"error,omitempty"`
-}
-
-type topClass struct {
-	Index int     `json:"index"`
-	Label string  `json:"label"`
-	Prob  float64 `json:"prob"`
+	File   string      `json:"file"`
+	Top    []vit.Class `json:"top,omitempty"`
+	Logits []float32   `json:"logits,omitempty"`
+	Error  string      `json:"error,omitempty"`
 }
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
@@ -149,7 +146,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 		for i, f := range names {
 			l := logits[i*c.Classes : (i+1)*c.Classes]
-			p := prediction{File: f, Top: topK(l, *top, c.Labels)}
+			p := prediction{File: f, Top: c.TopK(l, *top)}
 			if *withLogits {
 				p.Logits = l
 			}
@@ -164,27 +161,4 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
 	}
 	return nil
-}
-
-// topK returns the k most probable classes of logits under softmax.
-func topK(logits []float32, k int, labels []string) []topClass {
-	mx := logits[0]
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
-	var z float64
-	for _, v := range logits {
-		z += math.Exp(float64(v - mx))
-	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	k = min(k, len(idx))
-	out := make([]topClass, k)
-	for i, j := range idx[:k] {
-		out[i] = topClass{Index: j, Label: label(labels, j), Prob: math.Exp(float64(logits[j]-mx)) / z}
-	}
-	return out
 }

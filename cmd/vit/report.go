@@ -58,8 +58,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if files := imageFiles(*dataSpec); len(files) > 0 {
 		n := min(*images, len(files))
 		in.DataName = *dataSpec
+		mf := &misfits{in: c.Input()}
 		for _, f := range files[:n] {
-			px, err := loadPlanar(f, c)
+			px, err := loadPlanar(f, c, mf)
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			in.Names = append(in.Names, filepath.Base(f))
 			in.Labels = append(in.Labels, -1)
 		}
+		mf.done()
 		in.N = n
 	} else {
 		_, test, err = data.Open(*dataSpec)
