@@ -1,7 +1,9 @@
 package vit_test
 
 import (
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -24,4 +26,25 @@ func TestNoPlotDependency(t *testing.T) {
 			}
 		}
 	}
+}
+
+// go.mod asks for the oldest Go the module needs: a release line's first
+// version (its dependencies, golang.org/x/..., need go 1.26.0), not the
+// patch release it happened to be written with.
+func TestGoModVersion(t *testing.T) {
+	b, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "go ")
+		if !ok {
+			continue
+		}
+		if !regexp.MustCompile(`^1\.\d+(\.0)?$`).MatchString(v) {
+			t.Fatalf("go.mod says go %s; ask for the release line (go 1.N or go 1.N.0), not a patch release", v)
+		}
+		return
+	}
+	t.Fatal("go.mod has no go line")
 }

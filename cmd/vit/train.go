@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,88 +10,122 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 )
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", "[flags]", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	var (
-		dataSpec  = fs.String("data", "", "dataset: a folder (IDX, CIFAR-10 binary, or class folders), fashion-mnist, mnist or embedded (default: installed Fashion-MNIST, else the embedded subset)")
-		recipe    = fs.String("recipe", "default", "training recipe: default (hybrid ViT, 35 epochs, CutMix for the first 20, about an hour on 2 cores), quick (hybrid ViT, 6 epochs, under 10 minutes) or reference (the plain reference small ViT, 100 epochs)")
-		epochs    = fs.Int("epochs", 0, "epochs (default: the recipe's)")
-		steps     = fs.Int("steps", 0, "run length in optimizer steps, instead of epochs")
-		batch     = fs.Int("batch", 0, "batch size (default: the recipe's, 128)")
-		lr        = fs.Float64("lr", 0, "peak learning rate (default: the recipe's)")
-		wd        = fs.Float64("weight-decay", -1, "AdamW weight decay (default: the recipe's)")
-		optimizer = fs.String("optimizer", "", "adamw or sgd (default: the recipe's, adamw)")
-		seed      = fs.Uint64("seed", 1, "random seed: initialisation, data order, augmentation and dropout")
-		out       = fs.String("out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
-		resume    = fs.String("resume", "", "continue the run in this folder")
-		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
-		augment   = fs.String("augment", "", "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
-		cutmix    = fs.Float64("cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
-		mixup     = fs.Float64("mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
-		mixProb   = fs.Float64("mix-prob", 1, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's)")
-		mixOff    = fs.Int("mix-off-epoch", 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
-		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
-	)
-	if err := parse(fs, args); err != nil {
-		return err
+// trainFlags are vit train's own flags.
+type trainFlags struct {
+	model                  modelFlags
+	training               trainingFlags
+	data, recipe, out      string
+	resume                 string
+	epochs, steps, batch   int
+	lr, wd                 float64
+	optimizer, augment     string
+	seed                   uint64
+	json                   bool
+	cutmix, mixup, mixProb float64
+	mixOff, replicas       int
+}
+
+func trainCommand() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train [flags]",
+		Short: "train a model (default: the reference small ViT on Fashion-MNIST)",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags come before nothing else; see --help)", fs.Arg(0))
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.data, "data", "", "dataset: a folder (IDX, CIFAR-10 binary, or class folders), fashion-mnist, mnist or embedded (default: installed Fashion-MNIST, else the embedded subset)")
+	fl.enum(&f.recipe, "recipe", "default", recipeList, "training recipe: default (hybrid ViT, 35 epochs, CutMix for the first 20, about an hour on 2 cores), quick (hybrid ViT, 6 epochs, under 10 minutes) or reference (the plain reference small ViT, 100 epochs)")
+	fl.count(&f.epochs, "epochs", 0, 1, "epochs (default: the recipe's)")
+	fl.count(&f.steps, "steps", 0, 1, "run length in optimizer steps, instead of epochs")
+	fl.count(&f.batch, "batch", 0, 1, "batch size (default: the recipe's, 128)")
+	fl.positive(&f.lr, "lr", 0, "peak learning rate (default: the recipe's)")
+	fl.nonNegative(&f.wd, "weight-decay", 0, "AdamW weight decay (default: the recipe's)")
+	fl.enum(&f.optimizer, "optimizer", "", []string{"adamw", "sgd"}, "adamw or sgd (default: the recipe's, adamw)")
+	fl.seed(&f.seed, "seed", 1, "random seed: initialisation, data order, augmentation and dropout")
+	fs.StringVar(&f.out, "out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
+	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder")
+	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object on stdout")
+	fl.enum(&f.augment, "augment", "", []string{"none", "flip", "crop", "crop-flip"}, "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
+	fl.nonNegative(&f.cutmix, "cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
+	fl.nonNegative(&f.mixup, "mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
+	fl.probability(&f.mixProb, "mix-prob", 0, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's, 1)")
+	fl.count(&f.mixOff, "mix-off-epoch", 0, 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
+	fl.count(&f.replicas, "replicas", 0, 1, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
+	f.model.register(fs)
+	f.training.register(fs)
+	return cmd
+}
+
+// recipeList is the recipe names, for --recipe.
+var recipeList = func() []string {
+	var names []string
+	for _, r := range train.Recipes() {
+		names = append(names, r.Name)
 	}
-	trainSet, testSet, err := data.Open(*dataSpec)
+	return names
+}()
+
+func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	given := cmd.Flags().Changed
+	trainSet, testSet, err := data.Open(f.data)
 	if err != nil {
 		return err
 	}
-	if *dataSpec == "" && strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
+	if f.data == "" && strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
 		fmt.Fprintf(stderr, "Fashion-MNIST is not installed: training on the subset embedded in vit (%d train, %d test images).\n"+
 			"Install it (apt-get install dataset-fashion-mnist) or pass --data for the full dataset.\n", trainSet.N, testSet.N)
 	}
 
 	var tr *train.Trainer
-	if *resume != "" {
-		if tr, err = train.Resume(*resume, trainSet, testSet); err != nil {
+	if f.resume != "" {
+		if tr, err = train.Resume(f.resume, trainSet, testSet); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
+		if err := tr.Model.Config.CheckMemory(tr.Options.Batch, true); err != nil {
+			return fmt.Errorf("%s: %w", f.resume, err)
+		}
+		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", f.resume, tr.Step())
 	} else {
-		r, err := train.LookupRecipe(*recipe)
+		r, err := train.LookupRecipe(f.recipe)
 		if err != nil {
 			return err
 		}
 		o := r.Options
-		if *epochs > 0 {
-			o.Epochs = *epochs
+		if given("epochs") {
+			o.Epochs = f.epochs
 		}
-		if *steps > 0 {
-			o.Steps = *steps
+		if given("steps") {
+			o.Steps = f.steps
 		}
-		if *batch > 0 {
-			o.Batch = *batch
+		if given("batch") {
+			o.Batch = f.batch
 		}
-		if *lr > 0 {
-			o.LR = float32(*lr)
+		if given("lr") {
+			o.LR = float32(f.lr)
 		}
-		if *wd >= 0 {
-			o.WeightDecay = float32(*wd)
+		if given("weight-decay") {
+			o.WeightDecay = float32(f.wd)
 		}
-		if *optimizer != "" {
-			o.Optimizer = *optimizer
+		if given("optimizer") {
+			o.Optimizer = f.optimizer
 		}
 		if o.Optimizer == "sgd" && o.Momentum == 0 {
 			o.Momentum = 0.9
 		}
-		o.Seed = *seed
-		o.Replicas = *replicas
-		switch *augment {
-		case "":
+		o.Seed = f.seed
+		o.Replicas = f.replicas
+		switch f.augment {
 		case "none":
 			o.Augment = data.Augment{}
 		case "flip":
@@ -101,42 +134,41 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2)}
 		case "crop-flip":
 			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2), HFlip: true}
-		default:
-			return fmt.Errorf("unknown --augment %q: use none, flip, crop or crop-flip", *augment)
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if set["cutmix"] {
-			o.Mix.CutMix = float32(*cutmix)
+		if given("cutmix") {
+			o.Mix.CutMix = float32(f.cutmix)
 		}
-		if set["mixup"] {
-			o.Mix.Mixup = float32(*mixup)
+		if given("mixup") {
+			o.Mix.Mixup = float32(f.mixup)
 		}
-		if set["mix-prob"] {
-			o.Mix.Prob = float32(*mixProb)
+		if given("mix-prob") {
+			o.Mix.Prob = float32(f.mixProb)
 		}
 		if err := o.Mix.Validate(); err != nil {
 			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
 		}
-		if set["mix-off-epoch"] {
-			o.MixOffEpoch = *mixOff
+		if given("mix-off-epoch") {
+			o.MixOffEpoch = f.mixOff
 		}
-		o = r.Fit(o, trainSet.N, set["mix-off-epoch"])
-		if mf.dropPath < 0 {
-			mf.dropPath = float64(r.DropPath)
+		o = r.Fit(o, trainSet.N, given("mix-off-epoch"))
+		if !given("drop-path") {
+			f.training.dropPath = float64(r.DropPath)
 		}
-		if mf.preset == "" {
-			mf.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
+		if f.model.preset == "" {
+			f.model.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
-		c, err := mf.config(trainSet.H, trainSet.C, len(trainSet.Classes))
+		c, err := f.model.config(&f.training, trainSet.H, trainSet.C, len(trainSet.Classes))
 		if err != nil {
 			return err
 		}
-		m, err := vit.New(c, *seed) // train.New sets the labels and normalisation from trainSet
+		if err := c.CheckMemory(o.Batch, true); err != nil {
+			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
+		}
+		m, err := vit.New(c, f.seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
 			return err
 		}
-		dir := *out
+		dir := f.out
 		if dir == "" {
 			dir = "runs/" + time.Now().Format("20060102-150405")
 		}
@@ -160,7 +192,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(stdout).Encode(struct {
 			train.Result
 			Run string `json:"run"`
