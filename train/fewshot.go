@@ -20,6 +20,9 @@ type FewShotOptions struct {
 	L2         float64 // ridge regularisation λ
 	TestImages int     // test images to score, spread evenly over the test set; 0: all
 	Seed       uint64  // seed of the draws
+	// Progress, if not nil, is called as images are embedded: done of
+	// total (the training images drawn from and the test images).
+	Progress func(done, total int)
 }
 
 // FewShotResult is the accuracy of one few-shot setting.
@@ -68,7 +71,15 @@ func FewShot(ctx context.Context, m *vit.Model, trainSet, testSet *data.Dataset,
 		poolIdx = append(poolIdx, pool[y]...)
 	}
 	slog.InfoContext(ctx, "few-shot: embedding images", "train", len(poolIdx), "test", testSet.N)
-	trainFeat, err := Features(ctx, m, trainSet.Subset(poolIdx))
+	total := len(poolIdx) + testSet.N
+	progress := func(offset int) func(int) {
+		return func(done int) {
+			if o.Progress != nil {
+				o.Progress(offset+done, total)
+			}
+		}
+	}
+	trainFeat, err := features(ctx, m, trainSet.Subset(poolIdx), progress(0))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -76,7 +87,7 @@ func FewShot(ctx context.Context, m *vit.Model, trainSet, testSet *data.Dataset,
 	for i, j := range poolIdx {
 		where[j] = i
 	}
-	testFeat, err := Features(ctx, m, testSet)
+	testFeat, err := features(ctx, m, testSet, progress(len(poolIdx)))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -122,6 +133,12 @@ func className(names []string, i int) string {
 // with the model's Mean and Std: [d.N, Dim]. ctx is checked between
 // batches.
 func Features(ctx context.Context, m *vit.Model, d *data.Dataset) ([]float32, error) {
+	return features(ctx, m, d, nil)
+}
+
+// features is Features that calls progress, if not nil, with the images
+// embedded so far after each batch.
+func features(ctx context.Context, m *vit.Model, d *data.Dataset, progress func(done int)) ([]float32, error) {
 	c := m.Config
 	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
 		return nil, fmt.Errorf("dataset %s has %d×%d×%d images, the model expects %d×%d×%d (adapt the model with vit convert --image, or fine-tune it)",
@@ -142,6 +159,9 @@ func Features(ctx context.Context, m *vit.Model, d *data.Dataset) ([]float32, er
 			return nil, err
 		}
 		out = append(out, f...)
+		if progress != nil {
+			progress(len(out) / c.Dim)
+		}
 	}
 	return out, nil
 }

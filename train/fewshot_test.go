@@ -32,9 +32,19 @@ func TestFewShotMatchesCLI(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &want) != nil {
 		t.Fatalf("golden: %v", err)
 	}
-	got, n, err := FewShot(context.Background(), m, trainSet, testSet, FewShotOptions{Shots: []int{1, 5, 10}, Trials: 3, L2: 1, TestImages: 500, Seed: 1})
+	last, total := 0, 0
+	got, n, err := FewShot(context.Background(), m, trainSet, testSet, FewShotOptions{Shots: []int{1, 5, 10}, Trials: 3, L2: 1, TestImages: 500, Seed: 1,
+		Progress: func(done, all int) {
+			if done <= last || done > all {
+				t.Errorf("progress %d of %d after %d", done, all, last)
+			}
+			last, total = done, all
+		}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if last != total || total != 300+500 { // 10 classes × 10 shots × 3 trials, and the test images
+		t.Errorf("progress ended at %d of %d, want 800 of 800", last, total)
 	}
 	if n != want.TestImages || len(got) != len(want.Results) {
 		t.Fatalf("%d test images, %d results; want %d, %d", n, len(got), want.TestImages, len(want.Results))

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 )
 
@@ -76,8 +77,18 @@ func runFewshot(cmd *cobra.Command, f *fewshotFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var bar *console.Bar
 	results, testImages, err := train.FewShot(ctx, m, trainSet, testSet,
-		train.FewShotOptions{Shots: shots, Trials: f.trials, L2: f.l2, TestImages: f.testImages, Seed: f.seed})
+		train.FewShotOptions{Shots: shots, Trials: f.trials, L2: f.l2, TestImages: f.testImages, Seed: f.seed,
+			Progress: func(done, total int) {
+				if bar == nil {
+					bar = console.NewBar(cmd.ErrOrStderr(), total, "embedding")
+				}
+				bar.Add(done - bar.Done())
+			}})
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil {
 		return err
 	}
