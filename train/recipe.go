@@ -113,8 +113,9 @@ func (r Recipe) Config(image, channels, classes int) (vit.Config, error) {
 	return c, nil
 }
 
-// TotalSteps returns the length of a run of o over trainImages images, in
-// optimizer steps: Steps when set, else Epochs full batches per epoch.
+// TotalSteps returns the length of a run of o that trains on trainImages
+// images (the validation split left out), in optimizer steps: Steps when
+// set, else Epochs full batches per epoch.
 func (o Options) TotalSteps(trainImages int) int {
 	if o.Steps > 0 {
 		return o.Steps
@@ -123,11 +124,13 @@ func (o Options) TotalSteps(trainImages int) int {
 }
 
 // Fit adapts o, the recipe's options with the caller's changes, to the run
-// it describes over trainImages images: a run shorter or longer than the
-// recipe's keeps the recipe's share of mixed epochs (unless keepMixOff,
-// when the caller chose MixOffEpoch), and the warm-up is cut to at most a
-// tenth of the run.
+// it describes over a training set of trainImages images, of which
+// o.ValidationSize are held out: a run shorter or longer than the recipe's
+// keeps the recipe's share of mixed epochs (unless keepMixOff, when the
+// caller chose MixOffEpoch), and the warm-up is cut to at most a tenth of
+// the run.
 func (r Recipe) Fit(o Options, trainImages int, keepMixOff bool) Options {
+	trainImages -= o.ValidationSize
 	total := o.TotalSteps(trainImages)
 	if !keepMixOff && o.MixOffEpoch > 0 && r.Options.Epochs > 0 {
 		epochs := float64(total) / float64(max(1, trainImages/o.Batch))

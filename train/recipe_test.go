@@ -79,6 +79,11 @@ func TestRecipeFit(t *testing.T) {
 	if f.MixOffEpoch != 6 || f.WarmupSteps != 468 { // round(10·20/35) = 6; 10·468 steps is long enough
 		t.Errorf("10 epochs: mix off after %d, warm-up %d; want 6, 468", f.MixOffEpoch, f.WarmupSteps)
 	}
+	o.ValidationSize = 5000 // held out: 10 epochs of 55,000 images are 4,290 steps
+	if f := r.Fit(o, 60000, false); f.MixOffEpoch != 6 || f.WarmupSteps != 429 {
+		t.Errorf("10 epochs less 5,000 validation images: mix off after %d, warm-up %d; want 6, 429", f.MixOffEpoch, f.WarmupSteps)
+	}
+	o.ValidationSize = 0
 	if f := r.Fit(o, 60000, true); f.MixOffEpoch != 20 {
 		t.Errorf("kept mix-off epoch became %d", f.MixOffEpoch)
 	}

@@ -3,6 +3,10 @@
 // under a warm-up + cosine schedule; evaluation after each epoch; a metrics
 // log and resumable checkpoints in a run folder.
 //
+// Recipes are chosen on a validation split held out of the training images
+// (Options.ValidationSize, Dataset.HoldOut), scored after every epoch; the
+// test set is scored once, by the final model.
+//
 // A run is deterministic given its seed and its number of replicas (see
 // Gradients for when the core count matters): initialisation, data order,
 // augmentation and dropout masks all derive from the seed, so a run resumed
@@ -60,6 +64,11 @@ type Options struct {
 	// as the first session did.
 	Replicas int `json:"replicas,omitempty"`
 
+	// ValidationSize is the number of training images held out of
+	// training (data.Dataset.HoldOut: the last of each class) and scored
+	// after every epoch; 0 holds none out. See DefaultValidationSize.
+	ValidationSize int `json:"validation_size,omitempty"`
+
 	// EvalBatch is the batch size of evaluation; 0 means Batch.
 	EvalBatch int `json:"eval_batch,omitempty"`
 	// LogEvery writes a step line to the metrics log every so many steps.
@@ -87,6 +96,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
 	case o.MixOffEpoch < 0:
 		return fmt.Errorf("mix-off epoch must be 0 (never) or more, got %d", o.MixOffEpoch)
+	case o.ValidationSize < 0:
+		return fmt.Errorf("validation size must be 0 (none) or more images, got %d", o.ValidationSize)
 	case o.Replicas < 0:
 		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
 	}
@@ -109,9 +120,12 @@ type EpochStats struct {
 	Epoch                    int // 0-based
 	Step                     int
 	TrainLoss, TrainAccuracy float64
-	TestLoss, TestAccuracy   float64
-	ImagesPerS               float64
-	WallS                    float64 // since the run started, summed across resumes
+	// ValLoss and ValAccuracy score the validation split; zero when the
+	// run holds none out (ValImages 0).
+	ValLoss, ValAccuracy float64
+	ValImages            int
+	ImagesPerS           float64
+	WallS                float64 // since the run started, summed across resumes
 }
 
 // Observer receives progress; the vit command draws bars with it. Methods
@@ -122,12 +136,18 @@ type Observer interface {
 	EpochEnd(EpochStats)
 }
 
-// Result is the outcome of a run.
+// Result is the outcome of a run. The validation and test scores are
+// those of the final model, the test set's scored once, at the end; a run
+// stopped early (Finished false) has its last validation score and no test
+// score.
 type Result struct {
 	Steps         int     `json:"steps"`
 	Epochs        float64 `json:"epochs"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
+	Split         Split   `json:"split"`
+	ValLoss       float64 `json:"validation_loss"`
+	ValAccuracy   float64 `json:"validation_accuracy"`
 	TestLoss      float64 `json:"test_loss"`
 	TestAccuracy  float64 `json:"test_accuracy"`
 	ImagesPerS    float64 `json:"images_per_s"`
@@ -138,6 +158,7 @@ type Result struct {
 // state is what a run folder remembers besides the weights.
 type state struct {
 	Options Options `json:"options"`
+	Split   Split   `json:"split"`
 	Step    int     `json:"step"`       // optimizer steps taken
 	Dir     string  `json:"checkpoint"` // subfolder holding the weights and moments of Step
 	WallS   float64 `json:"wall_s"`
@@ -154,20 +175,25 @@ const (
 
 // Trainer trains one model on one dataset.
 type Trainer struct {
-	Model    *vit.Model
-	Train    *data.Dataset
-	Test     *data.Dataset // may be nil
-	Options  Options
-	Out      string   // run folder; "" keeps nothing on disk
-	Observer Observer // may be nil
-	opt      optim.Optimizer
-	st       state
-	metrics  io.WriteCloser
+	Model *vit.Model
+	// Train is the training set less the validation split, Validation.
+	Train      *data.Dataset
+	Validation *data.Dataset // nil when Options.ValidationSize is 0
+	Test       *data.Dataset // may be nil
+	Options    Options
+	Out        string   // run folder; "" keeps nothing on disk
+	Observer   Observer // may be nil
+	opt        optim.Optimizer
+	st         state
+	scored     int // the step whose model Validation was last scored on
+	metrics    io.WriteCloser
 }
 
-// New prepares a fresh run of m on train (evaluated on test). A model
-// without labels takes the training set's class names, and one without
-// Mean and Std the training set's pixel statistics as its normalisation.
+// New prepares a fresh run of m on trainSet less the validation split of
+// o.ValidationSize images (scored after every epoch), and scores the final
+// model on testSet. A model without labels takes trainSet's class names,
+// and one without Mean and Std the pixel statistics of all of trainSet's
+// images as its normalisation.
 func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -181,14 +207,19 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 			return nil, err
 		}
 	}
+	trainSet, valSet, split, err := splitValidation(trainSet, testSet, o.ValidationSize)
+	if err != nil {
+		return nil, err
+	}
 	if o.LinearProbe {
 		m.FreezeBody(true)
 	}
 	if o.Replicas == 0 {
 		o.Replicas = DefaultReplicas(m, o.Batch)
 	}
-	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
+	t := &Trainer{Model: m, Train: trainSet, Validation: valSet, Test: testSet, Options: o, Out: out}
 	t.st.Options = o
+	t.st.Split = split
 	t.opt = newOptimizer(o)
 	return t, nil
 }
@@ -235,6 +266,12 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	t, err := New(m, trainSet, testSet, st.Options, dir)
 	if err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	if err := st.Split.matches(t.st.Split); err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	if st.Split.Images == 0 { // a run folder from before splits were recorded
+		st.Split = t.st.Split
 	}
 	t.st = st
 	f, err := safetensors.Open(filepath.Join(ckpt, momentsFile))
@@ -348,21 +385,10 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		t.st.WallS += elapsed
 		res.TrainLoss, res.TrainAccuracy = lossSum/max(seen, 1), correct/max(seen, 1)
 		res.ImagesPerS = seen / elapsed
-		epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total
-		if epochDone && t.Test != nil {
-			ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-			if err != nil {
+		if epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total; epochDone {
+			if err := t.endEpoch(epoch, &res); err != nil {
 				return res, err
 			}
-			res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
-			es := EpochStats{Epoch: epoch, Step: t.st.Step, TrainLoss: res.TrainLoss, TrainAccuracy: res.TrainAccuracy,
-				TestLoss: ev.Loss, TestAccuracy: ev.Accuracy, ImagesPerS: res.ImagesPerS, WallS: t.st.WallS}
-			if t.Observer != nil {
-				t.Observer.EpochEnd(es)
-			}
-			t.log(map[string]any{"type": "epoch", "epoch": epoch, "step": t.st.Step, "train_loss": es.TrainLoss,
-				"train_accuracy": es.TrainAccuracy, "test_loss": es.TestLoss, "test_accuracy": es.TestAccuracy,
-				"images_per_s": es.ImagesPerS, "wall_s": es.WallS})
 		}
 		if err := t.Save(); err != nil {
 			return res, err
@@ -378,12 +404,11 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		res.ImagesPerS = float64(t.st.Images) / t.st.WallS
 	}
 	res.Finished = t.st.Step >= total
-	if res.Finished && t.Test != nil && res.TestAccuracy == 0 {
-		ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-		if err != nil {
+	res.Split = t.st.Split
+	if res.Finished {
+		if err := t.final(&res); err != nil {
 			return res, err
 		}
-		res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
 	}
 	return res, ctx.Err()
 }

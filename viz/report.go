@@ -335,7 +335,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 			return nil, err
 		}
 		f, err := save("training-curves.png", img, "Training curves", "Training loss, accuracy and learning rate per optimizer step "+
-			"(lines), the averages of each epoch and the test-set scores after each epoch (dots), and the test accuracy per epoch.")
+			"(lines), the averages of each epoch and the held-out scores after each epoch (dots: the validation split, or the test set in older logs), and that accuracy per epoch.")
 		if err != nil {
 			return nil, err
 		}

@@ -18,16 +18,20 @@ const (
 	childLimit = 3 << 30
 )
 
-func TestMain(m *testing.M) {
-	if args, ok := os.LookupEnv(childArgs); ok {
-		lim := syscall.Rlimit{Cur: childLimit, Max: childLimit}
-		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
-			os.Stderr.WriteString("setrlimit: " + err.Error() + "\n")
-			os.Exit(3)
-		}
-		os.Exit(run(strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+// runChild, called from TestMain, runs vit under childLimit of address
+// space instead of the tests when the environment names a child's
+// arguments; otherwise it returns.
+func runChild() {
+	args, ok := os.LookupEnv(childArgs)
+	if !ok {
+		return
 	}
-	os.Exit(m.Run())
+	lim := syscall.Rlimit{Cur: childLimit, Max: childLimit}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+		os.Stderr.WriteString("setrlimit: " + err.Error() + "\n")
+		os.Exit(3)
+	}
+	os.Exit(run(strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
 }
 
 // runLimited runs vit with args in a child process limited to childLimit

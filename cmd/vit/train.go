@@ -30,7 +30,7 @@ type trainFlags struct {
 	seed                   uint64
 	json                   bool
 	cutmix, mixup, mixProb float64
-	mixOff, replicas       int
+	mixOff, replicas, val  int
 }
 
 func trainCommand() *cobra.Command {
@@ -60,6 +60,7 @@ func trainCommand() *cobra.Command {
 	fl.nonNegative(&f.mixup, "mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
 	fl.probability(&f.mixProb, "mix-prob", 0, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's, 1)")
 	fl.count(&f.mixOff, "mix-off-epoch", 0, 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
+	fl.count(&f.val, "val", 5000, 0, "training images held out (the last of each class) to score after every epoch and choose recipes on; 0 holds none out; the default holds out a tenth of a training set under 50,000 images")
 	fl.count(&f.replicas, "replicas", 0, 1, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
 	f.model.register(fs)
 	f.training.register(fs)
@@ -125,6 +126,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		o.Seed = f.seed
 		o.Replicas = f.replicas
+		o.ValidationSize = train.DefaultValidationSize(trainSet.N)
 		switch f.augment {
 		case "none":
 			o.Augment = data.Augment{}
@@ -140,6 +142,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		if given("mixup") {
 			o.Mix.Mixup = float32(f.mixup)
+		}
+		if given("val") {
+			if f.val > trainSet.N/2 {
+				return fmt.Errorf("--val %d: hold out 0 (none) to %d of the %d training images", f.val, trainSet.N/2, trainSet.N)
+			}
+			o.ValidationSize = f.val
 		}
 		if given("mix-prob") {
 			o.Mix.Prob = float32(f.mixProb)
@@ -175,8 +183,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if tr, err = train.New(m, trainSet, testSet, o, dir); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images), %s. Run folder: %s\n",
-			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N,
+		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d validation, %d test images), %s. Run folder: %s\n",
+			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, tr.Train.N, o.ValidationSize, testSet.N,
 			plural(tr.Options.Replicas, "model replica"), dir)
 	}
 	bar := &progress{w: stderr}
@@ -198,8 +206,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			Run string `json:"run"`
 		}{res, tr.Out})
 	}
-	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
-		100*res.TestAccuracy, res.TestLoss, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
+	if res.Split.Validation > 0 {
+		fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f, %d held-out training images)\n", 100*res.ValAccuracy, res.ValLoss, res.Split.Validation)
+	}
+	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f, final model, %d test images) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
+		100*res.TestAccuracy, res.TestLoss, res.Split.TestImages, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
 	return nil
 }
 
@@ -229,8 +240,12 @@ func (p *progress) Step(s train.StepStats) {
 
 func (p *progress) EpochEnd(e train.EpochStats) {
 	p.finish()
-	fmt.Fprintf(p.w, "epoch %3d  step %6d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  %5.0f img/s  %s\n",
-		e.Epoch+1, e.Step, e.TrainLoss, 100*e.TrainAccuracy, e.TestLoss, 100*e.TestAccuracy, e.ImagesPerS,
+	val := ""
+	if e.ValImages > 0 {
+		val = fmt.Sprintf("  validation loss %.4f acc %6.2f%%", e.ValLoss, 100*e.ValAccuracy)
+	}
+	fmt.Fprintf(p.w, "epoch %3d  step %6d  train loss %.4f acc %6.2f%%%s  %5.0f img/s  %s\n",
+		e.Epoch+1, e.Step, e.TrainLoss, 100*e.TrainAccuracy, val, e.ImagesPerS,
 		time.Duration(e.WallS*float64(time.Second)).Round(time.Second))
 }
 
