@@ -152,6 +152,9 @@ func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32,
 // counted and logged in one warning: how many, the index of the first and
 // why it does not fit.
 func batches(ctx context.Context, m *Model, imgs []image.Image, run func(x []float32, n int) error) error {
+	if m == nil {
+		return fmt.Errorf("vit: no model (nil *Model)")
+	}
 	in := m.Config.Input()
 	p, err := in.Preprocessor()
 	if err != nil {

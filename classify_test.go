@@ -157,4 +157,10 @@ func TestClassifyCancelled(t *testing.T) {
 	if _, err := vit.Classify(context.Background(), m, loadGoldenImages(t)[0], 0); err == nil {
 		t.Fatal("top 0 accepted")
 	}
+	if _, err := vit.Embed(context.Background(), nil, loadGoldenImages(t)[0]); err == nil {
+		t.Fatal("a nil model accepted")
+	}
+	if _, err := vit.EmbedBatch(context.Background(), m, []image.Image{nil}); err == nil {
+		t.Fatal("a nil image accepted")
+	}
 }
