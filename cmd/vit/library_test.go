@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"image"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +100,44 @@ func TestPredictMisfitSummary(t *testing.T) {
 	}
 	if n := strings.Count(se.String(), "(file="); n != misfitWarnings || !strings.Contains(se.String(), "vit: warning: 2 more images do not fit the model\n") {
 		t.Fatalf("%d warnings by name (want %d) and no summary of the other 2:\n%s", n, misfitWarnings, se.String())
+	}
+}
+
+// vit embed writes what vit.EmbedBatch returns.
+func TestEmbedIsEmbedBatch(t *testing.T) {
+	files := []string{"../../imageio/testdata/in/small_pal.png", "../../imageio/testdata/in/small420.jpg"}
+	out := filepath.Join(t.TempDir(), "f.jsonl")
+	var so, se strings.Builder
+	if code := run(append([]string{"embed", "--model", greyModel, "--out", out}, files...), &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	m, err := checkpoint.Load(greyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []image.Image
+	for _, f := range files {
+		rgb, err := imageio.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, rgb.Image())
+	}
+	want, err := vit.EmbedBatch(context.Background(), m, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec struct{ Features []float32 }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rec.Features, want[i]) {
+			t.Fatalf("%s: vit embed %v, vit.EmbedBatch %v", files[i], rec.Features, want[i])
+		}
 	}
 }
