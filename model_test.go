@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -115,7 +117,9 @@ var directional = gradcheck.DirectionalOptions{Eps: 1e-2, RTol: 2e-2, ATol: 3e-5
 // TestModelBackward checks every parameter's gradient of the whole model
 // against finite differences, entry by entry (a few probes per tensor), for
 // each configuration of backwardCases.
-func TestModelBackward(t *testing.T) {
+func TestModelBackward(t *testing.T) { kernelpathtest.Run(t, testModelBackward) }
+
+func testModelBackward(t *testing.T) {
 	for _, tc := range backwardCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newGradProblem(t, tc.edit)
@@ -134,7 +138,9 @@ func TestModelBackward(t *testing.T) {
 // parameter tensor alone, and the input image, for each configuration of
 // backwardCases. TestDirectionalCatchesWrongGradients shows that the check
 // fails when one tensor's gradient is halved or missing.
-func TestModelDirectional(t *testing.T) {
+func TestModelDirectional(t *testing.T) { kernelpathtest.Run(t, testModelDirectional) }
+
+func testModelDirectional(t *testing.T) {
 	for _, tc := range backwardCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newGradProblem(t, tc.edit)
@@ -201,7 +207,9 @@ func kernelsScale(x []float32, s float32) {
 // TestClassShortcut checks that the last block computing the class token
 // alone (classBlock) gives the logits and gradients of the whole block, and
 // that it is taken exactly when nothing else of the block's output is read.
-func TestClassShortcut(t *testing.T) {
+func TestClassShortcut(t *testing.T) { kernelpathtest.Run(t, testClassShortcut) }
+
+func testClassShortcut(t *testing.T) {
 	defer func() { classShortcut = true }()
 	cases := []struct {
 		name  string
@@ -282,7 +290,9 @@ func TestClassShortcut(t *testing.T) {
 
 // TestInferenceMatchesTraining checks that the shared-buffer inference path
 // and the training path give the same logits when no regulariser is active.
-func TestInferenceMatchesTraining(t *testing.T) {
+func TestInferenceMatchesTraining(t *testing.T) { kernelpathtest.Run(t, testInferenceMatchesTraining) }
+
+func testInferenceMatchesTraining(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -388,7 +398,9 @@ func TestPresetsAndFLOPs(t *testing.T) {
 // not possible from outside, so check the identity Σ dlogit/dA ⊙ A-sized
 // perturbation via the probabilities' own consistency: the captured probs
 // equal Attention's and grads have the right shape and are not all zero.
-func TestAttentionGradients(t *testing.T) {
+func TestAttentionGradients(t *testing.T) { kernelpathtest.Run(t, testAttentionGradients) }
+
+func testAttentionGradients(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -431,7 +443,9 @@ func TestAttentionGradients(t *testing.T) {
 // TestPerformerSwitch runs a softmax model with Performer attention: with
 // many features its logits approach the softmax ones, and switching back
 // restores them exactly.
-func TestPerformerSwitch(t *testing.T) {
+func TestPerformerSwitch(t *testing.T) { kernelpathtest.Run(t, testPerformerSwitch) }
+
+func testPerformerSwitch(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -481,7 +495,9 @@ func TestPerformerSwitch(t *testing.T) {
 // TestPredictConcurrent runs Predict from many goroutines at once (run the
 // suite with -race to check for data races) and checks every result equals
 // the serial one.
-func TestPredictConcurrent(t *testing.T) {
+func TestPredictConcurrent(t *testing.T) { kernelpathtest.Run(t, testPredictConcurrent) }
+
+func testPredictConcurrent(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -516,7 +532,9 @@ func TestPredictConcurrent(t *testing.T) {
 
 // TestTrainStepAllocations checks that a training step allocates no
 // buffers: what remains is the worker pool's goroutine hand-off.
-func TestTrainStepAllocations(t *testing.T) {
+func TestTrainStepAllocations(t *testing.T) { kernelpathtest.Run(t, testTrainStepAllocations) }
+
+func testTrainStepAllocations(t *testing.T) {
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 32, Depth: 2, Heads: 2, MLPDim: 64, Classes: 10, DropPath: 0.1, Dropout: 0.1}
 	m, _ := New(c, 1)
 	batch := 16
@@ -552,6 +570,10 @@ func TestReferenceModelBackward(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size gradient check skipped in -short mode")
 	}
+	// Through the finite differences a full-size model takes about 30 s
+	// on two cores: this test runs on the default path set alone, while
+	// every set runs the small models of the tests above.
+	t.Logf("ran on the default kernel path set only: %s", kernelpathtest.Describe(kernelpath.Default()))
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512, Classes: 10}
 	m, _ := New(c, 1)
 	rng := rand.New(rand.NewPCG(2, 3))
