@@ -549,18 +549,28 @@ func testTrainStepAllocations(t *testing.T) {
 		m.Backward(ws, dl, batch)
 	}
 	step()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const steps = 10
-	for range steps {
-		step()
+	// The GEMM's packing buffers come with jobs from a sync.Pool, whose
+	// per-CPU caches can hand a product a job that a smaller product
+	// sized, which then grows its buffers: a round of steps may allocate
+	// tens of KiB that way. A buffer the step does not reuse allocates in
+	// every round; so the step passes when any of three rounds stays
+	// within the bound.
+	const steps, rounds, bound = 5, 3, 64 << 10
+	var perStep uint64
+	for range rounds {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range steps {
+			step()
+		}
+		runtime.ReadMemStats(&after)
+		perStep = (after.TotalAlloc - before.TotalAlloc) / steps
+		t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
+		if perStep <= bound {
+			return
+		}
 	}
-	runtime.ReadMemStats(&after)
-	perStep := (after.TotalAlloc - before.TotalAlloc) / steps
-	t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
-	if perStep > 64<<10 {
-		t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
-	}
+	t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
 }
 
 // TestReferenceModelBackward checks gradients at the full size of the
