@@ -155,6 +155,56 @@ func testModelDirectional(t *testing.T) {
 	}
 }
 
+// TestModelDirectionalBlocked is TestModelDirectional at a size where the
+// GEMM works in blocks, on every kernel path set: 300 rows (more than one
+// row block of every microkernel, spread over the workers) and weight
+// gradients summed over 300 rows (more than one k block, so the kernels
+// also accumulate into C). The tiny models above fit one block of each;
+// TestReferenceModelBackward, larger still, runs on the default set alone.
+// It checks the weight matrices, whose gradients are such products, each
+// alone and all at once, and the input.
+func TestModelDirectionalBlocked(t *testing.T) { kernelpathtest.Run(t, testModelDirectionalBlocked) }
+
+func testModelDirectionalBlocked(t *testing.T) {
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 40, Depth: 2, Heads: 4, MLPDim: 136, Classes: 10}
+	m, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	const batch = 6
+	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	labels := []int{0, 1, 2, 3, 4, 5}
+	ws := m.NewWorkspace(batch, true)
+	loss := func() float64 {
+		logits, err := m.Forward(ws, x, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := nn.CrossEntropy(nil, logits, labels, c.Classes, 0)
+		return l
+	}
+	dlogits := make([]float32, batch*c.Classes)
+	logits, _ := m.Forward(ws, x, batch)
+	nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0)
+	m.ZeroGrad()
+	ws.inputGrad = make([]float32, len(x))
+	if err := m.Backward(ws, dlogits, batch); err != nil {
+		t.Fatal(err)
+	}
+	var ts []gradcheck.Tensor
+	for _, q := range m.Params() {
+		if len(q.Shape) == 2 && !q.Frozen {
+			ts = append(ts, gradcheck.Tensor{Name: q.Name, X: q.Data, Grad: q.Grad})
+		}
+	}
+	ts = append(ts, gradcheck.Tensor{Name: "input", X: x, Grad: ws.inputGrad})
+	if err := gradcheck.Directional(ts, loss, directional); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestDirectionalCatchesWrongGradients proves that the directional check
 // can fail: on a correct gradient it passes, and with one tensor's gradient
 // halved (a large weight matrix) or zeroed (a LayerNorm bias, the class
