@@ -26,8 +26,14 @@ import (
 // makes its model and packs inside.
 func Run(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
+	run(t, kernelpath.Sets(), f)
+}
+
+// run is Run on the sets given.
+func run(t *testing.T, sets []kernelpath.Set, f func(t *testing.T)) {
+	t.Helper()
 	var ran, skipped, notBuilt []string
-	for _, s := range kernelpath.Sets() {
+	for _, s := range sets {
 		switch {
 		case s.NotBuilt:
 			notBuilt = append(notBuilt, s.Name)
@@ -37,18 +43,20 @@ func Run(t *testing.T, f func(t *testing.T)) {
 				t.Skipf("kernel path set %s: skipped, CPU lacks %s", s.Name, s.Lacks)
 			})
 		default:
-			ran = append(ran, Describe(s))
 			t.Run(s.Name, func(t *testing.T) {
 				restore, err := kernelpath.Force(s.Name)
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer restore()
+				ran = append(ran, Describe(s)) // not when -run leaves the set out
 				f(t)
 			})
 		}
 	}
-	t.Logf("kernel path sets run: %s", strings.Join(ran, "; "))
+	if len(ran) > 0 {
+		t.Logf("kernel path sets run: %s", strings.Join(ran, "; "))
+	}
 	if len(skipped) > 0 {
 		t.Logf("kernel path sets skipped for lack of a CPU feature: %s", strings.Join(skipped, ", "))
 	}
