@@ -129,6 +129,10 @@ func loadVit(path string) (*vit.Model, error) {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("loading model %s: bad config: %w", weights, err)
 	}
+	have := storedValues(f.Names(), func(n string) []int { _, sh, _ := f.Info(n); return sh })
+	if err := fitsWeights(c, have, fmt.Sprintf("loading model %s: its config", weights)); err != nil {
+		return nil, err
+	}
 	m, err := vit.Zero(c)
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", weights, err)

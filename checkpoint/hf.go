@@ -170,6 +170,18 @@ func loadHF(path string) (*Pretrained, error) {
 	if err := hfReadPreprocessor(dir, &c, p); err != nil {
 		return nil, err
 	}
+	// Check the config against the weights before allocating its model.
+	if err := fitsWeights(c, sourceValues(src), "loading Hugging Face model: "+cfgPath); err != nil {
+		return nil, err
+	}
+	r.check(prefix+"embeddings.cls_token", c.Dim)
+	r.check(prefix+"embeddings.patch_embeddings.projection.weight", c.Dim, c.Channels, c.Patch, c.Patch)
+	r.check(prefix+"embeddings.position_embeddings", c.Tokens(), c.Dim)
+	r.checkDepth(prefix+"encoder.layer.%d.layernorm_before.weight", c.Depth, "num_hidden_layers")
+	r.check(prefix+"encoder.layer.0.intermediate.dense.weight", c.MLPDim, c.Dim)
+	if r.err != nil {
+		return nil, r.err
+	}
 	m, err := newModel(c, path)
 	if err != nil {
 		return nil, err

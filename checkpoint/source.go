@@ -220,9 +220,10 @@ func (r *reader) shapeOf(name string) []int {
 	return sh
 }
 
-// get reads name, which must have shape want (after dropping leading 1s
-// where the checkpoint adds batch axes, as [1, 1, D] for a class token).
-func (r *reader) get(name string, want ...int) []float32 {
+// check records an error unless name exists with shape want (up to
+// leading 1s, as get). It reads no data: loaders call it before they
+// allocate a model whose size a config gave.
+func (r *reader) check(name string, want ...int) []int {
 	if r.err != nil {
 		return nil
 	}
@@ -232,6 +233,16 @@ func (r *reader) get(name string, want ...int) []float32 {
 	}
 	if !sameShape(sh, want) {
 		r.err = fmt.Errorf("checkpoint %s: tensor %q has shape %v, expected %v", r.path, name, sh, want)
+		return nil
+	}
+	return sh
+}
+
+// get reads name, which must have shape want (after dropping leading 1s
+// where the checkpoint adds batch axes, as [1, 1, D] for a class token).
+func (r *reader) get(name string, want ...int) []float32 {
+	sh := r.check(name, want...)
+	if r.err != nil {
 		return nil
 	}
 	data, got, err := r.src.read(name)

@@ -198,6 +198,13 @@ func loadTimm(path string) (*Pretrained, error) {
 		c.CropPct = 0.875 // timm's default crop_pct
 	}
 
+	if err := fitsWeights(c, sourceValues(src), "loading timm model "+path+": its config"); err != nil {
+		return nil, err
+	}
+	if n := pos[1]; n != c.Tokens() && n != c.NumPatches() {
+		return nil, fmt.Errorf("checkpoint %s: tensor \"pos_embed\" has %d positions, but a %d×%d image in patches of %d has %d (the image size of config.json does not match the weights)",
+			weights, n, c.ImageHeight, c.ImageWidth, c.Patch, c.Tokens())
+	}
 	m, err := newModel(c, path)
 	if err != nil {
 		return nil, err

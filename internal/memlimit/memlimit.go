@@ -42,10 +42,10 @@ func Child(t *testing.T, limit uint64) bool {
 	}
 	out, err := runChild(t.Name())
 	if err != nil {
-		t.Fatalf("under a %s address-space limit the test failed (%v): its output:\n%s", human(limit), err, tail(out, 4000))
+		t.Fatalf("under a %s address-space limit the test failed (%v): its output:\n%s", human(limit), err, clip(out, 3000, 1000))
 	}
 	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("the child process did not run %s:\n%s", t.Name(), tail(out, 4000))
+		t.Fatalf("the child process did not run %s:\n%s", t.Name(), clip(out, 3000, 1000))
 	}
 	return false
 }
@@ -66,10 +66,12 @@ func human(n uint64) string {
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
-// tail returns the last n bytes of b.
-func tail(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
+// clip returns the first head and last tail bytes of b: where a child
+// died, its first lines say why (fatal error: out of memory) and its last
+// ones how the test ended.
+func clip(b []byte, head, tail int) string {
+	if len(b) <= head+tail {
+		return string(b)
 	}
-	return string(b)
+	return string(b[:head]) + "\n…\n" + string(b[len(b)-tail:])
 }

@@ -1,0 +1,137 @@
+package checkpoint
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vitgo/vit/internal/memlimit"
+	"github.com/vitgo/vit/safetensors"
+)
+
+// bombLimit is the address space a loader may use on the bombs below: far
+// more than any of these small checkpoints needs, far less than the
+// models their configs describe.
+const bombLimit = 3 << 30
+
+// bombConfig is a vit config describing a model of about 10²⁰ values.
+const bombConfig = `{"image_height":224,"image_width":224,"patch":16,"channels":3,"dim":1000000000,"depth":100000,"heads":1,"mlp_dim":1000000000,"classes":10}`
+
+// tinyBomb returns a safetensors file of a few hundred bytes whose metadata
+// carries config (empty: no metadata config).
+func tinyBomb(t *testing.T, config string) []byte {
+	t.Helper()
+	meta := map[string]string{"format": "vit"}
+	if config != "" {
+		meta[configKey] = config
+	}
+	var b bytes.Buffer
+	if err := safetensors.Write(&b, []safetensors.Tensor{{Name: "norm.weight", Shape: []int{4}, Data: []float32{1, 1, 1, 1}}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestConfigBombs loads checkpoints whose configs describe enormous models
+// next to tiny weights, in a child process whose address space is limited:
+// each must fail with one clear error, before the model is allocated.
+func TestConfigBombs(t *testing.T) {
+	if !memlimit.Child(t, bombLimit) {
+		return
+	}
+	write := func(t *testing.T, path string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		make  func(t *testing.T) string
+		wants []string
+	}{
+		{"safetensors metadata", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "bomb.safetensors")
+			b := tinyBomb(t, bombConfig)
+			if len(b) > 600 {
+				t.Fatalf("the bomb is %d bytes", len(b))
+			}
+			write(t, p, b)
+			return p
+		}, []string{"bomb.safetensors", "depth 100000", "hold only 4", "does not match"}},
+		{"vit config.json", func(t *testing.T) string {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, WeightsFile), tinyBomb(t, ""))
+			write(t, filepath.Join(dir, ConfigFile), []byte(bombConfig))
+			return dir
+		}, []string{"dim 1000000000", "does not match"}},
+		{"hf config.json", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf")
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) {
+				c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"], c["num_attention_heads"] = 1e9, 100000, 1e9, 1
+			})
+			return dir
+		}, []string{"config.json", "depth 100000", "does not match"}},
+		{"hf depth only", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf")
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) { c["num_hidden_layers"] = 20 })
+			return dir
+		}, []string{"num_hidden_layers 20", "hold 2 layers"}},
+		{"hf image size", func(t *testing.T) string {
+			dir := copyTestdata(t, "hf")
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) { c["image_size"] = 400000 })
+			return dir
+		}, []string{"config.json", "400000×400000", "does not match"}},
+		{"timm input size", func(t *testing.T) string {
+			dir := copyTestdata(t, "timm")
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) {
+				c["pretrained_cfg"].(map[string]any)["input_size"] = []int{3, 1000000, 1000000}
+			})
+			return dir
+		}, []string{"timm", "1000000×1000000", "does not match"}},
+		{"timm input size within budget", func(t *testing.T) string {
+			dir := copyTestdata(t, "timm")
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) {
+				c["pretrained_cfg"].(map[string]any)["input_size"] = []int{3, 64, 64}
+			})
+			return dir
+		}, []string{`"pos_embed" has 17 positions`, "64×64", "does not match"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadPretrained(tc.make(t))
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			t.Log(err)
+			for _, w := range tc.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Count(err.Error(), "\n") > 0 {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+// TestModelValues checks the count against the allocated models of a few
+// configurations.
+func TestModelValues(t *testing.T) {
+	for _, dir := range []string{"hf", "timm", "jax.npz", "big_vision_gap.npz"} {
+		p, err := LoadPretrained(filepath.Join("testdata", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, q := range p.Model.Params() {
+			n += int64(len(q.Data))
+		}
+		got, ok := modelValues(p.Model.Config)
+		if !ok || got < n || got > n+int64(3*p.Model.Config.Dim*p.Model.Config.Depth) {
+			t.Errorf("%s: modelValues = %d, %v; the model holds %d", dir, got, ok, n)
+		}
+	}
+}
