@@ -70,14 +70,17 @@ func readCIFARFiles(paths []string, classes []string) (*Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("data: %w", err)
 		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("data: %s: not a regular file", p)
+		}
 		if st.Size() == 0 || st.Size()%cifarRecord != 0 {
 			return nil, fmt.Errorf("data: %s: size %d is not a positive multiple of the %d-byte CIFAR-10 record", p, st.Size(), cifarRecord)
 		}
-		if st.Size() > maxIDXBytes {
-			return nil, fmt.Errorf("data: %s: %d bytes is too large", p, st.Size())
-		}
 		sizes[i] = st.Size()
 		total += st.Size() / cifarRecord
+		if total*cifarImage > MaxDataBytes {
+			return nil, fmt.Errorf("data: %s: %d images of CIFAR-10 are over the limit of %d bytes (data.MaxDataBytes)", p, total, MaxDataBytes)
+		}
 	}
 	d := &Dataset{
 		Pixels:  make([]uint8, 0, total*cifarImage),

@@ -259,7 +259,7 @@ func rawSHA256(path string) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(zr, maxIDXBytes)); err != nil {
+	if _, err := io.Copy(h, io.LimitReader(zr, 8<<30)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
