@@ -239,3 +239,37 @@ func TestPixelLimitEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResize resizes a small image to random sizes with every filter: no
+// panic, the size asked for, and a flat image stays flat (the filters'
+// weights sum to one).
+func FuzzResize(f *testing.F) {
+	f.Add(uint8(4), uint8(3), uint16(7), uint16(5), uint8(3), uint8(128), []byte{1, 2, 3})
+	f.Add(uint8(1), uint8(1), uint16(300), uint16(1), uint8(1), uint8(0), []byte{})
+	f.Add(uint8(255), uint8(2), uint16(1), uint16(1), uint8(4), uint8(255), []byte{9})
+	f.Fuzz(func(t *testing.T, sw, sh uint8, w, h uint16, filter, level uint8, noise []byte) {
+		sw, sh = max(sw, 1), max(sh, 1)
+		w, h = w%1024+1, h%1024+1
+		src := NewRGB(int(sw), int(sh))
+		for i := range src.Pix {
+			src.Pix[i] = level
+		}
+		flat := Resize(src, int(w), int(h), Filter(filter%6))
+		if flat.W != int(w) || flat.H != int(h) || len(flat.Pix) != int(w)*int(h)*3 {
+			t.Fatalf("%dx%d to %dx%d: got %dx%d, %d bytes", sw, sh, w, h, flat.W, flat.H, len(flat.Pix))
+		}
+		for i, v := range flat.Pix {
+			if d := int(v) - int(level); d < -1 || d > 1 {
+				t.Fatalf("flat %d resized with %v: pixel %d is %d", level, Filter(filter%6), i, v)
+			}
+		}
+		for i := range src.Pix {
+			if len(noise) > 0 {
+				src.Pix[i] = noise[i%len(noise)]
+			}
+		}
+		if m := Resize(src, int(w), int(h), Filter(filter%6)); len(m.Pix) != int(w)*int(h)*3 {
+			t.Fatalf("noise: %d bytes", len(m.Pix))
+		}
+	})
+}

@@ -157,7 +157,8 @@ func TestHostileCheckpoints(t *testing.T) {
 	}
 }
 
-func FuzzOpen(f *testing.F) {
+// FuzzUnpickle runs the pickle machine on arbitrary programs.
+func FuzzUnpickle(f *testing.F) {
 	good, err := os.ReadFile(filepath.Join("testdata", "odd.pt"))
 	if err != nil {
 		f.Fatal(err)
