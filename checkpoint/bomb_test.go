@@ -135,3 +135,23 @@ func TestModelValues(t *testing.T) {
 		}
 	}
 }
+
+// TestEndlessConfig points config.json at /dev/zero: the read stops at the
+// config limit instead of running out of memory.
+func TestEndlessConfig(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	if !memlimit.Child(t, 3<<30) {
+		return
+	}
+	dir := copyTestdata(t, "hf")
+	os.Remove(filepath.Join(dir, ConfigFile))
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, ConfigFile)); err != nil {
+		t.Skip(err)
+	}
+	_, err := LoadPretrained(dir)
+	if err == nil || !strings.Contains(err.Error(), "not a config file") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -94,7 +94,7 @@ func loadVit(path string) (*vit.Model, error) {
 		return nil, fmt.Errorf("loading model: %w", err)
 	} else if st.IsDir() {
 		weights = filepath.Join(path, WeightsFile)
-		if b, err := os.ReadFile(filepath.Join(path, RunStateFile)); err == nil {
+		if b, err := readConfig(filepath.Join(path, RunStateFile)); err == nil {
 			var run struct {
 				Checkpoint string `json:"checkpoint"`
 			}
@@ -120,7 +120,7 @@ func loadVit(path string) (*vit.Model, error) {
 	raw, ok := f.Metadata()[configKey]
 	if !ok {
 		// Fall back to config.json beside the weights.
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(weights), ConfigFile))
+		b, err := readConfig(filepath.Join(filepath.Dir(weights), ConfigFile))
 		if err != nil {
 			return nil, fmt.Errorf("loading model %s: no vit config in its metadata and no readable %s beside it", weights, ConfigFile)
 		}

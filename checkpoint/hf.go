@@ -85,7 +85,7 @@ func loadHF(path string) (*Pretrained, error) {
 		dir = filepath.Dir(path)
 	}
 	cfgPath := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(cfgPath)
+	b, err := readConfig(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("loading Hugging Face model %s: %w (a Hugging Face checkpoint needs its config.json)", path, err)
 	}
@@ -254,7 +254,7 @@ func generic(labels []string) bool {
 // hfReadPreprocessor takes the normalisation from preprocessor_config.json.
 func hfReadPreprocessor(dir string, c *vit.Config, p *Pretrained) error {
 	path := filepath.Join(dir, hfPreprocessorFile)
-	b, err := os.ReadFile(path)
+	b, err := readConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		p.note("no %s: normalisation unknown (ViTImageProcessor's default is mean 0.5, std 0.5)", hfPreprocessorFile)
 		return nil

@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -87,7 +86,7 @@ func openSafetensors(paths ...string) (*stSource, error) {
 // openSharded opens the shards listed by a model.safetensors.index.json
 // (or pytorch_model.bin.index.json).
 func openSharded(index string) (*stSource, error) {
-	b, err := os.ReadFile(index)
+	b, err := readConfig(index)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func loadTimm(path string) (*Pretrained, error) {
 	}
 	var tc timmConfig
 	haveCfg := false
-	if b, err := os.ReadFile(filepath.Join(dir, ConfigFile)); err == nil {
+	if b, err := readConfig(filepath.Join(dir, ConfigFile)); err == nil {
 		if err := json.Unmarshal(b, &tc); err != nil {
 			return nil, fmt.Errorf("loading timm model: %s: %w", filepath.Join(dir, ConfigFile), err)
 		}
