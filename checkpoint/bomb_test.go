@@ -67,6 +67,16 @@ func TestConfigBombs(t *testing.T) {
 			write(t, filepath.Join(dir, ConfigFile), []byte(bombConfig))
 			return dir
 		}, []string{"dim 1000000000", "does not match"}},
+		{"performer features", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "features.safetensors")
+			write(t, p, tinyBomb(t, `{"image_height":8,"image_width":8,"patch":4,"channels":1,"dim":8,"depth":1,"heads":2,"mlp_dim":16,"classes":3,"attention":"performer","features":4611686018427387904}`))
+			return p
+		}, []string{"features.safetensors", "does not match"}},
+		{"stem strides", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "stem.safetensors")
+			write(t, p, tinyBomb(t, `{"image_height":8,"image_width":8,"patch":4,"channels":1,"dim":8,"depth":1,"heads":2,"mlp_dim":16,"classes":3,"stem":[{"channels":4,"kernel":3,"stride":4294967296},{"channels":4,"kernel":3,"stride":4294967296}]}`))
+			return p
+		}, []string{"stem strides", "do not fit"}},
 		{"hf config.json", func(t *testing.T) string {
 			dir := copyTestdata(t, "hf")
 			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) {

@@ -70,30 +70,26 @@ func modelValues(c vit.Config) (int64, bool) {
 		n.add(c.ImageHeight/pp, c.ImageWidth/pp, d) // position embedding
 	}
 	n.add(2, d) // the class token and its position
-	features := 0
+	features, dh := 0, 0
 	if c.Performer() {
-		dh := d / c.Heads
+		dh = d / c.Heads
 		features = c.Features
 		if features <= 0 {
 			features = nn.DefaultFeatures(dh)
 		}
-		features *= dh
 	}
-	for range min(c.Depth, 1<<20) {
-		n.add(4, d)      // two LayerNorms
-		n.add(3, d, d)   // qkv
-		n.add(3, d)      // its bias
-		n.add(d+1, d)    // proj and its bias
-		n.add(2, mlp, d) // fc1 and fc2
-		n.add(mlp + d)   // their biases
-		n.add(features)  // Performer random features
-		if n.overflow {
-			return 0, false
-		}
-	}
-	if c.Depth > 1<<20 {
+	var blk counter       // one encoder block
+	blk.add(4, d)         // two LayerNorms
+	blk.add(3, d, d)      // qkv
+	blk.add(3, d)         // its bias
+	blk.add(d+1, d)       // proj and its bias
+	blk.add(2, mlp, d)    // fc1 and fc2
+	blk.add(mlp + d)      // their biases
+	blk.add(features, dh) // Performer random features
+	if blk.overflow {
 		return 0, false
 	}
+	n.add(int(blk.n), c.Depth)
 	n.add(2, d)             // final LayerNorm
 	n.add(c.Classes+1, d)   // head and
 	n.add(c.Classes)        // its bias
