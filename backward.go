@@ -90,11 +90,62 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 		copy(g.dembed[b*np*d:(b+1)*np*d], zb[first*d:])
 	}
 	if len(m.Stem) == 0 {
-		m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
+		if ws.inputGrad == nil {
+			m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
+			return nil
+		}
+		dpatches := ws.scratch(&ws.inputScratch, batch*np*c.PatchSize())
+		m.PatchEmbed.Backward(dpatches, g.dembed, ws.patches, batch*np)
+		unpatchify(ws.inputGrad, dpatches, batch, c.Channels, c.ImageHeight, c.ImageWidth, c.Patch)
 		return nil
 	}
 	m.stemBackward(ws, batch)
 	return nil
+}
+
+// scratch returns (*buf)[:n], allocating it on first use.
+func (ws *Workspace) scratch(buf *[]float32, n int) []float32 {
+	if len(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
+}
+
+// unpatchify is Patchify's inverse: it writes the patches back into the
+// images x: [batch, channels, height, width].
+func unpatchify(x, patches []float32, batch, channels, height, width, p int) {
+	gh, gw := height/p, width/p
+	ps := channels * p * p
+	for b := range batch {
+		img := x[b*channels*height*width:]
+		for gy := range gh {
+			for gx := range gw {
+				src := patches[((b*gh+gy)*gw+gx)*ps:]
+				for ch := range channels {
+					for py := range p {
+						dst := img[(ch*height+gy*p+py)*width+gx*p:]
+						copy(dst[:p], src[(ch*p+py)*p:(ch*p+py+1)*p])
+					}
+				}
+			}
+		}
+	}
+}
+
+// stemInputGrad writes ∂L/∂x: [batch, channels, height, width] into
+// ws.inputGrad from dx, the same gradient channels-last.
+func (m *Model) stemInputGrad(ws *Workspace, dx []float32, batch int) {
+	c := m.Config
+	h, w, ch := c.ImageHeight, c.ImageWidth, c.Channels
+	for b := range batch {
+		for y := range h {
+			for x := range w {
+				for k := range ch {
+					ws.inputGrad[((b*ch+k)*h+y)*w+x] = dx[((b*h+y)*w+x)*ch+k]
+				}
+			}
+		}
+	}
 }
 
 // stemBackward carries g.dembed = ∂L/∂(x_p·E) through a hybrid's patch
@@ -123,11 +174,18 @@ func (m *Model) stemBackward(ws *Workspace, batch int) {
 			sl.Norm.Backward(dconv, d, s.conv[:size], s.mean, s.rstd, rows)
 			d = dconv
 		}
-		var dx []float32 // the image needs no gradient
+		var dx []float32 // the image needs no gradient (but for the checks)
+		dcols := g.dcols
 		if i > 0 {
 			dx = g.dstem[i-1]
+		} else if ws.inputGrad != nil {
+			dx = ws.scratch(&ws.inputScratch, batch*s.h*s.w*sl.Conv.In)
+			dcols = ws.scratch(&ws.inputCols, len(s.cols))
 		}
-		sl.Conv.Backward(dx, g.dcols, d, s.cols, batch, s.h, s.w)
+		sl.Conv.Backward(dx, dcols, d, s.cols, batch, s.h, s.w)
+		if i == 0 && dx != nil {
+			m.stemInputGrad(ws, dx, batch)
+		}
 	}
 }
 

@@ -77,7 +77,8 @@ type StemConv struct {
 
 // ParseStem reads a stem written as comma-separated CHANNELS:KERNEL:STRIDE
 // convolutions, each optionally followed by :ln for a LayerNorm, such as
-// "32:3:1:ln,64:3:2:ln"; "" is no stem.
+// "32:3:1:ln,64:3:2:ln"; "" is no stem. Channels and strides must be
+// positive and kernels odd.
 func ParseStem(s string) ([]StemConv, error) {
 	if s == "" {
 		return nil, nil
@@ -102,6 +103,9 @@ func ParseStem(s string) ([]StemConv, error) {
 			return nil, fmt.Errorf("stem %q: write each convolution as CHANNELS:KERNEL:STRIDE, optionally with :ln, e.g. 32:3:1:ln,64:3:2:ln", s)
 		}
 		stem = append(stem, StemConv{Channels: v[0], Kernel: v[1], Stride: v[2], Norm: norm})
+	}
+	if err := (Config{Stem: stem}).stemError(); err != nil {
+		return nil, err
 	}
 	return stem, nil
 }
@@ -145,6 +149,8 @@ func Preset(name string, image, channels, classes int) (Config, error) {
 // Validate reports the first inconsistency in c, in words a user can act on.
 func (c Config) Validate() error {
 	switch {
+	case c.boundsError() != nil:
+		return c.boundsError()
 	case c.Patch <= 0:
 		return fmt.Errorf("patch size must be positive, got %d", c.Patch)
 	case c.ImageHeight <= 0 || c.ImageWidth <= 0:
@@ -178,6 +184,66 @@ func (c Config) Validate() error {
 		return fmt.Errorf("features and redraw_every must not be negative")
 	case c.Labels != nil && len(c.Labels) != c.Classes:
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
+	}
+	return c.sizeError()
+}
+
+// sizeError refuses a configuration that cannot fit in this machine's
+// physical memory (physicalMemory) even for one image at inference: its
+// tensors alone, or with one image's activations. It runs before New or
+// Zero allocate anything, so a hostile config.json fails here instead of
+// exhausting memory, and it keeps every size the model computes far below
+// the int range.
+func (c Config) sizeError() error {
+	phys := physicalMemory()
+	m := c.Memory(1, false)
+	switch {
+	case m.Params > phys:
+		return fmt.Errorf("the model's %s of parameters (dim %d, depth %d, MLP %d, %d tokens) cannot fit in this machine's %s of memory",
+			FormatBytes(m.Params), c.Dim, c.Depth, c.MLPDim, c.Tokens(), FormatBytes(phys))
+	case m.Total() > phys:
+		return fmt.Errorf("one image through the model needs %s (%d tokens of width %d), more than this machine's %s of memory",
+			FormatBytes(m.Total()), c.Tokens(), c.Dim, FormatBytes(phys))
+	}
+	return nil
+}
+
+// MaxSide is the largest value Validate accepts for any one dimension of a
+// Config: image sides, patch, dim, depth, heads, MLP width, classes,
+// features and each stem convolution's channels, kernel and stride. With
+// every dimension at most 2²⁰ no product the model computes overflows an
+// int on a 64-bit machine; sizeError then bounds the whole model by the
+// machine's memory.
+const MaxSide = 1 << 20
+
+// maxStem is the longest stem Validate accepts.
+const maxStem = 16
+
+// boundsError reports the first dimension of c over MaxSide, a stem longer
+// than maxStem, or a stem whose strides multiply past the image side.
+func (c Config) boundsError() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"image height", c.ImageHeight}, {"image width", c.ImageWidth}, {"channels", c.Channels}, {"patch", c.Patch},
+		{"dim", c.Dim}, {"depth", c.Depth}, {"heads", c.Heads}, {"mlp", c.MLPDim}, {"classes", c.Classes},
+		{"features", c.Features}} {
+		if f.v > MaxSide {
+			return fmt.Errorf("%s %d is over the limit of %d", f.name, f.v, MaxSide)
+		}
+	}
+	if len(c.Stem) > maxStem {
+		return fmt.Errorf("a stem of %d convolutions is over the limit of %d", len(c.Stem), maxStem)
+	}
+	stride := 1.0
+	for i, s := range c.Stem {
+		if s.Channels > MaxSide || s.Kernel > MaxSide || s.Stride > MaxSide {
+			return fmt.Errorf("stem convolution %d (%d:%d:%d) has a size over the limit of %d", i, s.Channels, s.Kernel, s.Stride, MaxSide)
+		}
+		stride *= float64(max(s.Stride, 1))
+	}
+	if stride > float64(max(c.ImageHeight, c.ImageWidth, 1)) {
+		return fmt.Errorf("the stem's strides multiply to %.0f, more than the image side", stride)
 	}
 	return nil
 }

@@ -41,10 +41,10 @@ type Block struct {
 	Norm1 *nn.LayerNorm
 	QKV   *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
 	Attn  nn.Attention
-	// Performer replaces softmax attention when the config asks for it;
-	// Features holds its random projection W: [features, dh] (a buffer).
+	// Performer replaces softmax attention when the config asks for it
+	// (nil otherwise). It owns its random features, the buffer
+	// blocks.<l>.attn.features: [features, dh], saved with the model.
 	Performer *nn.Performer
-	Features  *nn.Param
 	Proj      *nn.Linear // [dim, dim]
 	Norm2     *nn.LayerNorm
 	FC1       *nn.Linear // [mlp, dim]
@@ -75,7 +75,9 @@ func (s *StemLayer) Params() []*nn.Param {
 //   - attention and MLP kernels: Xavier uniform (the fused qkv kernel uses the
 //     bound of one of its three [dim, dim] parts, as separate q, k, v kernels
 //     would); MLP biases normal with std 1e-6; attention biases zero;
-//   - head: zeros; LayerNorms: weight 1, bias 0.
+//   - head: zeros; LayerNorms: weight 1, bias 0;
+//   - Performer random features (Config.Attention "performer"): drawn from
+//     seed, as RedrawFeatures(seed) draws them.
 //
 // seed makes the initialisation reproducible.
 func New(c Config, seed uint64) (*Model, error) {
@@ -101,12 +103,14 @@ func New(c Config, seed uint64) (*Model, error) {
 		normal(rng, b.FC1.B.Data, 1e-6)
 		normal(rng, b.FC2.B.Data, 1e-6)
 	}
+	m.RedrawFeatures(seed)
 	return m, nil
 }
 
 // Zero builds a model of configuration c without random initialisation:
-// every weight zero, LayerNorm scales one. It is for loaders that then fill
-// or replace every tensor; the zero pages are not touched until written.
+// every weight zero, LayerNorm scales one (Performer features, which must
+// not be zero, are drawn from seed 0). It is for loaders that then fill or
+// replace every tensor; the zero pages are not touched until written.
 func Zero(c Config) (*Model, error) { return newZero(c) }
 
 // newZero allocates every tensor of c, zeroed (LayerNorm weights 1).
@@ -160,9 +164,7 @@ func newZero(c Config) (*Model, error) {
 func (m *Model) setPerformer(seed uint64) {
 	c := m.Config
 	for l, b := range m.Blocks {
-		b.Performer = nn.NewPerformer(c.Heads, c.Dim, c.Features, seed+uint64(l))
-		b.Features = &nn.Param{Name: fmt.Sprintf("blocks.%d.attn.features", l), Shape: []int{b.Performer.Features, b.Performer.HeadDim()},
-			Data: b.Performer.W, Grad: make([]float32, len(b.Performer.W)), NoDecay: true, Frozen: true, Buffer: true}
+		b.Performer = nn.NewPerformer(fmt.Sprintf("blocks.%d.attn", l), c.Heads, c.Dim, c.Features, seed+uint64(l))
 	}
 }
 
@@ -181,7 +183,7 @@ func (m *Model) SetAttention(kind string, features int, seed uint64) error {
 	m.ResetWorkspaces()
 	if !c.Performer() {
 		for _, b := range m.Blocks {
-			b.Performer, b.Features = nil, nil
+			b.Performer = nil
 		}
 		return nil
 	}
@@ -194,8 +196,10 @@ func (m *Model) SetAttention(kind string, features int, seed uint64) error {
 // head or the attention. Not safe while other goroutines use the model.
 func (m *Model) ResetWorkspaces() { m.pools = sync.Map{} }
 
-// RedrawFeatures draws new Performer random features from seed (a no-op
-// with softmax attention). The trainer calls it every RedrawEvery steps.
+// RedrawFeatures draws new Performer random features from seed, block l's
+// from seed+l, overwriting them in place (a no-op with softmax attention).
+// New draws them with the model's seed; the trainer redraws every
+// RedrawEvery steps.
 func (m *Model) RedrawFeatures(seed uint64) {
 	for l, b := range m.Blocks {
 		if b.Performer != nil {
@@ -228,8 +232,8 @@ func (b *Block) Params() []*nn.Param {
 	for _, l := range [][]*nn.Param{b.Norm1.Params(), b.QKV.Params(), b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
 		ps = append(ps, l...)
 	}
-	if b.Features != nil {
-		ps = append(ps, b.Features)
+	if b.Performer != nil {
+		ps = append(ps, b.Performer.Params()...)
 	}
 	return ps
 }
@@ -421,17 +425,16 @@ func (m *Model) Replica() *Model {
 	}
 	for _, b := range m.Blocks {
 		rb := &Block{
-			Norm1:     b.Norm1.Replica(),
-			QKV:       b.QKV.Replica(),
-			Attn:      b.Attn,
-			Performer: b.Performer,
-			Proj:      b.Proj.Replica(),
-			Norm2:     b.Norm2.Replica(),
-			FC1:       b.FC1.Replica(),
-			FC2:       b.FC2.Replica(),
+			Norm1: b.Norm1.Replica(),
+			QKV:   b.QKV.Replica(),
+			Attn:  b.Attn,
+			Proj:  b.Proj.Replica(),
+			Norm2: b.Norm2.Replica(),
+			FC1:   b.FC1.Replica(),
+			FC2:   b.FC2.Replica(),
 		}
-		if b.Features != nil {
-			rb.Features = b.Features.Share()
+		if b.Performer != nil {
+			rb.Performer = b.Performer.Replica()
 		}
 		r.Blocks = append(r.Blocks, rb)
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
@@ -15,11 +17,13 @@ func tinyConfig() Config {
 	return Config{ImageHeight: 8, ImageWidth: 12, Channels: 3, Patch: 4, Dim: 8, Depth: 2, Heads: 2, MLPDim: 16, Classes: 3}
 }
 
-// TestModelBackward checks every parameter's gradient of the whole model
-// against finite differences, for each pooling, position embedding and
-// regularisation option.
-func TestModelBackward(t *testing.T) {
-	cases := []struct {
+// backwardCases are the configurations of the whole-model gradient tests:
+// each pooling, position embedding, regulariser, attention and stem.
+func backwardCases() []struct {
+	name string
+	edit func(*Config)
+} {
+	return []struct {
 		name string
 		edit func(*Config)
 	}{
@@ -32,56 +36,165 @@ func TestModelBackward(t *testing.T) {
 		{"hybrid", hybridPatch2},
 		{"hybrid-1x1", hybrid1x1},
 	}
-	for _, tc := range cases {
+}
+
+// gradProblem is a tiny model with its gradients computed once: the loss
+// (label-smoothed cross-entropy, in float64, with fixed dropout masks) as
+// a function of the parameters and of the input x, and its gradient with
+// respect to each (the parameters' Grad, and dx).
+type gradProblem struct {
+	m     *Model
+	x, dx []float32
+	loss  func() float64
+}
+
+// newGradProblem builds the model of tinyConfig edited by edit, with
+// weights that make every gradient informative, and runs Forward and
+// Backward once.
+func newGradProblem(t *testing.T, edit func(*Config)) *gradProblem {
+	t.Helper()
+	c := tinyConfig()
+	edit(&c)
+	m, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 3))
+	// A zero head would hide the body's gradients: give it weights.
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	if m.ClassToken != nil {
+		copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+	}
+	if len(m.Stem) > 0 {
+		// GELU maps much of a random map near 0, and LayerNorm
+		// then magnifies tokens that are nearly constant: spread
+		// the tokens so that finite differences stay accurate.
+		copy(m.PatchEmbed.B.Data, gradcheck.Random(rng, c.Dim, 1))
+		copy(m.PosEmbed.Data, gradcheck.Random(rng, len(m.PosEmbed.Data), 0.5))
+	}
+	batch := 2
+	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	labels := []int{0, 2}
+	ws := m.NewWorkspace(batch, true)
+	loss := func() float64 {
+		ws.Seed(7, 7)
+		logits, err := m.Forward(ws, x, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := nn.CrossEntropy(nil, logits, labels, c.Classes, 0.1)
+		return l
+	}
+	dlogits := make([]float32, batch*c.Classes)
+	ws.Seed(7, 7)
+	logits, _ := m.Forward(ws, x, batch)
+	nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0.1)
+	m.ZeroGrad()
+	ws.inputGrad = make([]float32, len(x))
+	if err := m.Backward(ws, dlogits, batch); err != nil {
+		t.Fatal(err)
+	}
+	return &gradProblem{m: m, x: x, dx: ws.inputGrad, loss: loss}
+}
+
+// params lists the learned tensors and their gradients for gradcheck.Directional.
+func (p *gradProblem) params() []gradcheck.Tensor {
+	var ts []gradcheck.Tensor
+	for _, q := range p.m.Params() {
+		if !q.Frozen {
+			ts = append(ts, gradcheck.Tensor{Name: q.Name, X: q.Data, Grad: q.Grad})
+		}
+	}
+	return ts
+}
+
+// directional are the step and tolerances of the whole-model directional
+// checks: float32 forward passes, a loss summed in float64.
+var directional = gradcheck.DirectionalOptions{Eps: 1e-2, RTol: 2e-2, ATol: 3e-5, Dirs: 3, Seed: 1}
+
+// TestModelBackward checks every parameter's gradient of the whole model
+// against finite differences, entry by entry (a few probes per tensor), for
+// each configuration of backwardCases.
+func TestModelBackward(t *testing.T) {
+	for _, tc := range backwardCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tinyConfig()
-			tc.edit(&c)
-			m, err := New(c, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rng := rand.New(rand.NewPCG(2, 3))
-			// A zero head would hide the body's gradients: give it weights.
-			copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
-			if m.ClassToken != nil {
-				copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
-			}
-			if len(m.Stem) > 0 {
-				// GELU maps much of a random map near 0, and LayerNorm
-				// then magnifies tokens that are nearly constant: spread
-				// the tokens so that finite differences stay accurate.
-				copy(m.PatchEmbed.B.Data, gradcheck.Random(rng, c.Dim, 1))
-				copy(m.PosEmbed.Data, gradcheck.Random(rng, len(m.PosEmbed.Data), 0.5))
-			}
-			batch := 2
-			x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
-			labels := []int{0, 2}
-			ws := m.NewWorkspace(batch, true)
-			loss := func() float64 {
-				ws.Seed(7, 7)
-				logits, err := m.Forward(ws, x, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				l, _ := nn.CrossEntropy(nil, logits, labels, c.Classes, 0.1)
-				return l
-			}
-			loss()
-			dlogits := make([]float32, batch*c.Classes)
-			ws.Seed(7, 7)
-			logits, _ := m.Forward(ws, x, batch)
-			nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0.1)
-			m.ZeroGrad()
-			if err := m.Backward(ws, dlogits, batch); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range m.Params() {
-				if p.Frozen {
+			p := newGradProblem(t, tc.edit)
+			for _, q := range p.m.Params() {
+				if q.Frozen {
 					continue
 				}
-				gradcheck.Check(t, p.Name, p.Data, p.Grad, loss, 1e-2, 2e-2, 24)
+				gradcheck.Check(t, q.Name, q.Data, q.Grad, p.loss, 1e-2, 2e-2, 24)
 			}
 		})
+	}
+}
+
+// TestModelDirectional checks the whole model's gradient along random
+// directions (gradcheck.Directional): over every parameter at once, each
+// parameter tensor alone, and the input image, for each configuration of
+// backwardCases. TestDirectionalCatchesWrongGradients shows that the check
+// fails when one tensor's gradient is halved or missing.
+func TestModelDirectional(t *testing.T) {
+	for _, tc := range backwardCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newGradProblem(t, tc.edit)
+			if err := gradcheck.Directional(p.params(), p.loss, directional); err != nil {
+				t.Errorf("parameters:\n%v", err)
+			}
+			input := []gradcheck.Tensor{{Name: "input", X: p.x, Grad: p.dx}}
+			if err := gradcheck.Directional(input, p.loss, directional); err != nil {
+				t.Errorf("input:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestDirectionalCatchesWrongGradients proves that the directional check
+// can fail: on a correct gradient it passes, and with one tensor's gradient
+// halved (a large weight matrix) or zeroed (a LayerNorm bias, the class
+// token, the input) it reports that tensor.
+func TestDirectionalCatchesWrongGradients(t *testing.T) {
+	for _, tc := range []struct {
+		tensor string
+		break_ func([]float32)
+	}{
+		{"blocks.0.mlp.fc1.weight", func(g []float32) { kernelsScale(g, 0.5) }},
+		{"head.bias", func(g []float32) { kernelsScale(g, 0.5) }},
+		{"blocks.1.norm1.bias", func(g []float32) { clear(g) }},
+		{"cls_token", func(g []float32) { clear(g) }},
+		{"input", func(g []float32) { clear(g) }},
+	} {
+		t.Run(tc.tensor, func(t *testing.T) {
+			p := newGradProblem(t, func(*Config) {})
+			ts := p.params()
+			if tc.tensor == "input" {
+				ts = []gradcheck.Tensor{{Name: "input", X: p.x, Grad: p.dx}}
+			}
+			if err := gradcheck.Directional(ts, p.loss, directional); err != nil {
+				t.Fatalf("correct gradients rejected: %v", err)
+			}
+			found := false
+			for _, q := range ts {
+				if q.Name == tc.tensor {
+					tc.break_(q.Grad)
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no tensor %s", tc.tensor)
+			}
+			err := gradcheck.Directional(ts, p.loss, directional)
+			if err == nil || !strings.Contains(err.Error(), tc.tensor+":") {
+				t.Fatalf("the check did not report the broken gradient of %s: %v", tc.tensor, err)
+			}
+			t.Logf("reported: %v", err)
+		})
+	}
+}
+
+func kernelsScale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
 	}
 }
 
@@ -515,5 +628,85 @@ func TestHybridConfig(t *testing.T) {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestNewSeedsPerformerFeatures checks that New draws the Performer random
+// features from its seed, as Config.RedrawEvery documents (they used to
+// come from seed 0 whatever the seed), and that the features a block
+// computes with are the tensor Params lists, so that whatever a loader or
+// a redraw writes there is what the model uses.
+func TestNewSeedsPerformerFeatures(t *testing.T) {
+	c := tinyConfig()
+	c.Attention, c.Features = "performer", 16
+	features := func(seed uint64) []float32 {
+		m, err := New(c, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), m.Blocks[1].Performer.W.Data...)
+	}
+	a, b, a2 := features(1), features(2), features(1)
+	if !slices.Equal(a, a2) {
+		t.Fatal("New with the same seed drew different features")
+	}
+	if slices.Equal(a, b) {
+		t.Fatal("New with seeds 1 and 2 drew the same features")
+	}
+	m, _ := New(c, 7)
+	ref, _ := New(c, 0)
+	ref.RedrawFeatures(7)
+	for l, b := range m.Blocks {
+		if !slices.Equal(b.Performer.W.Data, ref.Blocks[l].Performer.W.Data) {
+			t.Fatalf("block %d: New(c, 7) features differ from RedrawFeatures(7)", l)
+		}
+		found := false
+		for _, p := range m.Params() {
+			found = found || p == b.Performer.W
+		}
+		if !found {
+			t.Fatalf("block %d: the Performer's features are not among the model's Params", l)
+		}
+	}
+}
+
+// TestParamsOwnTheirData checks that a model is one set of tensors: no two
+// of Params share memory, for every model option (a Performer's features
+// used to live in two Params-visible places that loading could split).
+func TestParamsOwnTheirData(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"cls", func(*Config) {}},
+		{"gap", func(c *Config) { c.Pool = "gap" }},
+		{"sincos", func(c *Config) { c.PosEmbed = "sincos" }},
+		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
+		{"hybrid", hybridPatch2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			tc.edit(&c)
+			m, err := New(c, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner := map[*float32]string{}
+			names := map[string]bool{}
+			for _, p := range m.Params() {
+				if names[p.Name] {
+					t.Fatalf("two tensors named %s", p.Name)
+				}
+				names[p.Name] = true
+				for _, s := range [][]float32{p.Data, p.Grad} {
+					for i := range s {
+						if o, ok := owner[&s[i]]; ok {
+							t.Fatalf("%s shares memory with %s", p.Name, o)
+						}
+						owner[&s[i]] = p.Name
+					}
+				}
+			}
+		})
 	}
 }

@@ -42,6 +42,13 @@ type Workspace struct {
 	captureGrad func(layer int, dprobs []float32)
 	captureQKV  func(layer int, qkv []float32)
 	captured    []float32 // inference attention maps, allocated when capture asks
+
+	// inputGrad, when set (in a training workspace, by the gradient
+	// checks), receives ∂L/∂x: [batch, channels, height, width] from
+	// Backward. inputScratch (the gradient of the patches, or a hybrid's
+	// channels-last image) and inputCols (of the first stem convolution's
+	// im2col patches) are allocated on the first such Backward.
+	inputGrad, inputScratch, inputCols []float32
 }
 
 // blockActs are one block's saved activations. Shapes use n = batch·tokens.
@@ -223,7 +230,7 @@ func (ws *Workspace) Bytes() int64 {
 		}
 	}
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask,
-		ws.classIn, ws.classProbs)
+		ws.classIn, ws.classProbs, ws.inputScratch, ws.inputCols)
 	add(ws.z...)
 	for _, s := range ws.stem {
 		add(s.cols, s.conv, s.mean, s.rstd)

@@ -40,10 +40,19 @@ const (
 )
 
 // Save writes m into dir (created if needed) as config.json and
-// model.safetensors.
-func Save(dir string, m *vit.Model) error {
+// model.safetensors. Each file is replaced atomically, so a failed Save
+// leaves an existing checkpoint in dir as it was, and removes dir if it
+// created it.
+func Save(dir string, m *vit.Model) (err error) {
+	if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		defer func() {
+			if err != nil {
+				os.RemoveAll(dir)
+			}
+		}()
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("saving %s: %w", dir, err)
 	}
 	cfg, err := json.MarshalIndent(m.Config, "", "  ")
 	if err != nil {
@@ -57,10 +66,13 @@ func Save(dir string, m *vit.Model) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), tensors, meta); err != nil {
 		return fmt.Errorf("saving %s: %w", dir, err)
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
 		_, err := w.Write(append(cfg, '\n'))
 		return err
-	}, 0o644)
+	}, 0o644); err != nil {
+		return fmt.Errorf("saving %s: %w", dir, err)
+	}
+	return nil
 }
 
 // RunStateFile marks a training run folder (vit train --out); its

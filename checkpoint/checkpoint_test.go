@@ -1,13 +1,17 @@
 package checkpoint
 
 import (
+	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/internal/fsfault"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -100,25 +104,57 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestSaveKeepsOldFileOnFailure saves over a checkpoint while file writes
+// fail (a file-size limit, which root obeys as it obeys a full disk) and
+// checks that the old checkpoint is left whole, that the error says where,
+// and that a failed save into a new folder leaves no folder behind.
 func TestSaveKeepsOldFileOnFailure(t *testing.T) {
+	if os.Getenv("VIT_TEST_CHILD") != t.Name() {
+		// The limit holds for the whole process: run the test alone in a
+		// child process.
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "VIT_TEST_CHILD="+t.Name())
+		out, err := cmd.CombinedOutput()
+		if err == nil && strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+			t.Skipf("skipped in the child process:\n%s", out)
+		}
+		if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+			t.Fatalf("the test in a child process: %v\n%s", err, out)
+		}
+		return
+	}
 	dir := t.TempDir()
 	m := tiny(t)
 	if err := Save(dir, m); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
-	// Make the folder read-only so the temporary file cannot be created.
-	if os.Getuid() == 0 {
-		t.Skip("root ignores directory permissions")
+	for i := range m.Params()[0].Data {
+		m.Params()[0].Data[i]++
 	}
-	os.Chmod(dir, 0o555)
-	defer os.Chmod(dir, 0o755)
-	if err := Save(dir, m); err == nil {
-		t.Fatal("Save into a read-only folder succeeded")
+	lift := fsfault.LimitFileSize(t, 512)
+	err := Save(dir, m)
+	fresh := filepath.Join(t.TempDir(), "new")
+	errNew := Save(fresh, m)
+	lift()
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Save with writes failing: error %v, want one naming %s", err, dir)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
 	if string(before) != string(after) {
 		t.Fatal("failed Save changed the old checkpoint")
+	}
+	if _, err := Load(dir); err != nil {
+		t.Fatalf("the old checkpoint does not load after a failed Save: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("failed Save left %d entries in the folder, want config.json and %s", len(ents), WeightsFile)
+	}
+	if errNew == nil {
+		t.Fatal("Save into a new folder with writes failing succeeded")
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("failed Save into a new folder left it behind: %v", err)
 	}
 }
 

@@ -1,9 +1,11 @@
 package data
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +13,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/vitgo/vit/internal/offline"
 )
+
+// TestMain keeps the package's tests off the network: a test that dials
+// anything but this machine fails the package.
+func TestMain(m *testing.M) { offline.Main(m) }
 
 func md5Hex(b []byte) string    { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
 func sha256Hex(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -61,7 +69,7 @@ func labelBytes(l []int) []byte {
 
 func TestDownload(t *testing.T) {
 	src, _, hits := fakeSource(t)
-	train, test, err := src.load("", true)
+	train, test, err := src.load(context.Background(), nil, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +85,7 @@ func TestDownload(t *testing.T) {
 		t.Errorf("%d requests, want 4", hits.Load())
 	}
 	// Second time: found in the cache, no request.
-	if _, _, err := src.load("", true); err != nil {
+	if _, _, err := src.load(context.Background(), nil, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if hits.Load() != 4 {
@@ -109,7 +117,7 @@ func TestDownloadVerification(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src, served, _ := fakeSource(t)
 			tc.mutate(src, served)
-			_, _, err := src.load("", true)
+			_, _, err := src.load(context.Background(), nil, "", true)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -142,7 +150,7 @@ func TestSearchOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	train, _, err := src.load("", true)
+	train, _, err := src.load(context.Background(), nil, "", true)
 	if err != nil || train.N != 12 || hits.Load() != 0 {
 		t.Fatalf("VIT_DATA not used: %v, %v, %d requests", train, err, hits.Load())
 	}
@@ -165,4 +173,87 @@ func TestFashionChecksums(t *testing.T) {
 			t.Errorf("%s: content SHA-256 %s, table says %s", f.Name, got, f.RawSHA256)
 		}
 	}
+}
+
+// noLeftovers fails the test if dir holds a file.
+func noLeftovers(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		t.Errorf("left %s behind", e.Name())
+	}
+}
+
+// TestDownloadClient checks that a download goes through the client it is
+// given, and stops when its context is cancelled.
+func TestDownloadClient(t *testing.T) {
+	src, _, hits := fakeSource(t)
+	var used atomic.Int32
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		used.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	if _, _, err := src.load(context.Background(), client, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if used.Load() != 4 || hits.Load() != 4 {
+		t.Fatalf("the client made %d requests, the server saw %d; want 4 and 4", used.Load(), hits.Load())
+	}
+
+	src, _, hits = fakeSource(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := src.load(ctx, nil, "", true)
+	if !errors.Is(err, context.Canceled) || hits.Load() != 0 {
+		t.Fatalf("cancelled download: %v after %d requests; want context.Canceled and none", err, hits.Load())
+	}
+	cache, _ := src.cacheDir()
+	noLeftovers(t, cache)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDownloadTooLarge checks that a download stops after maxDownload
+// bytes, whether the server says so in Content-Length or not.
+func TestDownloadTooLarge(t *testing.T) {
+	defer func(n int64) { maxDownload = n }(maxDownload)
+	maxDownload = 1000
+	for _, declared := range []bool{true, false} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if declared {
+				w.Header().Set("Content-Length", "5000")
+			}
+			for range 5 {
+				w.Write(make([]byte, 1000))
+				w.(http.Flusher).Flush() // chunked when undeclared
+			}
+		}))
+		dir := t.TempDir()
+		err := downloadFile(context.Background(), NewHTTPClient(), srv.URL+"/big.gz", filepath.Join(dir, "big.gz"), remoteFile{Name: "big.gz"})
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), "1000 bytes") {
+			t.Errorf("Content-Length declared %v: error %v, want one naming the 1000-byte limit", declared, err)
+		}
+		noLeftovers(t, dir)
+	}
+}
+
+// TestDefaultClientOffline checks that the default download client goes
+// through http.DefaultTransport's dialler, which TestMain's guard
+// replaces: a download from any address but this machine's is refused, so
+// a test that would download fails instead.
+func TestDefaultClientOffline(t *testing.T) {
+	dir := t.TempDir()
+	err := downloadFile(context.Background(), NewHTTPClient(), "http://192.0.2.1/train-images-idx3-ubyte.gz",
+		filepath.Join(dir, "f.gz"), remoteFile{Name: "f.gz"})
+	var oe *offline.Error
+	if !errors.As(err, &oe) {
+		t.Fatalf("download from 192.0.2.1: %v, want the offline guard's refusal", err)
+	}
+	if got := offline.Take(); len(got) != 1 || got[0] != "192.0.2.1:80" {
+		t.Fatalf("guard recorded %v", got)
+	}
+	noLeftovers(t, dir)
 }

@@ -136,4 +136,15 @@ func TestOpenFolders(t *testing.T) {
 	if train.N != 16 || test.N != 4 || train.C != 1 || test.ClassCounts()[1] != 2 {
 		t.Fatalf("split: %v / %v", train, test)
 	}
+	// Four images of two classes are too few to split: an error now, not
+	// an empty test set that fails after training.
+	tiny := t.TempDir()
+	for _, c := range []string{"x", "y"} {
+		for i := range 2 {
+			writePNG(t, filepath.Join(tiny, c, string(rune('a'+i))+".png"), image.NewGray(image.Rect(0, 0, 5, 5)))
+		}
+	}
+	if _, _, err := Open(tiny); err == nil || !strings.Contains(err.Error(), "too few") {
+		t.Fatalf("a dataset of 4 images split: %v, want an error", err)
+	}
 }

@@ -18,6 +18,10 @@ import (
 // allocated. Set it before loading to read larger sets.
 var MaxDataBytes int64 = 1 << 30
 
+// maxIDXBytes bounds how much of a downloaded gzip file is decompressed to
+// check its content's checksum.
+const maxIDXBytes = 8 << 30
+
 // readChunk is the most memory allocated ahead of data actually read when
 // the payload size cannot be checked against the file size (gzip).
 const readChunk = 64 << 20

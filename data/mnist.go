@@ -1,18 +1,12 @@
 package data
 
 import (
-	"compress/gzip"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"fmt"
-	"hash"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Logf, if not nil, receives progress notes such as "downloading ...".
@@ -86,15 +80,30 @@ var mnist = &idxSource{
 // and failing those downloads the four files from the official address
 // into the cache directory, verifying their checksums. The error, if all
 // fail, says where to put the files.
+//
+// FashionMNIST downloads with the default client (see [NewHTTPClient]) and
+// cannot be cancelled; [FashionMNISTContext] can.
 func FashionMNIST(dir string) (train, test *Dataset, err error) {
-	return fashionMNIST.load(dir, true)
+	return FashionMNISTContext(context.Background(), nil, dir)
+}
+
+// FashionMNISTContext is [FashionMNIST] with the download, if there is
+// one, made by client (nil: [NewHTTPClient]) and stopped when ctx is done.
+func FashionMNISTContext(ctx context.Context, client *http.Client, dir string) (train, test *Dataset, err error) {
+	return fashionMNIST.load(ctx, client, dir, true)
 }
 
 // MNIST loads MNIST the way [FashionMNIST] loads Fashion-MNIST, from dir,
 // $VIT_DATA/mnist, /usr/share/datasets/mnist, the cache directory
 // ~/.cache/vit/mnist, or a download. Classes are "0" to "9".
 func MNIST(dir string) (train, test *Dataset, err error) {
-	return mnist.load(dir, true)
+	return MNISTContext(context.Background(), nil, dir)
+}
+
+// MNISTContext is [MNIST] with the download, if there is one, made by
+// client (nil: [NewHTTPClient]) and stopped when ctx is done.
+func MNISTContext(ctx context.Context, client *http.Client, dir string) (train, test *Dataset, err error) {
+	return mnist.load(ctx, client, dir, true)
 }
 
 // cacheDir returns the directory the source downloads into.
@@ -140,7 +149,10 @@ func (s *idxSource) loadDir(dir string) (train, test *Dataset, err error) {
 	return train, test, nil
 }
 
-func (s *idxSource) load(dir string, download bool) (train, test *Dataset, err error) {
+// load loads the dataset from dir, else from the search directories, else
+// (if download) downloads it into the cache directory with client under
+// ctx.
+func (s *idxSource) load(ctx context.Context, client *http.Client, dir string, download bool) (train, test *Dataset, err error) {
 	if dir != "" {
 		return s.loadDir(dir)
 	}
@@ -150,7 +162,7 @@ func (s *idxSource) load(dir string, download bool) (train, test *Dataset, err e
 	}
 	cache, err := s.cacheDir()
 	if err == nil {
-		err = s.download(http.DefaultClient, cache)
+		err = s.download(ctx, client, cache)
 	}
 	if err == nil {
 		return s.loadDir(cache)
@@ -162,105 +174,4 @@ func (s *idxSource) load(dir string, download bool) (train, test *Dataset, err e
 	return nil, nil, fmt.Errorf("data: %s not found (looked in %s) and the download failed: %w\n"+
 		"Download %s from %s into one of those directories, or set VIT_DATA to a directory holding a %s/ sub-directory with them",
 		s.name, strings.Join(s.searchDirs(), ", "), err, strings.Join(names, ", "), s.baseURL, s.name)
-}
-
-// maxDownload bounds the size of one downloaded file.
-const maxDownload = 128 << 20
-
-// download fetches every file of s missing from dir, verifies it and
-// renames it into place.
-func (s *idxSource) download(client *http.Client, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range s.files {
-		dst := filepath.Join(dir, f.Name)
-		if _, err := os.Stat(dst); err == nil {
-			continue
-		}
-		logf("downloading %s%s", s.baseURL, f.Name)
-		if err := downloadFile(client, s.baseURL+f.Name, dst, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// downloadFile fetches url into a temporary file beside dst, checks it
-// against f's checksums and renames it to dst.
-func downloadFile(client *http.Client, url, dst string, f remoteFile) (err error) {
-	c := *client
-	if c.Timeout == 0 {
-		c.Timeout = 30 * time.Minute
-	}
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".*.part")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, maxDownload+1))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	if n > maxDownload {
-		return fmt.Errorf("GET %s: more than %d bytes", url, maxDownload)
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = verify(tmp.Name(), h, f); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	return os.Rename(tmp.Name(), dst)
-}
-
-// verify checks the file at path, whose MD5 state is h, against f.
-func verify(path string, h hash.Hash, f remoteFile) error {
-	got := hex.EncodeToString(h.Sum(nil))
-	if strings.EqualFold(got, f.MD5) {
-		return nil
-	}
-	if f.RawSHA256 == "" {
-		return fmt.Errorf("checksum mismatch: MD5 %s, want %s", got, f.MD5)
-	}
-	raw, err := rawSHA256(path)
-	if err != nil {
-		return fmt.Errorf("checksum mismatch: MD5 %s, want %s, and content unreadable: %w", got, f.MD5, err)
-	}
-	if !strings.EqualFold(raw, f.RawSHA256) {
-		return fmt.Errorf("checksum mismatch: MD5 %s, want %s; content SHA-256 %s, want %s", got, f.MD5, raw, f.RawSHA256)
-	}
-	return nil
-}
-
-// rawSHA256 returns the SHA-256 of the decompressed content of a gzip file.
-func rawSHA256(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(zr, 8<<30)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

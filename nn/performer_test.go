@@ -20,7 +20,7 @@ func TestPerformerBackward(t *testing.T) {
 		{1, 5, 1, 4, 6}, // a partial block of W
 	} {
 		rng := rand.New(rand.NewPCG(11, uint64(tc.tokens*tc.m)))
-		p := NewPerformer(tc.heads, tc.heads*tc.dh, tc.m, 42)
+		p := NewPerformer("attn", tc.heads, tc.heads*tc.dh, tc.m, 42)
 		qkv := gradcheck.Random(rng, tc.batch*tc.tokens*3*p.Dim, 1)
 		up := gradcheck.Random(rng, tc.batch*tc.tokens*p.Dim, 1)
 		out := make([]float32, tc.batch*tc.tokens*p.Dim)
@@ -46,7 +46,7 @@ func performerError(features int, seed uint64, qkv []float32, batch, tokens, hea
 	a := Attention{Heads: heads, Dim: dim}
 	want := make([]float32, batch*tokens*dim)
 	a.Forward(want, make([]float32, batch*heads*tokens*tokens), nil, nil, qkv, batch, tokens)
-	p := NewPerformer(heads, dim, features, seed)
+	p := NewPerformer("attn", heads, dim, features, seed)
 	got := make([]float32, len(want))
 	p.Forward(got, p.NewActs(batch, tokens), qkv, batch, tokens)
 	var num, den float64
@@ -92,8 +92,8 @@ func TestPerformerApproximatesSoftmax(t *testing.T) {
 
 func TestPerformerOrthogonalFeatures(t *testing.T) {
 	dh, m := 8, 21 // two full blocks and a partial one
-	p := NewPerformer(2, 2*dh, m, 7)
-	row := func(i int) []float32 { return p.W[i*dh : (i+1)*dh] }
+	p := NewPerformer("attn", 2, 2*dh, m, 7)
+	row := func(i int) []float32 { return p.W.Data[i*dh : (i+1)*dh] }
 	dot := func(a, b []float32) float64 {
 		var s float64
 		for i, v := range a {
@@ -129,17 +129,17 @@ func TestPerformerOrthogonalFeatures(t *testing.T) {
 }
 
 func TestPerformerDeterministic(t *testing.T) {
-	a, b := NewPerformer(3, 24, 20, 5), NewPerformer(3, 24, 20, 5)
-	if !slices.Equal(a.W, b.W) {
+	a, b := NewPerformer("attn", 3, 24, 20, 5), NewPerformer("attn", 3, 24, 20, 5)
+	if !slices.Equal(a.W.Data, b.W.Data) {
 		t.Fatal("same seed, different W")
 	}
-	w := slices.Clone(a.W)
+	w := slices.Clone(a.W.Data)
 	a.Redraw(6)
-	if slices.Equal(a.W, w) {
+	if slices.Equal(a.W.Data, w) {
 		t.Fatal("Redraw with a new seed kept W")
 	}
 	a.Redraw(5)
-	if !slices.Equal(a.W, w) {
+	if !slices.Equal(a.W.Data, w) {
 		t.Fatal("Redraw(5) differs from NewPerformer(…, 5)")
 	}
 	// Same input, same output, whatever the goroutine split.
@@ -165,7 +165,7 @@ func TestPerformerNoAlloc(t *testing.T) {
 	if performerRace {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	p := NewPerformer(4, 64, 32, 1)
+	p := NewPerformer("attn", 4, 64, 32, 1)
 	rng := rand.New(rand.NewPCG(2, 2))
 	batch, tokens := 2, 33
 	qkv := gradcheck.Random(rng, batch*tokens*3*p.Dim, 1)

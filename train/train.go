@@ -3,6 +3,10 @@
 // under a warm-up + cosine schedule; evaluation after each epoch; a metrics
 // log and resumable checkpoints in a run folder.
 //
+// Recipes are chosen on a validation split held out of the training images
+// (Options.ValidationSize, Dataset.HoldOut), scored after every epoch; the
+// test set is scored once, by the final model.
+//
 // A run is deterministic given its seed: initialisation, data order,
 // augmentation and dropout masks all derive from it, so a run resumed from
 // its folder continues exactly as if it had never stopped.
@@ -10,20 +14,14 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/vitgo/vit"
-	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
-	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/optim"
-	"github.com/vitgo/vit/safetensors"
 )
 
 // Options is a training recipe.
@@ -59,6 +57,11 @@ type Options struct {
 	// as the first session did.
 	Replicas int `json:"replicas,omitempty"`
 
+	// ValidationSize is the number of training images held out of
+	// training (data.Dataset.HoldOut: the last of each class) and scored
+	// after every epoch; 0 holds none out. See DefaultValidationSize.
+	ValidationSize int `json:"validation_size,omitempty"`
+
 	// EvalBatch is the batch size of evaluation; 0 means Batch.
 	EvalBatch int `json:"eval_batch,omitempty"`
 	// LogEvery writes a step line to the metrics log every so many steps.
@@ -66,6 +69,21 @@ type Options struct {
 	// StopAt, if > 0, ends the session after that many steps of the run,
 	// saving a resumable state (the schedule still spans the whole run).
 	StopAt int `json:"-"`
+
+	// Data names the dataset the run trains on, as data.Open takes it
+	// (the vit command sets it); the run folder keeps it so that a resumed
+	// run can open the same data. Training ignores it: Resume checks the
+	// dataset it is given against the run's.
+	Data string `json:"data,omitempty"`
+
+	// SaveEvery is how often a checkpoint is saved within an epoch (the
+	// zero Interval: every DefaultSaveEvery); checkpoints are saved at the
+	// end of every epoch and session too.
+	SaveEvery Interval `json:"save_every,omitzero"`
+	// Keep is the number of checkpoints the run folder keeps, newest
+	// first; 0 means 1. Older ones are removed only once a newer one is
+	// complete.
+	Keep int `json:"keep,omitempty"`
 }
 
 // mixes reports whether the batches of epoch (from 0) are mixed.
@@ -86,8 +104,14 @@ func (o Options) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
 	case o.MixOffEpoch < 0:
 		return fmt.Errorf("mix-off epoch must be 0 (never) or more, got %d", o.MixOffEpoch)
+	case o.ValidationSize < 0:
+		return fmt.Errorf("validation size must be 0 (none) or more images, got %d", o.ValidationSize)
 	case o.Replicas < 0:
 		return fmt.Errorf("replicas must be 0 (one per core) or more, got %d", o.Replicas)
+	case o.Keep < 0:
+		return fmt.Errorf("checkpoints to keep must be 0 (one) or more, got %d", o.Keep)
+	case o.SaveEvery.Steps < 0 || o.SaveEvery.Every < 0:
+		return fmt.Errorf("save interval must not be negative, got %d steps, %v", o.SaveEvery.Steps, o.SaveEvery.Every)
 	}
 	return o.Mix.Validate()
 }
@@ -108,9 +132,12 @@ type EpochStats struct {
 	Epoch                    int // 0-based
 	Step                     int
 	TrainLoss, TrainAccuracy float64
-	TestLoss, TestAccuracy   float64
-	ImagesPerS               float64
-	WallS                    float64 // since the run started, summed across resumes
+	// ValLoss and ValAccuracy score the validation split; zero when the
+	// run holds none out (ValImages 0).
+	ValLoss, ValAccuracy float64
+	ValImages            int
+	ImagesPerS           float64
+	WallS                float64 // since the run started, summed across resumes
 }
 
 // Observer receives progress; the vit command draws bars with it. Methods
@@ -121,12 +148,18 @@ type Observer interface {
 	EpochEnd(EpochStats)
 }
 
-// Result is the outcome of a run.
+// Result is the outcome of a run. The validation and test scores are
+// those of the final model, the test set's scored once, at the end; a run
+// stopped early (Finished false) has its last validation score and no test
+// score.
 type Result struct {
 	Steps         int     `json:"steps"`
 	Epochs        float64 `json:"epochs"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
+	Split         Split   `json:"split"`
+	ValLoss       float64 `json:"validation_loss"`
+	ValAccuracy   float64 `json:"validation_accuracy"`
 	TestLoss      float64 `json:"test_loss"`
 	TestAccuracy  float64 `json:"test_accuracy"`
 	ImagesPerS    float64 `json:"images_per_s"`
@@ -134,40 +167,54 @@ type Result struct {
 	Finished      bool    `json:"finished"` // false when stopped early (StopAt or cancelled)
 }
 
-// state is what a run folder remembers besides the weights.
-type state struct {
-	Options Options `json:"options"`
-	Step    int     `json:"step"`       // optimizer steps taken
-	Dir     string  `json:"checkpoint"` // subfolder holding the weights and moments of Step
-	WallS   float64 `json:"wall_s"`
-	Images  int64   `json:"images"`
-}
-
-// Run-folder file names.
-const (
-	stateFile   = "state.json"
-	momentsFile = "optimizer.safetensors"
-	metricsFile = "metrics.jsonl"
-	modelSubdir = "model"
-)
-
 // Trainer trains one model on one dataset.
 type Trainer struct {
-	Model    *vit.Model
-	Train    *data.Dataset
-	Test     *data.Dataset // may be nil
-	Options  Options
-	Out      string   // run folder; "" keeps nothing on disk
-	Observer Observer // may be nil
-	opt      optim.Optimizer
-	st       state
-	metrics  io.WriteCloser
+	Model *vit.Model
+	// Train is the training set less the validation split, Validation.
+	Train      *data.Dataset
+	Validation *data.Dataset // nil when Options.ValidationSize is 0
+	Test       *data.Dataset // may be nil
+	Options    Options
+	Out        string   // run folder; "" keeps nothing on disk
+	Observer   Observer // may be nil
+	opt        optim.Optimizer
+	st         state
+	scored     int // the step whose model Validation was last scored on
+	metrics    *metricsLog
+	perEpoch   int       // batches per epoch, once Run knows it
+	started    time.Time // when Run started
+	wallBase   float64   // st.WallS when Run started
+	lastSave   time.Time
 }
 
-// New prepares a fresh run of m on train (evaluated on test).
+// New prepares a fresh run of m on trainSet less the validation split of
+// o.ValidationSize images (scored after every epoch), and scores the final
+// model on testSet. It saves into the run folder out unless it is "", and
+// refuses a folder that already holds a run (continue that with Resume); a
+// folder left by a run killed before its first checkpoint is started
+// afresh.
 func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
+	if err := checkFolder(out); err != nil {
+		return nil, err
+	}
+	t, err := newTrainer(m, trainSet, testSet, o, out)
+	if err != nil {
+		return nil, err
+	}
+	t.st.Data, t.st.DataName = fingerprint(trainSet), trainSet.Name
+	return t, nil
+}
+
+// newTrainer is New without the check of the run folder.
+func newTrainer(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if trainSet == nil || trainSet.N == 0 {
+		return nil, errors.New("the training set is empty")
+	}
+	if testSet != nil && testSet.N == 0 {
+		return nil, fmt.Errorf("the test set of %s is empty: give a dataset with test images (or more images to split)", trainSet.Name)
 	}
 	if err := checkShapes(m.Config, trainSet); err != nil {
 		return nil, err
@@ -177,14 +224,19 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 			return nil, err
 		}
 	}
+	trainSet, valSet, split, err := splitValidation(trainSet, testSet, o.ValidationSize)
+	if err != nil {
+		return nil, err
+	}
 	if o.LinearProbe {
 		m.FreezeBody(true)
 	}
 	if o.Replicas == 0 {
 		o.Replicas = DefaultReplicas(m, o.Batch)
 	}
-	t := &Trainer{Model: m, Train: trainSet, Test: testSet, Options: o, Out: out}
+	t := &Trainer{Model: m, Train: trainSet, Validation: valSet, Test: testSet, Options: o, Out: out}
 	t.st.Options = o
+	t.st.Split = split
 	t.opt = newOptimizer(o)
 	return t, nil
 }
@@ -209,53 +261,15 @@ func checkShapes(c vit.Config, d *data.Dataset) error {
 	return nil
 }
 
-// Resume reopens the run folder dir and returns a trainer that continues it
-// with the same recipe, data order and random streams.
-func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return nil, fmt.Errorf("resuming %s: %w (is it a run folder made by vit train --out?)", dir, err)
-	}
-	var st state
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("resuming %s: corrupt %s: %w", dir, stateFile, err)
-	}
-	if st.Options.Replicas == 0 {
-		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
-	}
-	ckpt := filepath.Join(dir, st.Dir)
-	m, err := checkpoint.Load(ckpt)
-	if err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", dir, err)
-	}
-	t, err := New(m, trainSet, testSet, st.Options, dir)
-	if err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", dir, err)
-	}
-	t.st = st
-	f, err := safetensors.Open(filepath.Join(ckpt, momentsFile))
-	if err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", dir, err)
-	}
-	defer f.Close()
-	moments := map[string][]float32{}
-	for _, name := range f.Names() {
-		if moments[name], _, err = f.Float32(name); err != nil {
-			return nil, fmt.Errorf("resuming %s: %w", dir, err)
-		}
-	}
-	if err := t.opt.SetState(m.Params(), moments, st.Step); err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", dir, err)
-	}
-	return t, nil
-}
-
 // Step returns the number of optimizer steps taken so far.
 func (t *Trainer) Step() int { return t.st.Step }
 
 // Run trains until the run's end, StopAt, or ctx is cancelled, evaluating
-// after every epoch and saving the run folder after every epoch and at the
-// end. Cancelling saves the state reached, so the run can be resumed.
+// after every epoch. With a run folder it saves a checkpoint before the
+// first step, every Options.SaveEvery within an epoch, after every epoch
+// and at the end; cancelling saves the state reached, so the run can be
+// resumed. A loss or gradient norm that is not finite stops the run with a
+// DivergedError, leaving the last good checkpoint in place.
 func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	o := t.Options
 	m := t.Model
@@ -265,22 +279,20 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		Normalize: data.Normalize{Mean: c.Mean, Std: c.Std},
 	})
 	perEpoch := loader.NumBatches()
+	t.perEpoch = perEpoch
 	total := o.Steps
 	if total <= 0 {
 		total = o.Epochs * perEpoch
 	}
 	sched := optim.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.WarmupSteps, Total: total}
-	if t.Out != "" {
-		if err := os.MkdirAll(t.Out, 0o755); err != nil {
-			return Result{}, err
-		}
-		f, err := os.OpenFile(filepath.Join(t.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return Result{}, err
-		}
-		t.metrics = f
-		defer f.Close()
+	t.started, t.lastSave, t.wallBase = time.Now(), time.Now(), t.st.WallS
+	if err := t.open(); err != nil {
+		return Result{}, err
 	}
+	defer func() {
+		t.metrics.close()
+		t.metrics = nil
+	}()
 	grads := NewGradients(m, o.Batch, o.Replicas)
 	params := m.Params()
 	stop := total
@@ -290,11 +302,14 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	var res Result
 	for t.st.Step < stop {
 		epoch, first := t.st.Step/perEpoch, t.st.Step%perEpoch
+		if first == 0 {
+			t.st.Epoch = epochSums{}
+		}
 		if t.Observer != nil {
 			t.Observer.EpochStart(epoch, perEpoch, stop-t.st.Step)
 		}
 		start := time.Now()
-		var lossSum, correct, seen float64
+		var seen float64 // images of this epoch in this session
 		it := loader.Epoch(epoch, first)
 		cancelled := false
 		for b, ok := it.Next(); ok; b, ok = it.Next() {
@@ -307,19 +322,29 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 				tg.Mixed, tg.Lambda = o.Mix.Apply(b.X, b.B, b.C, b.H, b.W, o.Seed, uint64(step))
 			}
 			loss, right, err := grads.Compute(b.X, tg, o.Seed, uint64(step))
+			if err == nil && !finite(loss) {
+				err = t.diverged(step+1, perEpoch, "loss", loss)
+			}
+			norm := 0.0
+			if err == nil {
+				if norm = optim.ClipGradNorm(params, o.ClipNorm); !finite(norm) {
+					err = t.diverged(step+1, perEpoch, "gradient norm", norm)
+				}
+			}
 			if err != nil {
+				b.Release()
 				it.Close()
 				return res, err
 			}
-			norm := optim.ClipGradNorm(params, o.ClipNorm)
 			lr := sched.LR(step)
 			t.opt.Step(params, lr)
 			n := b.B
 			b.Release()
 			t.st.Step++
 			t.st.Images += int64(n)
-			lossSum += loss * float64(n)
-			correct += float64(right)
+			t.st.Epoch.Loss += loss * float64(n)
+			t.st.Epoch.Correct += float64(right)
+			t.st.Epoch.Seen += float64(n)
 			seen += float64(n)
 			s := StepStats{Step: t.st.Step, Total: total, Epoch: epoch, Batch: t.st.Step - epoch*perEpoch, Batches: perEpoch,
 				Loss: loss, Accuracy: float64(right) / float64(n), LR: lr, GradNorm: norm,
@@ -328,7 +353,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 				t.Observer.Step(s)
 			}
 			if every := max(o.LogEvery, 1); t.st.Step%every == 0 || t.st.Step == stop {
-				t.log(map[string]any{"type": "step", "step": s.Step, "epoch": epoch, "loss": loss, "accuracy": s.Accuracy,
+				t.metrics.write(map[string]any{"type": "step", "step": s.Step, "epoch": epoch, "loss": loss, "accuracy": s.Accuracy,
 					"lr": lr, "grad_norm": norm, "images_per_s": s.ImagesPerS})
 			}
 			if t.st.Step >= stop {
@@ -338,35 +363,32 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 				cancelled = true
 				break
 			}
+			if t.st.Step%perEpoch != 0 && o.SaveEvery.due(t.st.Step, time.Since(t.lastSave)) {
+				if err := t.checkpoint(); err != nil {
+					it.Close()
+					return res, err
+				}
+			}
 		}
 		it.Close()
 		elapsed := time.Since(start).Seconds()
-		t.st.WallS += elapsed
-		res.TrainLoss, res.TrainAccuracy = lossSum/max(seen, 1), correct/max(seen, 1)
+		sums := t.st.Epoch
+		res.TrainLoss, res.TrainAccuracy = sums.Loss/max(sums.Seen, 1), sums.Correct/max(sums.Seen, 1)
 		res.ImagesPerS = seen / elapsed
-		epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total
-		if epochDone && t.Test != nil {
-			ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-			if err != nil {
+		if epochDone := t.st.Step%perEpoch == 0 || t.st.Step == total; epochDone {
+			t.st.WallS = t.wall()
+			if err := t.endEpoch(epoch, &res); err != nil {
 				return res, err
 			}
-			res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
-			es := EpochStats{Epoch: epoch, Step: t.st.Step, TrainLoss: res.TrainLoss, TrainAccuracy: res.TrainAccuracy,
-				TestLoss: ev.Loss, TestAccuracy: ev.Accuracy, ImagesPerS: res.ImagesPerS, WallS: t.st.WallS}
-			if t.Observer != nil {
-				t.Observer.EpochEnd(es)
-			}
-			t.log(map[string]any{"type": "epoch", "epoch": epoch, "step": t.st.Step, "train_loss": es.TrainLoss,
-				"train_accuracy": es.TrainAccuracy, "test_loss": es.TestLoss, "test_accuracy": es.TestAccuracy,
-				"images_per_s": es.ImagesPerS, "wall_s": es.WallS})
 		}
-		if err := t.Save(); err != nil {
+		if err := t.checkpoint(); err != nil {
 			return res, err
 		}
 		if cancelled {
 			break
 		}
 	}
+	t.st.WallS = t.wall()
 	res.Steps = t.st.Step
 	res.Epochs = float64(t.st.Step) / float64(perEpoch)
 	res.WallS = t.st.WallS
@@ -374,62 +396,51 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		res.ImagesPerS = float64(t.st.Images) / t.st.WallS
 	}
 	res.Finished = t.st.Step >= total
-	if res.Finished && t.Test != nil && res.TestAccuracy == 0 {
-		ev, err := Evaluate(m, t.Test, max(o.EvalBatch, o.Batch))
-		if err != nil {
+	res.Split = t.st.Split
+	if res.Finished {
+		if err := t.final(&res); err != nil {
 			return res, err
 		}
-		res.TestLoss, res.TestAccuracy = ev.Loss, ev.Accuracy
 	}
 	return res, ctx.Err()
 }
 
-func (t *Trainer) log(rec map[string]any) {
-	if t.metrics == nil {
-		return
-	}
-	rec["time"] = time.Now().UTC().Format(time.RFC3339Nano)
-	b, _ := json.Marshal(rec)
-	t.metrics.Write(append(b, '\n'))
-}
+// log appends rec to the metrics log, if the run has one.
+func (t *Trainer) log(rec map[string]any) { t.metrics.write(rec) }
 
-// Save writes the run folder (see the layout above); a no-op without Out.
-func (t *Trainer) Save() error {
+// wall returns the run's wall time in seconds, summed across sessions.
+func (t *Trainer) wall() float64 { return t.wallBase + time.Since(t.started).Seconds() }
+
+// open prepares the run folder for Run: it opens the metrics log, cut
+// back to the checkpoint's length, and saves the checkpoint of a new run's
+// first step.
+func (t *Trainer) open() error {
 	if t.Out == "" {
 		return nil
 	}
-	m := t.Model
-	old := t.st.Dir
-	dir := fmt.Sprintf("ckpt-%07d", t.st.Step)
-	if dir == old {
-		return nil
+	if err := os.MkdirAll(t.Out, 0o755); err != nil {
+		return fmt.Errorf("run folder: %w", err)
 	}
-	ckpt := filepath.Join(t.Out, dir)
-	if err := checkpoint.Save(ckpt, m); err != nil {
-		return err
+	size := t.st.MetricsBytes
+	if t.st.Dir == "" {
+		size = new(int64) // a new run starts a new log
 	}
-	moments, _ := t.opt.State(m.Params())
-	var ts []safetensors.Tensor
-	for name, v := range moments {
-		ts = append(ts, safetensors.Tensor{Name: name, Shape: []int{len(v)}, Data: v})
-	}
-	if err := safetensors.WriteFile(filepath.Join(ckpt, momentsFile), ts, nil); err != nil {
-		return err
-	}
-	t.st.Dir = dir
-	b, err := json.MarshalIndent(t.st, "", "  ")
+	l, err := openMetrics(t.Out, size)
 	if err != nil {
+		return fmt.Errorf("run folder: %w", err)
+	}
+	t.metrics = l
+	if t.st.Dir == "" {
+		return t.checkpoint()
+	}
+	return nil
+}
+
+// checkpoint saves and restarts the clock of SaveEvery.
+func (t *Trainer) checkpoint() error {
+	if err := t.Save(); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(t.Out, stateFile), func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	}, 0o644); err != nil {
-		t.st.Dir = old
-		return err
-	}
-	if old != "" {
-		os.RemoveAll(filepath.Join(t.Out, old))
-	}
+	t.lastSave = time.Now()
 	return nil
 }

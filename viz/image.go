@@ -6,13 +6,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
-	"os"
 
 	"golang.org/x/image/draw"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
+	"github.com/vitgo/vit/internal/atomicfile"
 )
 
 // viridis holds 11 evenly spaced stops of matplotlib's viridis colour map,
@@ -57,14 +58,24 @@ func Preprocessor(c vit.Config) (imageio.Preprocessor, error) {
 }
 
 // LoadImage decodes an image file (PNG, JPEG, GIF, BMP, TIFF or WebP) and
-// resizes (and crops) it as the model's preprocessing does, in the model's
-// channels (grey as Pillow's "L"). It returns planar bytes, [channels,
-// height, width]; Normalize turns them into the model's input.
+// prepares it for the model (see PrepareImage).
 func LoadImage(path string, c vit.Config) ([]uint8, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	px, err := PrepareImage(img, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return px, nil
+}
+
+// PrepareImage resizes (and crops) a decoded image as the model's
+// preprocessing does, in the model's channels (grey as Pillow's "L",
+// converting img in place). It returns planar bytes, [channels, height,
+// width]; Normalize turns them into the model's input.
+func PrepareImage(img *imageio.RGB, c vit.Config) ([]uint8, error) {
 	if c.Channels == 1 {
 		img.ToLuma()
 	}
@@ -74,7 +85,7 @@ func LoadImage(path string, c vit.Config) ([]uint8, error) {
 	}
 	r, err := p.Prepare(img)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	hw := r.W * r.H
 	out := make([]uint8, c.Channels*hw)
@@ -350,13 +361,27 @@ func EncodePNG(img image.Image) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// WritePNG writes img to path as PNG.
+// WritePNG writes img to path as PNG, whole or not at all: the file is
+// written under a temporary name, synced and renamed, so a failure leaves
+// any earlier file at path as it was.
 func WritePNG(path string, img image.Image) error {
 	b, err := EncodePNG(img)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return writeFile(path, b)
+}
+
+// writeFile writes b to path atomically (see internal/atomicfile).
+func writeFile(path string, b []byte) error {
+	err := atomicfile.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // MarkPatch outlines patch (row, col) of a patch grid in red on every panel

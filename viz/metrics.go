@@ -26,8 +26,24 @@ type EpochRecord struct {
 	Step          int     `json:"step"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
-	TestLoss      float64 `json:"test_loss"`
-	TestAccuracy  float64 `json:"test_accuracy"`
+	// ValLoss and ValAccuracy score the run's validation split (logs
+	// since validation splits); ValImages is 0 in older logs, which scored
+	// the test set after every epoch (TestLoss, TestAccuracy).
+	ValLoss      float64 `json:"val_loss"`
+	ValAccuracy  float64 `json:"val_accuracy"`
+	ValImages    int     `json:"val_images"`
+	TestLoss     float64 `json:"test_loss"`
+	TestAccuracy float64 `json:"test_accuracy"`
+}
+
+// HeldOut returns the per-epoch score of the record: on the validation
+// split, or on the test set in logs older than validation splits, and
+// which of the two it is ("validation" or "test").
+func (r EpochRecord) HeldOut() (loss, accuracy float64, name string) {
+	if r.ValImages > 0 {
+		return r.ValLoss, r.ValAccuracy, "validation"
+	}
+	return r.TestLoss, r.TestAccuracy, "test"
 }
 
 // RunMetrics is the metrics log of a training run, sorted by step.

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -128,12 +129,14 @@ func line(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dots bool) 
 
 // TrainingCurves draws a run's metrics in four panels: loss, accuracy and
 // learning rate against the optimizer step (per-step training values, with
-// the per-epoch averages as dots), and test accuracy per epoch.
+// the per-epoch averages as dots), and the accuracy per epoch on the
+// validation split (on the test set for logs older than validation splits).
 func TrainingCurves(m *RunMetrics) (image.Image, error) {
 	if len(m.Steps) == 0 && len(m.Epochs) == 0 {
 		return nil, fmt.Errorf("viz: the metrics log is empty")
 	}
 	var loss, acc, lr, eLoss, eTestLoss, eAcc, eTestAcc, testByEpoch plotter.XYs
+	heldOut := "validation"
 	for _, r := range m.Steps {
 		x := float64(r.Step)
 		loss = append(loss, plotter.XY{X: x, Y: r.Loss})
@@ -143,10 +146,12 @@ func TrainingCurves(m *RunMetrics) (image.Image, error) {
 	for _, r := range m.Epochs {
 		x := float64(r.Step)
 		eLoss = append(eLoss, plotter.XY{X: x, Y: r.TrainLoss})
-		eTestLoss = append(eTestLoss, plotter.XY{X: x, Y: r.TestLoss})
+		hLoss, hAcc, name := r.HeldOut()
+		heldOut = name
+		eTestLoss = append(eTestLoss, plotter.XY{X: x, Y: hLoss})
 		eAcc = append(eAcc, plotter.XY{X: x, Y: 100 * r.TrainAccuracy})
-		eTestAcc = append(eTestAcc, plotter.XY{X: x, Y: 100 * r.TestAccuracy})
-		testByEpoch = append(testByEpoch, plotter.XY{X: float64(r.Epoch + 1), Y: 100 * r.TestAccuracy})
+		eTestAcc = append(eTestAcc, plotter.XY{X: x, Y: 100 * hAcc})
+		testByEpoch = append(testByEpoch, plotter.XY{X: float64(r.Epoch + 1), Y: 100 * hAcc})
 	}
 	newPlot := func(title, x, y string) *plot.Plot {
 		p := plot.New()
@@ -158,17 +163,17 @@ func TrainingCurves(m *RunMetrics) (image.Image, error) {
 	pl := newPlot("Loss", "step", "cross-entropy")
 	pa := newPlot("Accuracy", "step", "accuracy (%)")
 	pr := newPlot("Learning rate", "step", "learning rate")
-	pt := newPlot("Test accuracy per epoch", "epoch", "test accuracy (%)")
+	pt := newPlot(strings.ToUpper(heldOut[:1])+heldOut[1:]+" accuracy per epoch", "epoch", heldOut+" accuracy (%)")
 	pt.X.Tick.Marker = intTicks{}
 	for _, e := range []error{
 		line(pl, "train (step)", loss, blue, false),
 		line(pl, "train (epoch)", eLoss, orange, true),
-		line(pl, "test", eTestLoss, green, true),
+		line(pl, heldOut, eTestLoss, green, true),
 		line(pa, "train (step)", acc, blue, false),
 		line(pa, "train (epoch)", eAcc, orange, true),
-		line(pa, "test", eTestAcc, green, true),
+		line(pa, heldOut, eTestAcc, green, true),
 		line(pr, "lr", lr, blue, false),
-		line(pt, "test", testByEpoch, green, true),
+		line(pt, heldOut, testByEpoch, green, true),
 	} {
 		if e != nil {
 			return nil, e

@@ -152,7 +152,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 		if err != nil {
 			return figure{}, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, name), b); err != nil {
 			return figure{}, err
 		}
 		rep.Figures[name[:len(name)-len(filepath.Ext(name))]] = name
@@ -333,7 +333,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 			return nil, err
 		}
 		f, err := save("training-curves.png", img, "Training curves", "Training loss, accuracy and learning rate per optimizer step "+
-			"(lines), the averages of each epoch and the test-set scores after each epoch (dots), and the test accuracy per epoch.")
+			"(lines), the averages of each epoch and the held-out scores after each epoch (dots: the validation split, or the test set in older logs), and that accuracy per epoch.")
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +360,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportJSON), append(b, '\n'), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, ReportJSON), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	bar, err := EncodePNG(ColorBar(256, 12))
@@ -381,7 +381,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportHTML), page.Bytes(), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, ReportHTML), page.Bytes()); err != nil {
 		return nil, err
 	}
 	return rep, nil

@@ -63,7 +63,7 @@ func main() {
 				a := nn.Attention{Heads: heads, Dim: dim}
 				layer = func() { a.Forward(outBuf, nil, nil, nil, qkv, 1, tokens) }
 			} else {
-				p := nn.NewPerformer(heads, dim, 0, 1)
+				p := nn.NewPerformer("attn", heads, dim, 0, 1)
 				m, dh := p.Features, dim/heads
 				r.layerBytes = float64(heads) * (2*float64(tokens)*float64(m) + float64(m*(dh+1)) + float64(tokens*(dh+1))) * 4
 				acts := p.NewActs(1, tokens)

@@ -71,7 +71,7 @@ func main() {
 		for layer := range c.Depth {
 			var e float64
 			for d := range *draws {
-				p := nn.NewPerformer(c.Heads, c.Dim, feats, uint64(1000*d+layer))
+				p := nn.NewPerformer("attn", c.Heads, c.Dim, feats, uint64(1000*d+layer))
 				acts := p.NewActs(batch, t)
 				p.Forward(out, acts, qkv[layer], batch, t)
 				e += relErr(out, exact[layer])

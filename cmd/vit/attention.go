@@ -2,15 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/imageio"
 	"github.com/vitgo/vit/viz"
 )
 
@@ -28,66 +31,107 @@ type attentionResult struct {
 	Attention        string  `json:"attention,omitempty"`
 }
 
-func runAttention(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("attention", "--model PATH [--out DIR] [--fuse mean|max|min] [--discard F] [--class K] IMAGE...", stderr)
-	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder")
-	out := fs.String("out", "attention", "folder for the PNG files")
-	fuse := fs.String("fuse", "mean", "how rollout fuses the heads of a layer: mean, max or min")
-	discard := fs.Float64("discard", 0, "fraction of the smallest attention weights of each row dropped before rollout, in [0, 1)")
-	class := fs.String("class", "", "class index or label explained by the gradient-weighted rollout (default: the predicted class)")
-	layer := fs.Int("layer", 0, "also draw the raw attention of this layer, 1-based (0: none)")
-	head := fs.Int("head", 0, "head of --layer, 1-based (0: the mean of the heads)")
-	query := fs.String("query", "", "query patch ROW,COL of --layer, 0-based (default: the centre patch)")
-	jsonOut := fs.Bool("json", false, "print one JSON object per image")
-	if err := parse(fs, args); err != nil {
-		return err
+// attentionFlags are vit attention's flags.
+type attentionFlags struct {
+	model, out, fuse, class, query string
+	discard                        float64
+	layer, head                    int
+	json                           bool
+}
+
+func attentionCommand() *cobra.Command {
+	var f attentionFlags
+	cmd := &cobra.Command{
+		Use:   "attention --model PATH [--out DIR] [--fuse mean|max|min] [--discard F] [--class K] IMAGE...",
+		Short: "attention rollout and gradient-weighted rollout heat maps of images",
+		Long:  "Each argument is an image file, or - for one image read from stdin.",
+		Args:  needArgs("image files or - (one image from stdin)"),
+		RunE:  func(cmd *cobra.Command, args []string) error { return runAttention(cmd, args, &f) },
 	}
-	if *model == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "model folder, model.safetensors file, or training run folder")
+	fs.StringVar(&f.out, "out", "attention", "folder for the PNG files")
+	fl.enum(&f.fuse, "fuse", "mean", fuses, "how rollout fuses the heads of a layer: mean, max or min")
+	fl.rate(&f.discard, "discard", 0, "fraction of the smallest attention weights of each row dropped before rollout, in [0, 1)")
+	fs.StringVar(&f.class, "class", "", "class index or label explained by the gradient-weighted rollout (default: the predicted class)")
+	fl.count(&f.layer, "layer", 0, 0, "also draw the raw attention of this layer, 1-based (0: none)")
+	fl.count(&f.head, "head", 0, 0, "head of --layer, 1-based (0: the mean of the heads)")
+	fl.parsed(&f.query, "query", "", func(s string) error { _, _, err := parseQuery(s); return err }, []string{"1", "a,b", "-1,2"},
+		"query patch `ROW,COL` of --layer, 0-based (default: the centre patch)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per image")
+	return cmd
+}
+
+// parseQuery reads --query ROW,COL: two integers ≥ 0.
+func parseQuery(s string) (row, col int, err error) {
+	r, c, ok := strings.Cut(s, ",")
+	row, e1 := strconv.Atoi(strings.TrimSpace(r))
+	col, e2 := strconv.Atoi(strings.TrimSpace(c))
+	if !ok || e1 != nil || e2 != nil || row < 0 || col < 0 {
+		return 0, 0, errors.New("want ROW,COL: two integers ≥ 0")
 	}
-	opt := viz.RolloutOptions{Fuse: viz.Fuse(*fuse), Discard: *discard}
+	return row, col, nil
+}
+
+func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.model == "" {
+		return usageErrorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
+	}
+	opt := viz.RolloutOptions{Fuse: viz.Fuse(f.fuse), Discard: f.discard}
 	if err := opt.Validate(); err != nil {
 		return err
 	}
-	m, err := checkpoint.Load(*model)
+	m, err := checkpoint.Load(f.model)
 	if err != nil {
 		return err
 	}
 	c := m.Config
 	g := viz.GridOf(c)
 	want := -1
-	if *class != "" {
-		if want, err = parseClass(*class, c); err != nil {
+	if f.class != "" {
+		if want, err = parseClass(f.class, c); err != nil {
 			return err
 		}
 	}
-	if *layer < 0 || *layer > c.Depth {
-		return fmt.Errorf("--layer %d out of range: the model has layers 1 to %d", *layer, c.Depth)
+	if f.layer < 0 || f.layer > c.Depth {
+		return usageErrorf("--layer %d out of range: the model has layers 1 to %d", f.layer, c.Depth)
 	}
-	if *head < 0 || *head > c.Heads {
-		return fmt.Errorf("--head %d out of range: the model has heads 1 to %d", *head, c.Heads)
+	if f.head < 0 || f.head > c.Heads {
+		return usageErrorf("--head %d out of range: the model has heads 1 to %d", f.head, c.Heads)
 	}
 	qr, qc := g.H/2, g.W/2
-	if *query != "" {
-		r, col, ok := strings.Cut(*query, ",")
-		var e1, e2 error
-		qr, e1 = strconv.Atoi(strings.TrimSpace(r))
-		qc, e2 = strconv.Atoi(strings.TrimSpace(col))
-		if !ok || e1 != nil || e2 != nil || qr < 0 || qr >= g.H || qc < 0 || qc >= g.W {
-			return fmt.Errorf("--query %q: want ROW,COL with row in [0, %d) and column in [0, %d)", *query, g.H, g.W)
+	if f.query != "" {
+		qr, qc, _ = parseQuery(f.query)
+		if qr >= g.H || qc >= g.W {
+			return usageErrorf("--query %s: the model's patch grid has rows 0 to %d and columns 0 to %d", f.query, g.H-1, g.W-1)
 		}
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := c.CheckMemory(1, true); err != nil { // the gradient rollout runs a backward pass
 		return err
 	}
+	in, err := readImageArgs(args, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	defer in.close()
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	warn := &fitWarner{w: stderr, c: c}
 	used := map[string]bool{}
 	enc := json.NewEncoder(stdout)
-	for i, path := range fs.Args() {
-		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, fs.NArg(), path)
-		px, err := viz.LoadImage(path, c)
+	for i, path := range in.files {
+		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(in.files), path)
+		decoded, err := imageio.Load(in.path(path))
 		if err != nil {
-			return err
+			return in.describe(err)
+		}
+		warn.check(path, decoded)
+		px, err := viz.PrepareImage(decoded, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		x := viz.Normalize(px, c)
 		ex, err := viz.Explain(m, x, 1, []int{want}, opt)
@@ -95,43 +139,47 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		e := ex[0]
-		base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		if path == "-" {
+			name = "stdin"
+		}
+		base := name
 		for n := 2; used[base]; n++ {
-			base = fmt.Sprintf("%s-%d", strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), n)
+			base = fmt.Sprintf("%s-%d", name, n)
 		}
 		used[base] = true
 		img := viz.ToImage(px, c.Channels, c.ImageHeight, c.ImageWidth)
 		res := attentionResult{File: path, Predicted: e.Predicted, Label: label(c.Labels, e.Predicted), Probability: e.Probability,
 			Class: e.Class, ClassLabel: label(c.Labels, e.Class), ClassProbability: e.ClassProb}
-		res.Rollout = filepath.Join(*out, fmt.Sprintf("%s-rollout-%s.png", base, fileLabel(c.Labels, e.Predicted)))
+		res.Rollout = filepath.Join(f.out, fmt.Sprintf("%s-rollout-%s.png", base, fileLabel(c.Labels, e.Predicted)))
 		if err := viz.WritePNG(res.Rollout, viz.Overlay(img, e.Rollout, g.H, g.W)); err != nil {
 			return err
 		}
-		res.GradientRollout = filepath.Join(*out, fmt.Sprintf("%s-gradrollout-%s.png", base, fileLabel(c.Labels, e.Class)))
+		res.GradientRollout = filepath.Join(f.out, fmt.Sprintf("%s-gradrollout-%s.png", base, fileLabel(c.Labels, e.Class)))
 		if err := viz.WritePNG(res.GradientRollout, viz.Overlay(img, e.Gradient, g.H, g.W)); err != nil {
 			return err
 		}
-		if *layer > 0 {
-			probs, _, err := m.Attention(x, 1, []int{*layer - 1})
+		if f.layer > 0 {
+			probs, _, err := m.Attention(x, 1, []int{f.layer - 1})
 			if err != nil {
 				return err
 			}
-			am, err := viz.AttentionMap(probs[*layer-1], g, c.Heads, 0, *head-1, qr*g.W+qc)
+			am, err := viz.AttentionMap(probs[f.layer-1], g, c.Heads, 0, f.head-1, qr*g.W+qc)
 			if err != nil {
 				return err
 			}
 			h := "mean"
-			if *head > 0 {
-				h = fmt.Sprint(*head)
+			if f.head > 0 {
+				h = fmt.Sprint(f.head)
 			}
-			res.Attention = filepath.Join(*out, fmt.Sprintf("%s-attention-layer%d-head%s-r%dc%d.png", base, *layer, h, qr, qc))
+			res.Attention = filepath.Join(f.out, fmt.Sprintf("%s-attention-layer%d-head%s-r%dc%d.png", base, f.layer, h, qr, qc))
 			panel := viz.Overlay(img, am, g.H, g.W)
 			viz.MarkPatch(panel, c.ImageHeight, c.ImageWidth, c.PixelPatch(), qr, qc)
 			if err := viz.WritePNG(res.Attention, panel); err != nil {
 				return err
 			}
 		}
-		if *jsonOut {
+		if f.json {
 			if err := enc.Encode(res); err != nil {
 				return err
 			}
@@ -150,7 +198,7 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 func parseClass(s string, c vit.Config) (int, error) {
 	if k, err := strconv.Atoi(s); err == nil {
 		if k < 0 || k >= c.Classes {
-			return 0, fmt.Errorf("--class %d out of range [0, %d)", k, c.Classes)
+			return 0, usageErrorf("--class %d out of range [0, %d)", k, c.Classes)
 		}
 		return k, nil
 	}
@@ -159,7 +207,7 @@ func parseClass(s string, c vit.Config) (int, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("--class %q is neither a class index nor one of the model's labels %q", s, c.Labels)
+	return 0, usageErrorf("--class %q is neither a class index nor one of the model's labels %q", s, c.Labels)
 }
 
 // fileLabel is class k's label made safe for a file name.

@@ -64,7 +64,7 @@ func TestAttentionCommand(t *testing.T) {
 	writeImage(t, b, 16, 16)
 	out := filepath.Join(dir, "out")
 	var stdout, stderr strings.Builder
-	err := runAttention([]string{"--model", model, "--out", out, "--fuse", "max", "--discard", "0.5", "--layer", "2", "--head", "1",
+	err := runCmd("attention", []string{"--model", model, "--out", out, "--fuse", "max", "--discard", "0.5", "--layer", "2", "--head", "1",
 		"--query", "1,2", a, b}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -91,7 +91,7 @@ func TestAttentionCommand(t *testing.T) {
 
 	// --json and --class by label, on a grey model.
 	stdout.Reset()
-	if err := runAttention([]string{"--model", tinyModel(t, 1), "--out", out, "--class", "hot dog", "--json", a}, &stdout, &stderr); err != nil {
+	if err := runCmd("attention", []string{"--model", tinyModel(t, 1), "--out", out, "--class", "hot dog", "--json", a}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	var r attentionResult
@@ -113,7 +113,7 @@ func TestAttentionCommand(t *testing.T) {
 		{"--model", model, "--query", "9,9", "--layer", "1", a},
 		{"--model", model, filepath.Join(dir, "missing.png")},
 	} {
-		if err := runAttention(args, &stdout, &stderr); err == nil {
+		if err := runCmd("attention", args, &stdout, &stderr); err == nil {
 			t.Errorf("%q: no error", args)
 		}
 	}

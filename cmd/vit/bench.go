@@ -3,11 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/kernels"
@@ -39,37 +40,57 @@ type benchResult struct {
 	WeightsMiB            float64 `json:"weights_mib"`  // parameters plus packed copies
 }
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "[--train] [model flags] [--batch N] [--dtype fp32|bf16] [--json]", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	trainMode := fs.Bool("train", false, "measure training steps (forward, backward, AdamW) instead of inference")
-	batch := fs.Int("batch", 0, "batch size (default: 128 training, 16 inference)")
-	dtypeFlag := fs.String("dtype", "fp32", "number format of the inference matrix products: fp32 or bf16")
-	seconds := fs.Float64("seconds", 10, "how long to measure, after warm-up")
-	noPack := fs.Bool("no-pack", false, "inference without weights packed at load (for comparison)")
-	replicas := fs.Int("replicas", 0, "training: model replicas sharing each batch (default: as vit train)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured steps to `FILE` (go tool pprof)")
-	jsonOut := fs.Bool("json", false, "print one JSON object")
-	if err := parse(fs, args); err != nil {
-		return err
+// benchFlags are vit bench's own flags.
+type benchFlags struct {
+	model               modelFlags
+	training            trainingFlags
+	train, noPack, json bool
+	batch, replicas     int
+	dtype, cpuProfile   string
+	seconds             float64
+}
+
+func benchCommand() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench [--train] [model flags] [--batch N] [--dtype fp32|bf16] [--json]",
+		Short: "measure training or inference throughput",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
-	c, err := mf.standalone()
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.BoolVar(&f.train, "train", false, "measure training steps (forward, backward, AdamW) instead of inference")
+	fl.count(&f.batch, "batch", 0, 1, "batch size (default: 128 training, 16 inference)")
+	fl.enum(&f.dtype, "dtype", "fp32", dtypes, "number format of the inference matrix products: fp32 or bf16")
+	fl.positive(&f.seconds, "seconds", 10, "how long to measure, after warm-up")
+	fs.BoolVar(&f.noPack, "no-pack", false, "inference without weights packed at load (for comparison)")
+	fl.count(&f.replicas, "replicas", 0, 1, "training: model replicas sharing each batch (default: as vit train)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to `FILE` (go tool pprof)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object")
+	f.model.register(fs)
+	f.training.register(fs)
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, f *benchFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	c, err := f.model.standalone(&f.training)
 	if err != nil {
 		return err
 	}
-	dt, err := kernels.ParseDType(*dtypeFlag)
+	dt, err := kernels.ParseDType(f.dtype)
 	if err != nil {
-		return fmt.Errorf("--dtype: %w", err)
+		return usageErrorf("--dtype: %v", err)
 	}
-	if *trainMode && dt != kernels.F32 {
-		return fmt.Errorf("--dtype %s: training runs in fp32; bf16 is for inference", dt)
+	if f.train && dt != kernels.F32 {
+		return usageErrorf("--dtype %s: training runs in fp32; bf16 is for inference", dt)
 	}
-	if *batch <= 0 {
-		*batch = map[bool]int{true: 128, false: 16}[*trainMode]
+	if !cmd.Flags().Changed("batch") {
+		f.batch = map[bool]int{true: 128, false: 16}[f.train]
 	}
-	if *replicas < 0 {
-		return fmt.Errorf("--replicas must be 0 (one per core) or more, got %d", *replicas)
+	if err := c.CheckMemory(f.batch, f.train); err != nil {
+		return fmt.Errorf("%s: %w (--batch)", describe(c), err)
 	}
 	fmt.Fprintf(stderr, "measuring the peak %s multiply-add rate on %d workers...\n", dt, kernels.Workers)
 	peak, peakHow := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond)
@@ -78,13 +99,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !*trainMode && !*noPack {
+	if !f.train && !f.noPack {
 		m.PackWeights(dt)
 	}
 	if dt == kernels.BF16 && !kernels.NativeBF16() {
 		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
 	}
-	b := *batch
+	b := f.batch
 	rng := rand.New(rand.NewPCG(1, 1))
 	x := make([]float32, b*c.Channels*c.ImageHeight*c.ImageWidth)
 	for i := range x {
@@ -96,8 +117,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	var step func() error
 	reps := 0
-	if *trainMode {
-		grads := train.NewGradients(m, b, *replicas)
+	if f.train {
+		grads := train.NewGradients(m, b, f.replicas)
 		reps = grads.Replicas()
 		opt := optim.NewAdamW(0.05)
 		params := m.Params()
@@ -118,8 +139,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if f.cpuProfile != "" {
+		f, err := os.Create(f.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -129,10 +150,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stderr, "measuring %s, batch %d, %s, for %.0f s...\n", describe(c), b, dt, *seconds)
+	fmt.Fprintf(stderr, "measuring %s, batch %d, %s, for %.0f s...\n", describe(c), b, dt, f.seconds)
 	n := 0
 	start := time.Now()
-	for time.Since(start).Seconds() < *seconds || n < 3 {
+	for time.Since(start).Seconds() < f.seconds || n < 3 {
 		if err := step(); err != nil {
 			return err
 		}
@@ -145,12 +166,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		peak, peakHow = again, how
 	}
 	ips := float64(n*b) / elapsed
-	flops, computed := float64(c.FLOPs()), float64(c.FLOPs()-c.SkippedFLOPs(*trainMode))
-	if *trainMode {
+	flops, computed := float64(c.FLOPs()), float64(c.FLOPs()-c.SkippedFLOPs(f.train))
+	if f.train {
 		flops, computed = 3*flops, 3*computed
 	}
 	res := benchResult{
-		Mode:                  map[bool]string{true: "train", false: "inference"}[*trainMode],
+		Mode:                  map[bool]string{true: "train", false: "inference"}[f.train],
 		Model:                 describe(c),
 		DType:                 dt.String(),
 		Batch:                 b,
@@ -168,7 +189,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		WeightsMiB:            float64(m.WeightBytes()) / (1 << 20),
 	}
 	res.PeakFraction = res.GFLOPs / res.PeakGFLOPs
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	how := fmt.Sprintf("%d workers", res.Workers)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
@@ -26,55 +30,55 @@ var defaultResize = map[string]string{
 	checkpoint.FormatVit:  checkpoint.ResizeBicubicAntialias,
 }
 
-func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("convert", "--from PATH --to DIR [--format vit|hf|timm] [--image N|HxW] [--resize METHOD] [--drop-head]", stderr)
-	from := fs.String("from", "", "checkpoint to read, format detected: a vit folder, a Hugging Face folder, a timm folder, a safetensors or pytorch_model.bin file, or a JAX .npz")
-	to := fs.String("to", "", "folder to write")
-	format := fs.String("format", checkpoint.FormatVit, "format to write: vit, hf (Hugging Face transformers) or timm")
-	image := fs.String("image", "", "adapt the model to images of this size, N or HxW (multiples of the patch), resampling its position embeddings")
-	resize := fs.String("resize", "", "position-embedding resampling for --image: "+strings.Join(checkpoint.ResizeMethods, ", ")+" (default: the source format's own)")
-	dropHead := fs.Bool("drop-head", false, "keep only the body of a checkpoint with a pre-logits layer (its head becomes zeros)")
-	if err := parse(fs, args); err != nil {
-		return err
+func convertCommand() *cobra.Command {
+	var (
+		from, to, format, image, resize string
+		dropHead                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "convert --from PATH --to DIR [--format vit|hf|timm] [--image N|HxW] [--resize METHOD] [--drop-head]",
+		Short: "convert a checkpoint between formats (vit, Hugging Face, timm, JAX .npz) and adapt it to a new image size",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runConvert(cmd.OutOrStdout(), from, to, format, image, resize, dropHead)
+		},
 	}
-	if *from == "" || *to == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "vit convert: --from and --to are required")
-		fs.Usage()
-		return errUsage
-	}
-	save, ok := convertFormats[*format]
-	if !ok {
-		return fmt.Errorf("unknown --format %q: use vit, hf or timm", *format)
-	}
-	if *resize != "" && !slices.Contains(checkpoint.ResizeMethods, *resize) {
-		return fmt.Errorf("unknown --resize %q: use one of %s", *resize, strings.Join(checkpoint.ResizeMethods, ", "))
-	}
-	var h, w int
-	if *image != "" {
-		var err error
-		if h, w, err = parseSize(*image); err != nil {
-			return err
-		}
-	}
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&from, "from", "", "checkpoint to read, format detected: a vit folder, a Hugging Face folder, a timm folder, a safetensors or pytorch_model.bin file, or a JAX .npz")
+	fs.StringVar(&to, "to", "", "folder to write")
+	fl.enum(&format, "format", checkpoint.FormatVit, slices.Sorted(maps.Keys(convertFormats)), "format to write: vit, hf (Hugging Face transformers) or timm")
+	fl.parsed(&image, "image", "", func(s string) error { _, _, err := parseSize(s); return err }, []string{"big", "0", "24x", "-3"},
+		"adapt the model to images of this size, `N or HxW` (multiples of the patch), resampling its position embeddings")
+	fl.enum(&resize, "resize", "", checkpoint.ResizeMethods, "position-embedding resampling for --image: "+strings.Join(checkpoint.ResizeMethods, ", ")+" (default: the source format's own)")
+	fs.BoolVar(&dropHead, "drop-head", false, "keep only the body of a checkpoint with a pre-logits layer (its head becomes zeros)")
+	return cmd
+}
 
-	p, err := checkpoint.LoadPretrained(*from)
+func runConvert(stdout io.Writer, from, to, format, image, resize string, dropHead bool) error {
+	if from == "" || to == "" {
+		return usageErrorf("--from and --to are required")
+	}
+	save := convertFormats[format]
+	h, w, _ := parseSize(image)
+	p, err := checkpoint.LoadPretrained(from)
 	if err != nil {
 		return err
 	}
 	m := p.Model
 	c := m.Config
-	fmt.Fprintf(stdout, "read %s: %s checkpoint, %s, %d classes\n", *from, formatName(p.Format), describe(c), c.Classes)
+	fmt.Fprintf(stdout, "read %s: %s checkpoint, %s, %d classes\n", from, formatName(p.Format), describe(c), c.Classes)
 	for _, n := range p.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	if p.PreLogits != nil {
-		if !*dropHead {
-			return fmt.Errorf("%s has a pre-logits (representation) layer of width %d before its %d-class head, which no output format holds: pass --drop-head to keep the body (for fine-tuning) with a zero head", *from, p.PreLogits.Out, c.Classes)
+		if !dropHead {
+			return fmt.Errorf("%s has a pre-logits (representation) layer of width %d before its %d-class head, which no output format holds: pass --drop-head to keep the body (for fine-tuning) with a zero head", from, p.PreLogits.Out, c.Classes)
 		}
 		fmt.Fprintf(stdout, "dropped the pre-logits layer and the head: the head is zeros\n")
 	}
-	if *image != "" && (h != c.ImageHeight || w != c.ImageWidth) {
-		method := *resize
+	if image != "" && (h != c.ImageHeight || w != c.ImageWidth) {
+		method := resize
 		if method == "" {
 			method = defaultResize[p.Format]
 		}
@@ -84,10 +88,10 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "adapted to %d×%d images: position embeddings %d×%d → %d×%d (%s)\n", h, w, oh, ow, m.Config.GridH(), m.Config.GridW(), method)
 	}
-	if err := save(*to, m); err != nil {
+	if err := save(to, m); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s folder\n", *to, formatName(*format))
+	fmt.Fprintf(stdout, "wrote %s: %s folder\n", to, formatName(format))
 	return nil
 }
 
@@ -99,8 +103,8 @@ func parseSize(s string) (int, int, error) {
 	if pair {
 		w, err2 = strconv.Atoi(ws)
 	}
-	if err1 != nil || err2 != nil || h <= 0 || w <= 0 {
-		return 0, 0, fmt.Errorf("bad --image %q: want N or HxW", s)
+	if err1 != nil || err2 != nil || h <= 0 || w <= 0 || h > vit.MaxSide || w > vit.MaxSide {
+		return 0, 0, errors.New("want N or HxW, positive integers")
 	}
 	return h, w, nil
 }

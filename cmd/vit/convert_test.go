@@ -17,7 +17,7 @@ func TestConvert(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut strings.Builder
 	to := filepath.Join(dir, "timm")
-	if err := runConvert([]string{"--from", testdata("hf"), "--to", to, "--format", "timm", "--image", "24"}, &out, &errOut); err != nil {
+	if err := runCmd("convert", []string{"--from", testdata("hf"), "--to", to, "--format", "timm", "--image", "24"}, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	for _, want := range []string{"Hugging Face checkpoint", "dim 16, depth 2, 4 heads", "5 classes", "4×4 → 6×6 (bicubic)", "wrote " + to + ": timm folder"} {
@@ -35,7 +35,7 @@ func TestConvert(t *testing.T) {
 
 	// Non-square target, JAX source (its own bilinear resampling), HF output.
 	out.Reset()
-	if err := runConvert([]string{"--from", testdata("jax.npz"), "--to", filepath.Join(dir, "hf"), "--format", "hf", "--image", "24x20"}, &out, &errOut); err != nil {
+	if err := runCmd("convert", []string{"--from", testdata("jax.npz"), "--to", filepath.Join(dir, "hf"), "--format", "hf", "--image", "24x20"}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "4×4 → 6×5 (bilinear-jax)") {
@@ -54,11 +54,11 @@ func TestConvertPreLogits(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut strings.Builder
 	args := []string{"--from", testdata("jax_prelogits.npz"), "--to", filepath.Join(dir, "m")}
-	if err := runConvert(args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--drop-head") {
+	if err := runCmd("convert", args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--drop-head") {
 		t.Fatalf("pre-logits checkpoint without --drop-head: %v", err)
 	}
 	out.Reset()
-	if err := runConvert(append(args, "--drop-head"), &out, &errOut); err != nil {
+	if err := runCmd("convert", append(args, "--drop-head"), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	m, err := checkpoint.Load(filepath.Join(dir, "m"))
@@ -80,15 +80,15 @@ func TestConvertErrors(t *testing.T) {
 		want  string
 	}{
 		{[]string{"--to", dir}, true, ""},
-		{[]string{"--from", testdata("hf"), "--to", dir, "--format", "onnx"}, false, "unknown --format"},
-		{[]string{"--from", testdata("hf"), "--to", dir, "--image", "24", "--resize", "nearest"}, false, "unknown --resize"},
-		{[]string{"--from", testdata("hf"), "--to", dir, "--image", "big"}, false, "bad --image"},
+		{[]string{"--from", testdata("hf"), "--to", dir, "--format", "onnx"}, false, "--format onnx: must be"},
+		{[]string{"--from", testdata("hf"), "--to", dir, "--image", "24", "--resize", "nearest"}, false, "--resize nearest: must be"},
+		{[]string{"--from", testdata("hf"), "--to", dir, "--image", "big"}, false, "--image big: want N or HxW"},
 		{[]string{"--from", testdata("hf"), "--to", dir, "--image", "25"}, false, "not divisible by patch 4"},
 		{[]string{"--from", testdata("big_vision_gap.npz"), "--to", dir, "--format", "hf"}, false, "class token"},
 		{[]string{"--from", filepath.Join(dir, "absent"), "--to", dir}, false, "no such file"},
 	} {
 		var out, errOut strings.Builder
-		err := runConvert(tc.args, &out, &errOut)
+		err := runCmd("convert", tc.args, &out, &errOut)
 		switch {
 		case tc.usage && !errors.Is(err, errUsage):
 			t.Errorf("%v: %v, want a usage error", tc.args, err)

@@ -6,43 +6,69 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/safetensors"
 )
 
-func runEmbed(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("embed", "--model PATH --out FILE IMAGE_OR_DIR...", stderr)
-	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
-	out := fs.String("out", "", "output: FILE.safetensors (tensor \"features\" [images, dim], file names in the metadata) or FILE.jsonl (one {\"file\", \"features\"} per line)")
-	batch := fs.Int("batch", 16, "images per forward pass")
-	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32 or bf16")
-	if err := parse(fs, args); err != nil {
-		return err
+func embedCommand() *cobra.Command {
+	var (
+		model, out, dtype string
+		batch             int
+	)
+	cmd := &cobra.Command{
+		Use:   "embed --model PATH --out FILE IMAGE_OR_DIR...",
+		Short: "pre-head features of images, for search and clustering",
+		Long:  "Each argument is an image file, a folder (walked for images), or - for one image read from stdin.",
+		Args:  needArgs("image files, folders of images or - (one image from stdin)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEmbed(cmd, args, model, out, dtype, batch)
+		},
 	}
-	if fs.NArg() == 0 || *out == "" {
-		fs.Usage()
-		return errUsage
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&model, "model", "", "model folder, .safetensors or .npz file, or training run folder")
+	fs.StringVar(&out, "out", "", "output: FILE.safetensors (tensor \"features\" [images, dim], file names in the metadata) or FILE.jsonl (one {\"file\", \"features\"} per line)")
+	fl.count(&batch, "batch", 16, 1, "images per forward pass")
+	fl.enum(&dtype, "dtype", "fp32", dtypes, "number format of the matrix products: fp32 or bf16")
+	return cmd
+}
+
+func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch int) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if out == "" {
+		return usageErrorf("--out is required: a .safetensors or .jsonl file")
 	}
-	jsonl := strings.HasSuffix(*out, ".jsonl") || strings.HasSuffix(*out, ".json")
-	if !jsonl && !strings.HasSuffix(*out, ".safetensors") {
-		return fmt.Errorf("--out %s: use a .safetensors or .jsonl file name", *out)
+	jsonl := strings.HasSuffix(out, ".jsonl") || strings.HasSuffix(out, ".json")
+	if !jsonl && !strings.HasSuffix(out, ".safetensors") {
+		return usageErrorf("--out %s: use a .safetensors or .jsonl file name", out)
 	}
-	m, err := loadModel(*model, "", 0)
+	if err := atomicfile.CheckWritable(out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	m, err := loadModel(model, "", 0)
 	if err != nil {
-		return err
-	}
-	if err := packWeights(m, *dtypeFlag, stderr); err != nil {
 		return err
 	}
 	c := m.Config
-	files, err := expandImages(fs.Args())
+	if err := packWeights(m, dtype, stderr); err != nil {
+		return err
+	}
+	in, err := readImageArgs(args, cmd.InOrStdin())
 	if err != nil {
 		return err
+	}
+	defer in.close()
+	files := in.files
+	batch = max(1, min(batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
 	}
 	var names []string
 	var feats []float32
 	failed := 0
-	err = imageBatches(files, c, *batch, func(x []float32, batchNames []string) error {
+	err = imageBatches(in, c, batch, &fitWarner{w: stderr, c: c}, func(x []float32, batchNames []string) error {
 		f, err := m.Features(x, len(batchNames))
 		if err != nil {
 			return err
@@ -60,7 +86,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr)
 	if jsonl {
-		err = atomicfile.WriteFile(*out, func(w io.Writer) error {
+		err = atomicfile.WriteFile(out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			for i, n := range names {
 				if err := enc.Encode(map[string]any{"file": n, "features": feats[i*c.Dim : (i+1)*c.Dim]}); err != nil {
@@ -71,13 +97,13 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		}, 0o644)
 	} else {
 		fileList, _ := json.Marshal(names)
-		err = safetensors.WriteFile(*out, []safetensors.Tensor{{Name: "features", Shape: []int{len(names), c.Dim}, Data: feats}},
+		err = safetensors.WriteFile(out, []safetensors.Tensor{{Name: "features", Shape: []int{len(names), c.Dim}, Data: feats}},
 			map[string]string{"files": string(fileList), "pool": map[bool]string{true: "cls", false: "gap"}[c.ClassToken()]})
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d embeddings of dimension %d written to %s\n", len(names), c.Dim, *out)
+	fmt.Fprintf(stdout, "%d embeddings of dimension %d written to %s\n", len(names), c.Dim, out)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
 	}

@@ -3,48 +3,56 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 
-	"github.com/vitgo/vit/checkpoint"
+	"github.com/spf13/cobra"
+
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/train"
 )
 
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--model PATH [--data DIR] [--dtype fp32|bf16] [--tta none|flip] [--json]", stderr)
-	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder")
-	dataSpec := fs.String("data", "", "dataset whose test split to use (as for vit train)")
-	batch := fs.Int("batch", 256, "batch size")
-	jsonOut := fs.Bool("json", false, "print the metrics as JSON")
-	attention := fs.String("attention", "", "run with this attention instead of the model's own: softmax or performer")
-	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
-	tta := fs.String("tta", "none", "test-time augmentation: none, or flip (average the logits of each image and its mirror image; not for digits)")
-	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32, or bf16 (then also compared with fp32: top-1 agreement and logit differences)")
-	if err := parse(fs, args); err != nil {
-		return err
+// evalFlags are vit eval's flags.
+type evalFlags struct {
+	model, data, attention, tta, dtype string
+	batch, features                    int
+	json                               bool
+}
+
+func evalCommand() *cobra.Command {
+	var f evalFlags
+	cmd := &cobra.Command{
+		Use:   "eval --model PATH [--data DIR] [--dtype fp32|bf16] [--tta none|flip] [--json]",
+		Short: "accuracy, per-class accuracy and confusion matrix of a model on a test set",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runEval(cmd, &f) },
 	}
-	if *model == "" {
-		fs.Usage()
-		return errUsage
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "model folder, model.safetensors file, or training run folder")
+	fs.StringVar(&f.data, "data", "", "dataset whose test split to use (as for vit train)")
+	fl.count(&f.batch, "batch", 256, 1, "batch size")
+	fs.BoolVar(&f.json, "json", false, "print the metrics as JSON")
+	fl.enum(&f.attention, "attention", "", attentions, "run with this attention instead of the model's own: softmax or performer")
+	fl.count(&f.features, "features", 0, 1, "Performer random features per head, with --attention performer (default ⌊dh·ln dh⌋)")
+	fl.enum(&f.tta, "tta", "none", []string{"none", "flip"}, "test-time augmentation: none, or flip (average the logits of each image and its mirror image; not for digits)")
+	fl.enum(&f.dtype, "dtype", "fp32", dtypes, "number format of the matrix products: fp32, or bf16 (then also compared with fp32: top-1 agreement and logit differences)")
+	return cmd
+}
+
+func runEval(cmd *cobra.Command, f *evalFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	dt, err := kernels.ParseDType(f.dtype)
+	if err != nil {
+		return usageErrorf("--dtype: %v", err)
 	}
-	if *tta != "none" && *tta != "flip" {
-		return fmt.Errorf("unknown --tta %q: use none or flip", *tta)
-	}
-	m, err := checkpoint.Load(*model)
+	m, err := loadModel(f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
-	if *attention != "" {
-		if err := m.SetAttention(*attention, *features, 1); err != nil {
-			return err
-		}
+	if err := m.Config.CheckMemory(f.batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
 	}
-	dt, err := kernels.ParseDType(*dtypeFlag)
-	if err != nil {
-		return fmt.Errorf("--dtype: %w", err)
-	}
-	_, test, err := data.Open(*dataSpec)
+	_, test, err := data.Open(f.data)
 	if err != nil {
 		return err
 	}
@@ -53,33 +61,33 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if dt != kernels.F32 {
 		// One fp32 pass and one dt pass: the agreement and dt's scores.
 		fmt.Fprintf(stderr, "comparing %s with fp32 on %d images...\n", dt, test.N)
-		ag, scores, err := train.CompareDType(m, test, *batch, dt)
+		ag, scores, err := train.CompareDType(m, test, f.batch, dt)
 		if err != nil {
 			return err
 		}
 		agree, ev = &ag, scores
 	}
-	if dt == kernels.F32 || *tta == "flip" {
+	if dt == kernels.F32 || f.tta == "flip" {
 		m.PackWeights(dt)
 		evaluate := train.Evaluate
-		if *tta == "flip" {
+		if f.tta == "flip" {
 			evaluate = train.EvaluateFlip
 		}
-		if ev, err = evaluate(m, test, *batch); err != nil {
+		if ev, err = evaluate(m, test, f.batch); err != nil {
 			return err
 		}
 	}
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(stdout).Encode(struct {
 			Dataset string `json:"dataset"`
 			DType   string `json:"dtype"`
 			TTA     string `json:"tta"`
 			train.Metrics
 			Agreement *train.Agreement `json:"agreement_with_fp32,omitempty"`
-		}{test.Name, dt.String(), *tta, ev, agree})
+		}{test.Name, dt.String(), f.tta, ev, agree})
 	}
 	how := dt.String()
-	if *tta == "flip" {
+	if f.tta == "flip" {
 		how += ", mean of each image and its mirror image"
 	}
 	fmt.Fprintf(stdout, "%s (%s): %d images, accuracy %.2f%%, loss %.4f\n", test.Name, how, ev.N, 100*ev.Accuracy, ev.Loss)

@@ -2,50 +2,80 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
 )
 
-func runFewshot(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("fewshot", "--model PATH [--data SPEC] [--shots 1,5,10] [--trials N] [--json]", stderr)
-	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
-	dataSpec := fs.String("data", "", "dataset (as for vit train): shots come from its train split, accuracy from its test split")
-	shotsFlag := fs.String("shots", "1,5,10", "comma-separated images per class")
-	trials := fs.Int("trials", 5, "random draws of the shots per setting (mean and standard deviation reported)")
-	l2 := fs.Float64("l2", 1, "ridge regularisation λ")
-	testLimit := fs.Int("test-images", 2000, "test images to score (0: all)")
-	seed := fs.Uint64("seed", 1, "seed of the shot draws")
-	jsonOut := fs.Bool("json", false, "print one JSON object")
-	if err := parse(fs, args); err != nil {
-		return err
+// fewshotFlags are vit fewshot's flags.
+type fewshotFlags struct {
+	model, data, shots string
+	trials, testImages int
+	l2                 float64
+	seed               uint64
+	json               bool
+}
+
+func fewshotCommand() *cobra.Command {
+	var f fewshotFlags
+	cmd := &cobra.Command{
+		Use:   "fewshot --model PATH [--data SPEC] [--shots 1,5,10] [--trials N] [--json]",
+		Short: "the paper's few-shot linear evaluation of frozen features",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runFewshot(cmd, &f) },
 	}
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "model folder, .safetensors or .npz file, or training run folder")
+	fs.StringVar(&f.data, "data", "", "dataset (as for vit train): shots come from its train split, accuracy from its test split")
+	fl.parsed(&f.shots, "shots", "1,5,10", func(s string) error { _, err := parseShots(s); return err }, []string{"0", "1,,5", "-1", "x"},
+		"comma-separated images per class")
+	fl.count(&f.trials, "trials", 5, 1, "random draws of the shots per setting (mean and standard deviation reported)")
+	fl.positive(&f.l2, "l2", 1, "ridge regularisation λ")
+	fl.count(&f.testImages, "test-images", 2000, 0, "test images to score (0: all)")
+	fl.seed(&f.seed, "seed", 1, "seed of the shot draws")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object")
+	return cmd
+}
+
+// parseShots reads --shots: positive integers separated by commas.
+func parseShots(s string) ([]int, error) {
 	var shots []int
-	for _, s := range strings.Split(*shotsFlag, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || k < 1 {
-			return fmt.Errorf("--shots %q: want positive integers separated by commas", *shotsFlag)
+	for _, part := range strings.Split(s, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || k < 1 || k > maxCount {
+			return nil, errors.New("want positive integers separated by commas, e.g. 1,5,10")
 		}
 		shots = append(shots, k)
 	}
-	m, err := loadModel(*model, "", 0)
+	return shots, nil
+}
+
+func runFewshot(cmd *cobra.Command, f *fewshotFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	shots, _ := parseShots(f.shots)
+	m, err := loadModel(f.model, "", 0)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := data.Open(*dataSpec)
+	if err := m.Config.CheckMemory(256, false); err != nil { // features() embeds batches of 256
+		return err
+	}
+	trainSet, testSet, err := data.Open(f.data)
 	if err != nil {
 		return err
 	}
-	if *testLimit > 0 && testSet.N > *testLimit {
-		testSet = testSet.Subset(spread(testSet.N, *testLimit))
+	if f.testImages > 0 && testSet.N > f.testImages {
+		testSet = testSet.Subset(spread(testSet.N, f.testImages))
 	}
 	classes := len(trainSet.Classes)
 	// Features of every training image that any draw may pick, once.
@@ -53,7 +83,7 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 	for _, k := range shots {
 		maxShots = max(maxShots, k)
 	}
-	rng := rand.New(rand.NewPCG(*seed, 0xfe5))
+	rng := rand.New(rand.NewPCG(f.seed, 0xfe5))
 	byClass := make([][]int, classes)
 	for i, y := range trainSet.Labels {
 		byClass[y] = append(byClass[y], i)
@@ -65,7 +95,7 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("class %d (%s) has %d training images, fewer than %d shots", y, label(trainSet.Classes, y), len(idx), maxShots)
 		}
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		pool[y] = idx[:min(len(idx), maxShots**trials)]
+		pool[y] = idx[:min(len(idx), maxShots*f.trials)]
 		poolIdx = append(poolIdx, pool[y]...)
 	}
 	fmt.Fprintf(stderr, "embedding %d training and %d test images...\n", len(poolIdx), testSet.N)
@@ -91,7 +121,7 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 	var results []result
 	for _, k := range shots {
 		r := result{Shots: k}
-		for trial := range *trials {
+		for trial := range f.trials {
 			var rows []int
 			var labels []int
 			for y := range classes {
@@ -102,7 +132,7 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 					labels = append(labels, y)
 				}
 			}
-			acc := ridgeAccuracy(trainFeat, rows, labels, testFeat, testSet.Labels, d, classes, *l2)
+			acc := ridgeAccuracy(trainFeat, rows, labels, testFeat, testSet.Labels, d, classes, f.l2)
 			r.Trials = append(r.Trials, acc)
 		}
 		var s, ss float64
@@ -116,8 +146,8 @@ func runFewshot(args []string, stdout, stderr io.Writer) error {
 		r.Std = math.Sqrt(ss / float64(len(r.Trials)))
 		results = append(results, r)
 	}
-	if *jsonOut {
-		return json.NewEncoder(stdout).Encode(map[string]any{"dataset": testSet.Name, "test_images": testSet.N, "l2": *l2, "results": results})
+	if f.json {
+		return json.NewEncoder(stdout).Encode(map[string]any{"dataset": testSet.Name, "test_images": testSet.N, "l2": f.l2, "results": results})
 	}
 	for _, r := range results {
 		fmt.Fprintf(stdout, "%2d-shot: %.2f%% ± %.2f (%d trials, %d test images)\n", r.Shots, 100*r.Accuracy, 100*r.Std, len(r.Trials), testSet.N)

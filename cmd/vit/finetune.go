@@ -4,40 +4,70 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/train"
 )
 
-func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("finetune", "--model PATH [--data SPEC] [--image SIZE] [--steps N] [--linear-probe] [--out RUN]", stderr)
-	model := fs.String("model", "", "pre-trained model: folder, .safetensors or .npz file, or training run folder")
-	dataSpec := fs.String("data", "", "dataset to fine-tune on (as for vit train)")
-	image := fs.Int("image", 0, "fine-tuning resolution (default: the model's); position embeddings are interpolated")
-	resize := fs.String("pos-resize", "bicubic", "position-embedding interpolation: bicubic (HF), bicubic-antialias (timm), bilinear-jax (official JAX)")
-	steps := fs.Int("steps", 500, "optimizer steps")
-	batch := fs.Int("batch", 64, "batch size")
-	lr := fs.Float64("lr", 0.01, "peak learning rate (SGD)")
-	warmup := fs.Int("warmup", 50, "linear warm-up steps")
-	probe := fs.Bool("linear-probe", false, "freeze the body and train only the new head")
-	seed := fs.Uint64("seed", 1, "random seed (data order)")
-	out := fs.String("out", "", "run folder (default: runs/finetune-<time>)")
-	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
-	attention := fs.String("attention", "", "fine-tune with softmax or performer attention instead of the model's own (a softmax-trained model can be fine-tuned as a Performer)")
-	features := fs.Int("features", 0, "Performer random features per head, with --attention performer")
-	if err := parse(fs, args); err != nil {
-		return err
+// finetuneFlags are vit finetune's flags.
+type finetuneFlags struct {
+	model, data, resize, out, attention   string
+	image, steps, batch, warmup, features int
+	lr                                    float64
+	probe, json                           bool
+	seed                                  uint64
+}
+
+func finetuneCommand() *cobra.Command {
+	var f finetuneFlags
+	cmd := &cobra.Command{
+		Use:   "finetune --model PATH [--data SPEC] [--image SIZE] [--steps N] [--linear-probe] [--out RUN]",
+		Short: "fine-tune a pre-trained model on new data, at a new resolution (the paper's transfer recipe)",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runFinetune(cmd, &f) },
 	}
-	m, err := loadModel(*model, *attention, *features)
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "pre-trained model: folder, .safetensors or .npz file, or training run folder")
+	fs.StringVar(&f.data, "data", "", "dataset to fine-tune on (as for vit train)")
+	fl.count(&f.image, "image", 0, 1, "fine-tuning resolution (default: the model's); position embeddings are interpolated")
+	fl.enum(&f.resize, "pos-resize", checkpoint.ResizeBicubic, checkpoint.ResizeMethods, "position-embedding interpolation: bicubic (HF), bicubic-antialias (timm), bilinear-jax (official JAX)")
+	fl.count(&f.steps, "steps", 500, 1, "optimizer steps")
+	fl.count(&f.batch, "batch", 64, 1, "batch size")
+	fl.positive(&f.lr, "lr", 0.01, "peak learning rate (SGD)")
+	fl.count(&f.warmup, "warmup", 50, 0, "linear warm-up steps")
+	fs.BoolVar(&f.probe, "linear-probe", false, "freeze the body and train only the new head")
+	fl.seed(&f.seed, "seed", 1, "random seed (data order)")
+	fs.StringVar(&f.out, "out", "", "run folder (default: runs/finetune-<time>)")
+	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	fl.enum(&f.attention, "attention", "", attentions, "fine-tune with softmax or performer attention instead of the model's own (a softmax-trained model can be fine-tuned as a Performer)")
+	fl.count(&f.features, "features", 0, 1, "Performer random features per head, with --attention performer (default ⌊dh·ln dh⌋)")
+	return cmd
+}
+
+func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	m, err := loadModel(f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := data.Open(*dataSpec)
+	at := m.Config // the model at the fine-tuning resolution, for the memory check
+	if f.image > 0 {
+		at.ImageHeight, at.ImageWidth = f.image, f.image
+	}
+	if err := at.Validate(); err != nil {
+		return usageErrorf("--image %d: %v", f.image, err)
+	}
+	if err := at.CheckMemory(f.batch, true); err != nil {
+		return fmt.Errorf("%w (--batch, --image)", err)
+	}
+	trainSet, testSet, err := data.Open(f.data)
 	if err != nil {
 		return err
 	}
@@ -46,14 +76,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("dataset %s has %d channels, the model %d", trainSet.Name, trainSet.C, c.Channels)
 	}
 	size := c.ImageHeight
-	if *image > 0 {
-		size = *image
+	if f.image > 0 {
+		size = f.image
 	}
 	if size != c.ImageHeight || size != c.ImageWidth {
-		if err := checkpoint.AdaptToImage(m, size, size, *resize); err != nil {
+		if err := checkpoint.AdaptToImage(m, size, size, f.resize); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "position embeddings interpolated (%s) from %d×%d to %d×%d patches\n", *resize,
+		fmt.Fprintf(stderr, "position embeddings interpolated (%s) from %d×%d to %d×%d patches\n", f.resize,
 			c.GridH(), c.GridW(), m.Config.GridH(), m.Config.GridW())
 	}
 	if trainSet.H != size || trainSet.W != size {
@@ -65,9 +95,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err := m.ResetHead(len(trainSet.Classes), trainSet.Classes); err != nil {
 		return err
 	}
-	o := train.Options{Steps: *steps, Batch: *batch, Optimizer: "sgd", Momentum: 0.9, LR: float32(*lr),
-		WarmupSteps: min(*warmup, *steps/5), ClipNorm: 1, Seed: *seed, LogEvery: 10, LinearProbe: *probe}
-	dir := *out
+	o := train.Options{Steps: f.steps, Batch: f.batch, Optimizer: "sgd", Momentum: 0.9, LR: float32(f.lr),
+		WarmupSteps: min(f.warmup, f.steps/5), ClipNorm: 1, Seed: f.seed, LogEvery: 10, LinearProbe: f.probe}
+	dir := f.out
 	if dir == "" {
 		dir = "runs/finetune-" + time.Now().Format("20060102-150405")
 	}
@@ -76,10 +106,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	mode := "fine-tuning"
-	if *probe {
+	if f.probe {
 		mode = "linear probe"
 	}
-	fmt.Fprintf(stderr, "%s on %s (%d train, %d test images), %d steps. Run folder: %s\n", mode, trainSet.Name, trainSet.N, testSet.N, *steps, dir)
+	fmt.Fprintf(stderr, "%s on %s (%d train, %d test images), %d steps. Run folder: %s\n", mode, trainSet.Name, trainSet.N, testSet.N, f.steps, dir)
 	tr.Observer = &progress{w: stderr, tty: isTerminal(stderr)}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -87,7 +117,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(stdout).Encode(struct {
 			train.Result
 			Run string `json:"run"`

@@ -3,30 +3,44 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
 )
 
-func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("info", "[model flags] [--batch N] [--json]", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	batch := fs.Int("batch", 1, "batch size for the activation memory")
-	jsonOut := fs.Bool("json", false, "print one JSON object")
-	if err := parse(fs, args); err != nil {
-		return err
+func infoCommand() *cobra.Command {
+	var (
+		mf      modelFlags
+		batch   int
+		jsonOut bool
+	)
+	cmd := &cobra.Command{
+		Use:   "info [model flags] [--batch N] [--json]",
+		Short: "parameters, FLOPs per image and activation memory of a model",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := mf.standalone(nil)
+			if err != nil {
+				return err
+			}
+			return runInfo(cmd, c, batch, jsonOut)
+		},
 	}
-	c, err := mf.standalone()
-	if err != nil {
-		return err
-	}
-	m, err := vit.New(c, 0)
-	if err != nil {
-		return err
-	}
-	train := m.NewWorkspace(*batch, true).Bytes()
-	infer := m.NewWorkspace(*batch, false).Bytes()
+	fl := flags{cmd.Flags()}
+	fl.count(&batch, "batch", 1, 1, "batch size for the activation memory")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
+	mf.register(cmd.Flags())
+	return cmd
+}
+
+// runInfo describes a model of configuration c from arithmetic alone
+// (Config.Memory): nothing is allocated, so it answers for models larger
+// than the machine, and then says whether one would fit.
+func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
+	stdout := cmd.OutOrStdout()
+	train, infer := c.Memory(batch, true), c.Memory(batch, false)
+	params := c.NumParams()
 	info := struct {
 		Config           vit.Config `json:"config"`
 		Params           int64      `json:"params"`
@@ -37,26 +51,27 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		InferActivations int64      `json:"inference_activation_bytes"`
 		WeightBytes      int64      `json:"weight_bytes"`
 		TrainStateBytes  int64      `json:"train_state_bytes"` // weights, gradients, AdamW moments
-	}{c, m.NumParams(), c.FLOPs(), c.Tokens(), *batch, train, infer, 4 * m.NumParams(), 16 * m.NumParams()}
-	if *jsonOut {
-		return json.NewEncoder(stdout).Encode(info)
+	}{c, params, c.FLOPs(), c.Tokens(), batch, train.Activations, infer.Activations, 4 * params, 16 * params}
+	if jsonOut {
+		if err := json.NewEncoder(stdout).Encode(info); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
+		fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
+		fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, vit.FormatBytes(info.WeightBytes))
+		fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)
+		fmt.Fprintf(stdout, "activations       %s training, %s inference, at batch %d\n", vit.FormatBytes(train.Activations), vit.FormatBytes(infer.Activations), batch)
+		fmt.Fprintf(stdout, "training state    %s (weights, gradients, AdamW moments)\n", vit.FormatBytes(info.TrainStateBytes))
 	}
-	fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
-	fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
-	fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, bytes(info.WeightBytes))
-	fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)
-	fmt.Fprintf(stdout, "activations       %s training, %s inference, at batch %d\n", bytes(train), bytes(infer), *batch)
-	fmt.Fprintf(stdout, "training state    %s (weights, gradients, AdamW moments)\n", bytes(info.TrainStateBytes))
+	// The numbers are arithmetic; whether the model fits here is the exit
+	// status: 1 when not even inference does, a warning when training
+	// does not.
+	if err := c.CheckMemory(batch, false); err != nil {
+		return fmt.Errorf("does not fit: %w (--batch)", err)
+	}
+	if err := c.CheckMemory(batch, true); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "vit info: training does not fit: %v\n", err)
+	}
 	return nil
-}
-
-func bytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
 }

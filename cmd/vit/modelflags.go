@@ -1,92 +1,129 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
 )
 
-// modelFlags are the model flags every command shares.
+// modelFlags are the architecture flags of the commands that build a model
+// (train, info, bench). A flag the user leaves unset keeps the preset's,
+// the recipe's or the dataset's value (pflag's Changed tells which).
 type modelFlags struct {
-	preset                         string
-	patch, dim, depth, heads, mlp  int
-	image, channels, classes       int
-	pool, posEmbed                 string
-	dropout, attnDropout, dropPath float64
-	attention                      string
-	features, redrawEvery          int
-	stem                           string // "" unset, "none" or CHANNELS:KERNEL:STRIDE,...
+	fs                            *pflag.FlagSet
+	preset                        string
+	patch, dim, depth, heads, mlp int
+	image, channels, classes      int
+	pool, posEmbed                string
+	attention                     string
+	features                      int
+	stem                          string          // "" unset, "none" or CHANNELS:KERNEL:STRIDE,...
+	fromRecipe                    map[string]bool // flags a recipe filled in
 }
 
-func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.preset, "model", "", "preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
-	fs.IntVar(&f.patch, "patch", 0, "patch side in pixels, or in feature-map cells with --stem (overrides the preset)")
-	fs.StringVar(&f.stem, "stem", "", "hybrid model: convolutions `C:K:S,...` (channels, odd kernel, stride; each followed by GELU) whose feature map is cut into patches, e.g. 32:3:1,64:3:2; none for a plain ViT (default: the recipe's)")
-	fs.IntVar(&f.dim, "dim", 0, "token width")
-	fs.IntVar(&f.depth, "depth", 0, "number of encoder blocks")
-	fs.IntVar(&f.heads, "heads", 0, "attention heads")
-	fs.IntVar(&f.mlp, "mlp", 0, "MLP hidden width")
-	fs.IntVar(&f.image, "image", 0, "image side in pixels (default: the dataset's, or 224 for presets)")
-	fs.IntVar(&f.channels, "channels", 0, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
-	fs.IntVar(&f.classes, "classes", 0, "number of classes (default: the dataset's, or 1000 for presets)")
-	fs.StringVar(&f.pool, "pool", "cls", "pooling: cls (class token) or gap (global average of tokens)")
-	fs.StringVar(&f.posEmbed, "pos-embed", "learned", "position embeddings: learned or sincos (fixed 2-D)")
-	fs.Float64Var(&f.dropout, "dropout", 0, "dropout rate")
-	fs.Float64Var(&f.attnDropout, "attention-dropout", 0, "attention dropout rate")
-	fs.Float64Var(&f.dropPath, "drop-path", -1, "stochastic depth rate (default: the recipe's, 0.1 for reference, 0 for default and quick)")
-	fs.StringVar(&f.attention, "attention", "softmax", "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
-	fs.IntVar(&f.features, "features", 0, "Performer random features per head (default ⌊dh·ln dh⌋)")
-	fs.IntVar(&f.redrawEvery, "redraw-every", 0, "redraw the Performer features every N training steps (0: never)")
+// trainingFlags are the model flags that only matter in training:
+// dropout, stochastic depth and Performer feature redraws.
+type trainingFlags struct {
+	fs                             *pflag.FlagSet
+	dropout, attnDropout, dropPath float64
+	redrawEvery                    int
+}
+
+func (f *modelFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
+	group(fs, "Model flags", func(fl flags) {
+		fl.parsed(&f.preset, "model", "", parsePreset, []string{"Z/16", "B/0", "B", "B/x"},
+			"preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
+		fl.count(&f.patch, "patch", 0, 1, "patch side in pixels, or in feature-map cells with --stem (overrides the preset)")
+		fl.parsed(&f.stem, "stem", "", parseStem, []string{"32:3", "32:4:1", "x"},
+			"hybrid model: convolutions `C:K:S,...` (channels, odd kernel, stride; each followed by GELU; :ln adds a LayerNorm) whose feature map is cut into patches, e.g. 32:3:1,64:3:2; none for a plain ViT (default: the recipe's)")
+		fl.count(&f.dim, "dim", 0, 1, "token width")
+		fl.count(&f.depth, "depth", 0, 1, "number of encoder blocks")
+		fl.count(&f.heads, "heads", 0, 1, "attention heads")
+		fl.count(&f.mlp, "mlp", 0, 1, "MLP hidden width")
+		fl.count(&f.image, "image", 0, 1, "image side in pixels (default: the dataset's, or 224 for presets)")
+		fl.intChoice(&f.channels, "channels", 0, []int{1, 3}, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
+		fl.count(&f.classes, "classes", 0, 1, "number of classes (default: the dataset's, or 1000 for presets)")
+		fl.enum(&f.pool, "pool", "cls", []string{"cls", "gap"}, "pooling: cls (class token) or gap (global average of tokens)")
+		fl.enum(&f.posEmbed, "pos-embed", "learned", []string{"learned", "sincos"}, "position embeddings: learned or sincos (fixed 2-D)")
+		fl.enum(&f.attention, "attention", "softmax", attentions, "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
+		fl.count(&f.features, "features", 0, 1, "Performer random features per head (default ⌊dh·ln dh⌋)")
+	})
+}
+
+func (f *trainingFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
+	group(fs, "Training-only model flags", func(fl flags) {
+		fl.rate(&f.dropout, "dropout", 0, "dropout rate, in [0, 1)")
+		fl.rate(&f.attnDropout, "attention-dropout", 0, "attention dropout rate, in [0, 1)")
+		fl.rate(&f.dropPath, "drop-path", 0, "stochastic depth rate of the last block, in [0, 1) (default: the recipe's, 0.1 for reference, 0 for default and quick)")
+		fl.count(&f.redrawEvery, "redraw-every", 0, 0, "redraw the Performer features every N training steps (0: never)")
+	})
+}
+
+// parseStem checks the syntax of --stem.
+func parseStem(s string) error {
+	if s == "none" {
+		return nil
+	}
+	_, err := vit.ParseStem(s)
+	return err
+}
+
+// changed reports whether the flag name was given on the command line.
+func changed(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed
 }
 
 // config builds the model configuration; image, channels and classes fall
 // back to the given defaults (a dataset's) when the flags leave them unset.
-func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
-	if f.image > 0 {
-		image = f.image
+// A configuration Validate refuses is a usage error.
+// tf may be nil (commands that do not train).
+func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vit.Config, error) {
+	set := func(dst *int, name string, v int) {
+		if f.set(name) {
+			*dst = v
+		}
 	}
-	if f.channels > 0 {
-		channels = f.channels
-	}
-	if f.classes > 0 {
-		classes = f.classes
-	}
+	set(&image, "image", f.image)
+	set(&channels, "channels", f.channels)
+	set(&classes, "classes", f.classes)
 	var c vit.Config
 	if f.preset != "" {
 		var err error
-		if c, err = vit.Preset(f.preset, image, channels, classes); err != nil && f.patch == 0 {
-			return c, err
+		if c, err = vit.Preset(f.preset, image, channels, classes); err != nil && !changed(f.fs, "patch") {
+			return c, usageErrorf("--model %s: %v", f.preset, err)
 		}
 	} else {
 		c = vit.Config{ImageHeight: image, ImageWidth: image, Channels: channels, Classes: classes,
 			Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512}
 	}
-	set := func(dst *int, v int) {
-		if v > 0 {
-			*dst = v
-		}
+	if f.patch > 0 {
+		c.Patch = f.patch
 	}
-	set(&c.Patch, f.patch)
 	if f.stem != "" && f.stem != "none" {
-		stem, err := vit.ParseStem(f.stem)
-		if err != nil {
-			return c, err
-		}
-		c.Stem = stem
+		c.Stem, _ = vit.ParseStem(f.stem) // checked as parsed
 	}
-	set(&c.Dim, f.dim)
-	set(&c.Depth, f.depth)
-	set(&c.Heads, f.heads)
-	set(&c.MLPDim, f.mlp)
+	set(&c.Dim, "dim", f.dim)
+	set(&c.Depth, "depth", f.depth)
+	set(&c.Heads, "heads", f.heads)
+	set(&c.MLPDim, "mlp", f.mlp)
 	c.Pool, c.PosEmbed = f.pool, f.posEmbed
-	c.Dropout, c.AttentionDropout = float32(f.dropout), float32(f.attnDropout)
-	if f.dropPath >= 0 {
-		c.DropPath = float32(f.dropPath)
+	c.Attention, c.Features = f.attention, f.features
+	if f.features > 0 && !c.Performer() {
+		return c, usageErrorf("--features %d: random features are for --attention performer", f.features)
 	}
-	c.Attention, c.Features, c.RedrawEvery = f.attention, f.features, f.redrawEvery
+	if tf != nil {
+		if tf.redrawEvery > 0 && !c.Performer() {
+			return c, usageErrorf("--redraw-every %d: feature redraws are for --attention performer", tf.redrawEvery)
+		}
+		c.Dropout, c.AttentionDropout = float32(tf.dropout), float32(tf.attnDropout)
+		c.DropPath = float32(tf.dropPath)
+		c.RedrawEvery = tf.redrawEvery
+	}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("model: %w", err)
+		return c, usageErrorf("model flags: %v", err)
 	}
 	return c, nil
 }
@@ -96,30 +133,31 @@ func (f *modelFlags) config(image, channels, classes int) (vit.Config, error) {
 // together: they apply only when neither --stem nor --patch is given
 // (--patch alone, or --stem none, asks for a plain ViT).
 func (f *modelFlags) applyRecipe(dim, mlp, depth int, stem string, patch int) {
-	set := func(dst *int, v int) {
-		if *dst == 0 {
-			*dst = v
-		}
-	}
-	if f.dim == 0 && f.mlp == 0 {
+	f.fromRecipe = map[string]bool{}
+	if !f.set("dim") && !f.set("mlp") && dim > 0 {
 		f.dim, f.mlp = dim, mlp
+		f.fromRecipe["dim"], f.fromRecipe["mlp"] = true, true
 	}
-	set(&f.depth, depth)
-	if f.stem == "" && f.patch == 0 && stem != "" {
+	if !f.set("depth") && depth > 0 {
+		f.depth = depth
+		f.fromRecipe["depth"] = true
+	}
+	if f.stem == "" && !f.set("patch") && stem != "" {
 		f.stem, f.patch = stem, patch
 	}
 }
 
+// set reports whether the model flag name was given or filled in by a
+// recipe.
+func (f *modelFlags) set(name string) bool { return changed(f.fs, name) || f.fromRecipe[name] }
+
 // standalone builds the model configuration for commands without a dataset
 // (info, bench): 28×28 grey images and 10 classes for the reference model,
 // 224×224 RGB and 1000 classes for presets, unless the flags say otherwise.
-func (f *modelFlags) standalone() (vit.Config, error) {
+func (f *modelFlags) standalone(tf *trainingFlags) (vit.Config, error) {
 	image, channels, classes := 28, 1, 10
 	if f.preset != "" {
 		image, channels, classes = 224, 3, 1000
 	}
-	if f.dropPath < 0 {
-		f.dropPath = 0
-	}
-	return f.config(image, channels, classes)
+	return f.config(tf, image, channels, classes)
 }

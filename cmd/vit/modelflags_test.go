@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
 )
@@ -24,14 +25,14 @@ func TestRecipeModel(t *testing.T) {
 		{[]string{"--dim", "32", "--mlp", "64", "--depth", "3"}, r.stem, r.patch, 32, 3, 4},
 	} {
 		var mf modelFlags
-		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		mf.register(fs)
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
 		mf.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
-		c, err := mf.config(28, 1, 10)
+		c, err := mf.config(nil, 28, 1, 10)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}

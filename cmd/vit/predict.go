@@ -5,59 +5,30 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/kernels"
 )
 
-// imageExts are the file types predict, embed and attention read from folders.
-var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
-
-// expandImages turns arguments into image paths: files as given, folders
-// walked for image files (sorted).
-func expandImages(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			out = append(out, a) // reported when read, with the other bad images
-			continue
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
-				found = append(found, p)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
-}
-
-// loadModel loads a model and optionally switches its attention.
+// loadModel loads a model and optionally switches its attention (with
+// features random features per head; 0 for the default).
 func loadModel(path, attention string, features int) (*vit.Model, error) {
 	if path == "" {
-		return nil, fmt.Errorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
+		return nil, usageErrorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
+	}
+	if features > 0 && attention != "performer" {
+		return nil, usageErrorf("--features %d: random features are for --attention performer", features)
 	}
 	m, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if attention != "" && attention != m.Config.Attention {
+	if attention != "" && (attention != m.Config.Attention || features > 0) {
 		if err := m.SetAttention(attention, features, 1); err != nil {
 			return nil, err
 		}
@@ -92,34 +63,64 @@ type topClass struct {
 	Prob  float64 `json:"prob"`
 }
 
-func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("predict", "--model PATH [--top K] [--json] [--logits] IMAGE_OR_DIR...", stderr)
-	model := fs.String("model", "", "model folder, .safetensors or .npz file, or training run folder")
-	top := fs.Int("top", 5, "how many classes to print per image")
-	jsonOut := fs.Bool("json", false, "one JSON object per image and line")
-	withLogits := fs.Bool("logits", false, "include the raw logits (with --json)")
-	batch := fs.Int("batch", 16, "images per forward pass")
-	attention := fs.String("attention", "", "run with softmax or performer attention instead of the model's own")
-	features := fs.Int("features", 0, "Performer random features per head")
-	dtypeFlag := fs.String("dtype", "fp32", "number format of the matrix products: fp32 or bf16")
-	if err := parse(fs, args); err != nil {
-		return err
+// predictFlags are vit predict's flags.
+type predictFlags struct {
+	model, attention, dtype string
+	top, batch, features    int
+	json, logits            bool
+}
+
+func predictCommand() *cobra.Command {
+	var f predictFlags
+	cmd := &cobra.Command{
+		Use:   "predict --model PATH [--top K] [--json] [--logits] IMAGE_OR_DIR...",
+		Short: "classify images with a model: top classes and probabilities",
+		Long:  "Each argument is an image file, a folder (walked for images), or - for one image read from stdin.",
+		Args:  needArgs("image files, folders of images or - (one image from stdin)"),
+		RunE:  func(cmd *cobra.Command, args []string) error { return runPredict(cmd, args, &f) },
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "model folder, .safetensors or .npz file, or training run folder")
+	fl.count(&f.top, "top", 5, 1, "how many classes to print per image")
+	fs.BoolVar(&f.json, "json", false, "one JSON object per image and line")
+	fs.BoolVar(&f.logits, "logits", false, "include the raw logits (with --json)")
+	fl.count(&f.batch, "batch", 16, 1, "images per forward pass")
+	fl.enum(&f.attention, "attention", "", attentions, "run with softmax or performer attention instead of the model's own")
+	fl.count(&f.features, "features", 0, 1, "Performer random features per head (default ⌊dh·ln dh⌋)")
+	fl.enum(&f.dtype, "dtype", "fp32", dtypes, "number format of the matrix products: fp32 or bf16")
+	return cmd
+}
+
+// needArgs requires at least one positional argument, described by what.
+func needArgs(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageErrorf("no images given: name %s", what)
+		}
+		return nil
 	}
-	m, err := loadModel(*model, *attention, *features)
+}
+
+func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	m, err := loadModel(f.model, f.attention, f.features)
 	if err != nil {
-		return err
-	}
-	if err := packWeights(m, *dtypeFlag, stderr); err != nil {
 		return err
 	}
 	c := m.Config
-	files, err := expandImages(fs.Args())
+	if err := packWeights(m, f.dtype, stderr); err != nil {
+		return err
+	}
+	in, err := readImageArgs(args, cmd.InOrStdin())
 	if err != nil {
 		return err
+	}
+	defer in.close()
+	files := in.files
+	f.batch = max(1, min(f.batch, len(files))) // no batch larger than the images
+	if err := c.CheckMemory(f.batch, false); err != nil {
+		return fmt.Errorf("%w (--batch)", err)
 	}
 	failed := 0
 	enc := json.NewEncoder(stdout)
@@ -128,7 +129,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			failed++
 			fmt.Fprintf(stderr, "vit predict: %s\n", p.Error)
 		}
-		if *jsonOut {
+		if f.json {
 			enc.Encode(p)
 			return
 		}
@@ -141,21 +142,21 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 	}
-	err = imageBatches(files, c, *batch, func(x []float32, names []string) error {
+	err = imageBatches(in, c, f.batch, &fitWarner{w: stderr, c: c}, func(x []float32, names []string) error {
 		logits, err := m.Predict(x, len(names))
 		if err != nil {
 			return err
 		}
-		for i, f := range names {
+		for i, name := range names {
 			l := logits[i*c.Classes : (i+1)*c.Classes]
-			p := prediction{File: f, Top: topK(l, *top, c.Labels)}
-			if *withLogits {
+			p := prediction{File: name, Top: topK(l, f.top, c.Labels)}
+			if f.logits {
 				p.Logits = l
 			}
 			emit(p)
 		}
 		return nil
-	}, func(f string, err error) { emit(prediction{File: f, Error: err.Error()}) })
+	}, func(name string, err error) { emit(prediction{File: name, Error: err.Error()}) })
 	if err != nil {
 		return err
 	}

@@ -138,6 +138,8 @@ func TestBadInput(t *testing.T) {
 		{"train", "--model", "X/16"},
 		{"train", "--data", "/nonexistent"},
 		{"train", "--data", "embedded", "--cutmix", "-0.5", "--steps", "1"},
+		{"train", "--data", "embedded", "--val", "-1", "--steps", "1"},
+		{"train", "--data", "embedded", "--val", "3001", "--steps", "1"},
 		{"train", "--data", "embedded", "--mixup", "0.8", "--mix-prob", "2", "--steps", "1"},
 		{"eval", "--model", "/nonexistent"},
 		{"info", "--model", "B/15", "--image", "224"},

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
@@ -14,43 +15,62 @@ import (
 	"github.com/vitgo/vit/viz"
 )
 
-func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", "--model PATH [--run RUN] [--data SPEC] [--images N] --out DIR", stderr)
-	model := fs.String("model", "", "model folder, model.safetensors file, or training run folder (default: --run)")
-	run := fs.String("run", "", "training run folder: adds training curves and the test-set confusion matrix")
-	dataSpec := fs.String("data", "", "images for the attention figures: a dataset as for vit train (its test split is used) or a folder of images (default: installed Fashion-MNIST, else the embedded subset)")
-	images := fs.Int("images", 256, "images averaged in the mean attention distance")
-	rollouts := fs.Int("rollouts", 8, "images drawn with their attention rollout")
-	fuse := fs.String("fuse", "mean", "how rollout fuses the heads of a layer: mean, max or min")
-	discard := fs.Float64("discard", 0, "fraction of the smallest attention weights of each row dropped before rollout, in [0, 1)")
-	batch := fs.Int("batch", 256, "batch size of the confusion-matrix evaluation")
-	out := fs.String("out", "", "report folder (created)")
-	if err := parse(fs, args); err != nil {
-		return err
+// reportFlags are vit report's flags.
+type reportFlags struct {
+	model, run, data, fuse, out string
+	images, rollouts, batch     int
+	discard                     float64
+}
+
+func reportCommand() *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "report --model PATH [--run RUN] [--data SPEC] [--images N] --out DIR",
+		Short: "the paper's figures for a model (rollout, embedding PCA, position similarity, attention distance, training curves) as one HTML report",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runReport(cmd, &f) },
 	}
-	if *model == "" {
-		*model = *run
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.model, "model", "", "model folder, model.safetensors file, or training run folder (default: --run)")
+	fs.StringVar(&f.run, "run", "", "training run folder: adds training curves and the test-set confusion matrix")
+	fs.StringVar(&f.data, "data", "", "images for the attention figures: a dataset as for vit train (its test split is used) or a folder of images (default: installed Fashion-MNIST, else the embedded subset)")
+	fl.count(&f.images, "images", 256, 1, "images averaged in the mean attention distance")
+	fl.count(&f.rollouts, "rollouts", 8, 0, "images drawn with their attention rollout")
+	fl.enum(&f.fuse, "fuse", "mean", fuses, "how rollout fuses the heads of a layer: mean, max or min")
+	fl.rate(&f.discard, "discard", 0, "fraction of the smallest attention weights of each row dropped before rollout, in [0, 1)")
+	fl.count(&f.batch, "batch", 256, 1, "batch size of the confusion-matrix evaluation")
+	fs.StringVar(&f.out, "out", "", "report folder (created)")
+	return cmd
+}
+
+func runReport(cmd *cobra.Command, f *reportFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.model == "" {
+		f.model = f.run
 	}
-	if *model == "" || *out == "" || fs.NArg() > 0 || *images < 0 {
-		fs.Usage()
-		return errUsage
+	if f.model == "" || f.out == "" {
+		return usageErrorf("--model (or --run) and --out are required")
 	}
-	opt := viz.RolloutOptions{Fuse: viz.Fuse(*fuse), Discard: *discard}
+	opt := viz.RolloutOptions{Fuse: viz.Fuse(f.fuse), Discard: f.discard}
 	if err := opt.Validate(); err != nil {
 		return err
 	}
-	m, err := checkpoint.Load(*model)
+	m, err := checkpoint.Load(f.model)
 	if err != nil {
 		return err
 	}
 	c := m.Config
-	in := viz.ReportInput{Model: m, ModelName: *model, Rollouts: *rollouts, Rollout: opt,
+	if err := c.CheckMemory(max(f.batch, f.images), false); err != nil {
+		return fmt.Errorf("%w (--batch, --images)", err)
+	}
+	in := viz.ReportInput{Model: m, ModelName: f.model, Rollouts: f.rollouts, Rollout: opt,
 		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
 
 	var test *data.Dataset
-	if files := imageFiles(*dataSpec); len(files) > 0 {
-		n := min(*images, len(files))
-		in.DataName = *dataSpec
+	if files := imageFiles(f.data); len(files) > 0 {
+		n := min(f.images, len(files))
+		in.DataName = f.data
 		for _, f := range files[:n] {
 			px, err := viz.LoadImage(f, c)
 			if err != nil {
@@ -62,21 +82,21 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		in.N = n
 	} else {
-		_, test, err = data.Open(*dataSpec)
+		_, test, err = data.Open(f.data)
 		if err != nil {
 			return err
 		}
 		if test.C != c.Channels || test.H != c.ImageHeight || test.W != c.ImageWidth {
 			msg := fmt.Sprintf("%s has %d×%d images with %d channel(s) but the model takes %d×%d with %d", test.Name,
 				test.H, test.W, test.C, c.ImageHeight, c.ImageWidth, c.Channels)
-			if *dataSpec != "" {
+			if f.data != "" {
 				return fmt.Errorf("%s", msg)
 			}
 			fmt.Fprintf(stderr, "%s: leaving out the figures that need images (pass --data).\n", msg)
 			test = nil
 		} else {
 			in.DataName = test.Name
-			n := min(*images, test.N)
+			n := min(f.images, test.N)
 			// Images spread evenly over the test set, which is often sorted
 			// by class.
 			idx := make([]int, n)
@@ -94,8 +114,8 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if *run != "" {
-		rm, err := viz.ReadMetrics(*run)
+	if f.run != "" {
+		rm, err := viz.ReadMetrics(f.run)
 		if err != nil {
 			fmt.Fprintf(stderr, "no training curves: %v\n", err)
 		} else {
@@ -103,14 +123,14 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		if test != nil {
 			fmt.Fprintf(stderr, "evaluating on %s (%d images)\n", test.Name, test.N)
-			ev, err := train.Evaluate(m, test, *batch)
+			ev, err := train.Evaluate(m, test, f.batch)
 			if err != nil {
 				return err
 			}
 			in.Confusion, in.TestName = ev.Confusion, fmt.Sprintf("%s (%d images, accuracy %.2f%%)", test.Name, ev.N, 100*ev.Accuracy)
 		}
 	}
-	rep, err := viz.BuildReport(*out, in)
+	rep, err := viz.BuildReport(f.out, in)
 	if err != nil {
 		return err
 	}
@@ -121,7 +141,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "  growth with depth: %+.2f pixels per layer\n", rep.AttentionDistanceGrowth)
 	}
-	fmt.Fprintln(stdout, filepath.Join(*out, viz.ReportHTML))
+	fmt.Fprintln(stdout, filepath.Join(f.out, viz.ReportHTML))
 	return nil
 }
 

@@ -26,7 +26,7 @@ func TestReportCommand(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	var stdout, stderr strings.Builder
-	err := runReport([]string{"--model", model, "--run", run, "--data", imgs, "--images", "2", "--rollouts", "1", "--out", out}, &stdout, &stderr)
+	err := runCmd("report", []string{"--model", model, "--run", run, "--data", imgs, "--images", "2", "--rollouts", "1", "--out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -49,10 +49,10 @@ func TestReportCommand(t *testing.T) {
 	}
 
 	// A dataset whose images do not fit the model is refused.
-	if err := runReport([]string{"--model", model, "--data", "embedded", "--out", out}, &stdout, &stderr); err == nil {
+	if err := runCmd("report", []string{"--model", model, "--data", "embedded", "--out", out}, &stdout, &stderr); err == nil {
 		t.Fatal("mismatched dataset accepted")
 	}
-	if err := runReport([]string{"--model", model}, &stdout, &stderr); err == nil {
+	if err := runCmd("report", []string{"--model", model}, &stdout, &stderr); err == nil {
 		t.Fatal("missing --out accepted")
 	}
 }

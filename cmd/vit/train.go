@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/vitgo/vit"
@@ -61,85 +64,138 @@ var recipes = map[string]struct {
 	},
 }
 
-// recipeNames lists the recipes for messages.
-const recipeNames = "default, quick or reference"
+// trainFlags are vit train's own flags.
+type trainFlags struct {
+	model                  modelFlags
+	training               trainingFlags
+	data, recipe, out      string
+	resume                 string
+	epochs, steps, batch   int
+	lr, wd                 float64
+	optimizer, augment     string
+	seed                   uint64
+	json                   bool
+	cutmix, mixup, mixProb float64
+	mixOff, replicas, val  int
+	keep                   int
+	saveEvery              string
+}
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", "[flags]", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	var (
-		dataSpec  = fs.String("data", "", "dataset: a folder (IDX, CIFAR-10 binary, or class folders), fashion-mnist, mnist or embedded (default: installed Fashion-MNIST, else the embedded subset)")
-		recipe    = fs.String("recipe", "default", "training recipe: default (hybrid ViT, 35 epochs, CutMix for the first 20, about an hour on 2 cores), quick (hybrid ViT, 6 epochs, under 10 minutes) or reference (the plain reference small ViT, 100 epochs)")
-		epochs    = fs.Int("epochs", 0, "epochs (default: the recipe's)")
-		steps     = fs.Int("steps", 0, "run length in optimizer steps, instead of epochs")
-		batch     = fs.Int("batch", 0, "batch size (default: the recipe's, 128)")
-		lr        = fs.Float64("lr", 0, "peak learning rate (default: the recipe's)")
-		wd        = fs.Float64("weight-decay", -1, "AdamW weight decay (default: the recipe's)")
-		optimizer = fs.String("optimizer", "", "adamw or sgd (default: the recipe's, adamw)")
-		seed      = fs.Uint64("seed", 1, "random seed: initialisation, data order, augmentation and dropout")
-		out       = fs.String("out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
-		resume    = fs.String("resume", "", "continue the run in this folder")
-		jsonOut   = fs.Bool("json", false, "print the result as one JSON object on stdout")
-		augment   = fs.String("augment", "", "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
-		cutmix    = fs.Float64("cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
-		mixup     = fs.Float64("mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
-		mixProb   = fs.Float64("mix-prob", 1, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's)")
-		mixOff    = fs.Int("mix-off-epoch", 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
-		replicas  = fs.Int("replicas", 0, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
-	)
-	if err := parse(fs, args); err != nil {
-		return err
+func trainCommand() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train [flags]",
+		Short: "train a model (default: the reference small ViT on Fashion-MNIST)",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags come before nothing else; see --help)", fs.Arg(0))
+	fs := cmd.Flags()
+	fl := flags{fs}
+	fs.StringVar(&f.data, "data", "", "dataset: a folder (IDX, CIFAR-10 binary, or class folders), fashion-mnist, mnist or embedded (default: installed Fashion-MNIST, else the embedded subset)")
+	fl.enum(&f.recipe, "recipe", "default", recipeList, "training recipe: default (hybrid ViT, 35 epochs, CutMix for the first 20, about an hour on 2 cores), quick (hybrid ViT, 6 epochs, under 10 minutes) or reference (the plain reference small ViT, 100 epochs)")
+	fl.count(&f.epochs, "epochs", 0, 1, "epochs (default: the recipe's)")
+	fl.count(&f.steps, "steps", 0, 1, "run length in optimizer steps, instead of epochs")
+	fl.count(&f.batch, "batch", 0, 1, "batch size (default: the recipe's, 128)")
+	fl.positive(&f.lr, "lr", 0, "peak learning rate (default: the recipe's)")
+	fl.nonNegative(&f.wd, "weight-decay", 0, "AdamW weight decay (default: the recipe's)")
+	fl.enum(&f.optimizer, "optimizer", "", []string{"adamw", "sgd"}, "adamw or sgd (default: the recipe's, adamw)")
+	fl.seed(&f.seed, "seed", 1, "random seed: initialisation, data order, augmentation and dropout")
+	fs.StringVar(&f.out, "out", "", "run folder for checkpoints and the metrics log (default: runs/<time>)")
+	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder")
+	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object on stdout")
+	fl.enum(&f.augment, "augment", "", []string{"none", "flip", "crop", "crop-flip"}, "augmentation: none, flip (horizontal flips; wrong for digits), crop (random crop with padding), crop-flip (both) (default: the recipe's)")
+	fl.nonNegative(&f.cutmix, "cutmix", 0, "CutMix: α of Beta(α, α) for the share of each image pasted from its partner; 0 disables (default: the recipe's)")
+	fl.nonNegative(&f.mixup, "mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
+	fl.probability(&f.mixProb, "mix-prob", 0, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's, 1)")
+	fl.count(&f.mixOff, "mix-off-epoch", 0, 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
+	fl.count(&f.val, "val", 5000, 0, "training images held out (the last of each class) to score after every epoch and choose recipes on; 0 holds none out; the default holds out a tenth of a training set under 50,000 images")
+	fl.count(&f.replicas, "replicas", 0, 1, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
+	fl.count(&f.keep, "keep", 1, 1, "checkpoints the run folder keeps, newest first; older ones are removed once a newer one is complete")
+	fl.parsed(&f.saveEvery, "save-every", "", checkInterval, []string{"0", "-5", "soon", "1ms", ""}, "save a checkpoint within an epoch every N steps (500) or every duration (10m), besides the end of every epoch; a kill loses at most that much work (default 10m)")
+	f.model.register(fs)
+	f.training.register(fs)
+	return cmd
+}
+
+// recipeList is the recipe names, for --recipe.
+var recipeList = []string{"default", "quick", "reference"}
+
+func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	given := cmd.Flags().Changed
+	if ro, err := train.RunOptions(f.resume); f.resume != "" && !given("data") && err == nil {
+		f.data = ro.Data // a resumed run trains on its own data
 	}
-	trainSet, testSet, err := data.Open(*dataSpec)
+	trainSet, testSet, err := data.Open(f.data)
 	if err != nil {
 		return err
 	}
-	if *dataSpec == "" && strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
+	if f.data == "" && strings.HasPrefix(trainSet.Name, data.EmbeddedName) {
 		fmt.Fprintf(stderr, "Fashion-MNIST is not installed: training on the subset embedded in vit (%d train, %d test images).\n"+
 			"Install it (apt-get install dataset-fashion-mnist) or pass --data for the full dataset.\n", trainSet.N, testSet.N)
 	}
 
 	var tr *train.Trainer
-	if *resume != "" {
-		if tr, err = train.Resume(*resume, trainSet, testSet); err != nil {
+	if f.resume != "" {
+		if given("out") && f.out != f.resume {
+			return fmt.Errorf("--out %s and --resume %s name different folders: a resumed run saves into its own folder", f.out, f.resume)
+		}
+		tr, err = train.Resume(f.resume, trainSet, testSet)
+		switch {
+		case errors.Is(err, train.ErrNoCheckpoint):
+			slog.Warn("the run folder has no checkpoint yet: starting the run from the beginning", "run", f.resume)
+			f.out = f.resume
+		case err != nil:
 			return err
+		default:
+			if err := resumeConflict(cmd.Flags(), tr); err != nil {
+				return err
+			}
+			if err := tr.Model.Config.CheckMemory(tr.Options.Batch, true); err != nil {
+				return fmt.Errorf("%s: %w", f.resume, err)
+			}
+			if given("save-every") {
+				tr.Options.SaveEvery, _ = train.ParseInterval(f.saveEvery)
+			}
+			if given("keep") {
+				tr.Options.Keep = f.keep
+			}
+			fmt.Fprintf(stderr, "Resuming %s at step %d.\n", f.resume, tr.Step())
 		}
-		fmt.Fprintf(stderr, "Resuming %s at step %d.\n", *resume, tr.Step())
-	} else {
-		r, ok := recipes[*recipe]
-		if !ok {
-			return fmt.Errorf("unknown recipe %q: use %s", *recipe, recipeNames)
-		}
+	}
+	if tr == nil {
+		r := recipes[f.recipe]
 		o := r.opts
-		if *epochs > 0 {
-			o.Epochs = *epochs
+		if given("epochs") {
+			o.Epochs = f.epochs
 		}
-		if *steps > 0 {
-			o.Steps = *steps
+		if given("steps") {
+			o.Steps = f.steps
 		}
-		if *batch > 0 {
-			o.Batch = *batch
+		if given("batch") {
+			o.Batch = f.batch
 		}
-		if *lr > 0 {
-			o.LR = float32(*lr)
+		if given("lr") {
+			o.LR = float32(f.lr)
 		}
-		if *wd >= 0 {
-			o.WeightDecay = float32(*wd)
+		if given("weight-decay") {
+			o.WeightDecay = float32(f.wd)
 		}
-		if *optimizer != "" {
-			o.Optimizer = *optimizer
+		if given("optimizer") {
+			o.Optimizer = f.optimizer
 		}
 		if o.Optimizer == "sgd" && o.Momentum == 0 {
 			o.Momentum = 0.9
 		}
-		o.Seed = *seed
-		o.Replicas = *replicas
-		switch *augment {
-		case "":
+		o.Seed = f.seed
+		o.Replicas = f.replicas
+		if given("save-every") {
+			o.SaveEvery, _ = train.ParseInterval(f.saveEvery)
+		}
+		o.Keep = f.keep
+		o.Data = dataName(f.data, trainSet)
+		o.ValidationSize = train.DefaultValidationSize(trainSet.N)
+		switch f.augment {
 		case "none":
 			o.Augment = data.Augment{}
 		case "flip":
@@ -148,62 +204,67 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2)}
 		case "crop-flip":
 			o.Augment = data.Augment{PadCrop: max(o.Augment.PadCrop, 2), HFlip: true}
-		default:
-			return fmt.Errorf("unknown --augment %q: use none, flip, crop or crop-flip", *augment)
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if set["cutmix"] {
-			o.Mix.CutMix = float32(*cutmix)
+		if given("cutmix") {
+			o.Mix.CutMix = float32(f.cutmix)
 		}
-		if set["mixup"] {
-			o.Mix.Mixup = float32(*mixup)
+		if given("mixup") {
+			o.Mix.Mixup = float32(f.mixup)
 		}
-		if set["mix-prob"] {
-			o.Mix.Prob = float32(*mixProb)
+		if given("val") {
+			if f.val > trainSet.N/2 {
+				return fmt.Errorf("--val %d: hold out 0 (none) to %d of the %d training images", f.val, trainSet.N/2, trainSet.N)
+			}
+			o.ValidationSize = f.val
+		}
+		if given("mix-prob") {
+			o.Mix.Prob = float32(f.mixProb)
 		}
 		if err := o.Mix.Validate(); err != nil {
 			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
 		}
 		total := o.Steps
 		if total <= 0 {
-			total = o.Epochs * (trainSet.N / o.Batch)
+			total = o.Epochs * ((trainSet.N - o.ValidationSize) / o.Batch)
 		}
 		switch {
-		case set["mix-off-epoch"]:
-			o.MixOffEpoch = *mixOff
+		case given("mix-off-epoch"):
+			o.MixOffEpoch = f.mixOff
 		case o.MixOffEpoch > 0 && r.opts.Epochs > 0:
 			// A shorter or longer run keeps the recipe's share of mixed epochs.
-			epochs := float64(total) / float64(max(1, trainSet.N/o.Batch))
+			epochs := float64(total) / float64(max(1, (trainSet.N-o.ValidationSize)/o.Batch))
 			o.MixOffEpoch = max(1, int(math.Round(epochs*float64(r.opts.MixOffEpoch)/float64(r.opts.Epochs))))
 		}
 		o.WarmupSteps = min(o.WarmupSteps, total/10)
-		if mf.dropPath < 0 {
-			mf.dropPath = float64(r.dropPath)
+		if !given("drop-path") {
+			f.training.dropPath = float64(r.dropPath)
 		}
-		if mf.preset == "" {
-			mf.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
+		if f.model.preset == "" {
+			f.model.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
 		}
-		c, err := mf.config(trainSet.H, trainSet.C, len(trainSet.Classes))
+		c, err := f.model.config(&f.training, trainSet.H, trainSet.C, len(trainSet.Classes))
 		if err != nil {
 			return err
+		}
+		if err := c.CheckMemory(o.Batch, true); err != nil {
+			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
 		}
 		c.Labels = trainSet.Classes
 		norm := data.ComputeNormalize(trainSet)
 		c.Mean, c.Std = norm.Mean, norm.Std
-		m, err := vit.New(c, *seed)
+		m, err := vit.New(c, f.seed)
 		if err != nil {
 			return err
 		}
-		dir := *out
+		dir := f.out
 		if dir == "" {
 			dir = "runs/" + time.Now().Format("20060102-150405")
 		}
 		if tr, err = train.New(m, trainSet, testSet, o, dir); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d test images), %s. Run folder: %s\n",
-			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, trainSet.N, testSet.N,
+		fmt.Fprintf(stderr, "Training %s: %.2fM parameters, %.1f MFLOPs per image, on %s (%d train, %d validation, %d test images), %s. Run folder: %s\n",
+			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, tr.Train.N, o.ValidationSize, testSet.N,
 			plural(tr.Options.Replicas, "model replica"), dir)
 	}
 	bar := &progress{w: stderr, tty: isTerminal(stderr)}
@@ -219,14 +280,17 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(stdout).Encode(struct {
 			train.Result
 			Run string `json:"run"`
 		}{res, tr.Out})
 	}
-	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
-		100*res.TestAccuracy, res.TestLoss, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
+	if res.Split.Validation > 0 {
+		fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f, %d held-out training images)\n", 100*res.ValAccuracy, res.ValLoss, res.Split.Validation)
+	}
+	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f, final model, %d test images) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
+		100*res.TestAccuracy, res.TestLoss, res.Split.TestImages, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
 	return nil
 }
 
@@ -282,8 +346,12 @@ func (p *progress) Step(s train.StepStats) {
 
 func (p *progress) EpochEnd(e train.EpochStats) {
 	p.finish()
-	fmt.Fprintf(p.w, "epoch %3d  step %6d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  %5.0f img/s  %s\n",
-		e.Epoch+1, e.Step, e.TrainLoss, 100*e.TrainAccuracy, e.TestLoss, 100*e.TestAccuracy, e.ImagesPerS,
+	val := ""
+	if e.ValImages > 0 {
+		val = fmt.Sprintf("  validation loss %.4f acc %6.2f%%", e.ValLoss, 100*e.ValAccuracy)
+	}
+	fmt.Fprintf(p.w, "epoch %3d  step %6d  train loss %.4f acc %6.2f%%%s  %5.0f img/s  %s\n",
+		e.Epoch+1, e.Step, e.TrainLoss, 100*e.TrainAccuracy, val, e.ImagesPerS,
 		time.Duration(e.WallS*float64(time.Second)).Round(time.Second))
 }
 
@@ -300,4 +368,32 @@ func plural(n int, thing string) string {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// dataName is how a run folder names the dataset of --data spec, so that
+// a resumed run opens it again from any working directory: a folder by its
+// absolute path, the default by "" (or "embedded" when it fell back to the
+// embedded subset).
+func dataName(spec string, d *data.Dataset) string {
+	switch strings.ToLower(spec) {
+	case "":
+		if strings.HasPrefix(d.Name, data.EmbeddedName) {
+			return "embedded"
+		}
+		return ""
+	case "fashion-mnist", "fashion_mnist", "fashionmnist", "fashion", "fmnist", "mnist", "embedded":
+		return spec
+	}
+	if abs, err := filepath.Abs(spec); err == nil {
+		return abs
+	}
+	return spec
+}
+
+// checkInterval checks a --save-every value (train.ParseInterval).
+func checkInterval(s string) error {
+	if _, err := train.ParseInterval(s); err != nil {
+		return errors.New("must be a step count ≥ 1 (500) or a duration ≥ 1s (10m, 90s)")
+	}
+	return nil
 }

@@ -78,8 +78,38 @@ func WriteFile(path string, write func(w io.Writer) error, perm os.FileMode) err
 	return nil
 }
 
-// syncDir fsyncs a directory so that a preceding rename is durable.
-// Platforms that cannot open or sync directories are tolerated.
+// CheckWritable reports, before any long work, whether WriteFile could
+// write path: path is not a folder, and its folder exists and takes a new
+// file (a temporary one, created and removed). The error names path and
+// says what is wrong.
+func CheckWritable(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a folder: name a file", path)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("cannot write %s: its folder %s does not exist (create it first)", path, dir)
+	} else if !st.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a folder", path, dir)
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// SyncDir fsyncs the directory dir so that the creation, renaming or
+// removal of its entries is durable. Platforms that cannot open or sync
+// directories are tolerated.
+func SyncDir(dir string) error { return syncDir(dir) }
+
+// syncDir is SyncDir.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

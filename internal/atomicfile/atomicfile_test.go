@@ -156,3 +156,20 @@ func TestWriteFileRelative(t *testing.T) {
 		t.Fatalf("content = %q", got)
 	}
 }
+
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := CheckWritable(filepath.Join(dir, "out.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{dir, filepath.Join(dir, "no", "out.jsonl"), filepath.Join(file, "out.jsonl")} {
+		if err := CheckWritable(bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("CheckWritable(%s) = %v, want an error naming it", bad, err)
+		}
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("CheckWritable left %v", names)
+	}
+}

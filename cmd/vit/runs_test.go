@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tinyTrain is a vit train command line of a run of a few steps on the
+// embedded data.
+func tinyTrain(steps string, more ...string) []string {
+	return append([]string{"train", "--data", "embedded", "--steps", steps, "--batch", "32", "--depth", "1", "--dim", "16",
+		"--mlp", "32", "--heads", "2", "--patch", "7", "--stem", "none", "--cutmix", "0", "--lr", "0.002"}, more...)
+}
+
+// TestTrainRunFolderGuards: a new run refuses an existing run's folder; a
+// resumed run refuses flags that contradict it (naming the flag and both
+// values) and takes flags equal to its own; a folder killed before its
+// first checkpoint starts again from the beginning.
+func TestTrainRunFolderGuards(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	var so, se strings.Builder
+	if code := run(tinyTrain("2", "--out", dir, "--save-every", "1", "--keep", "2"), &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
+	state := filepath.Join(dir, "state.json")
+	before, _ := os.ReadFile(state)
+	if ckpts, _ := filepath.Glob(filepath.Join(dir, "ckpt-*")); len(ckpts) != 2 {
+		t.Errorf("--keep 2 left %v", ckpts)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{tinyTrain("2", "--out", dir), []string{dir, "--resume"}},
+		{tinyTrain("2", "--resume", dir, "--lr", "0.5"), []string{"--lr 0.5", "0.002"}},
+		{tinyTrain("2", "--resume", dir, "--batch", "64"), []string{"--batch 64", "32"}},
+		{tinyTrain("2", "--resume", dir, "--dim", "24"), []string{"--dim 24", "16"}},
+		{tinyTrain("2", "--resume", dir, "--data", "fashion-mnist"), []string{"--data"}},
+		{tinyTrain("2", "--resume", dir, "--keep", "0"), []string{"--keep"}},
+		{tinyTrain("2", "--resume", dir, "--save-every", "0"), []string{"save-every"}},
+	} {
+		se.Reset()
+		if code := run(tc.args, &so, &se); code == 0 {
+			t.Errorf("%q: exit 0, want a refusal", tc.args)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(se.String(), w) || strings.Contains(se.String(), "goroutine") {
+				t.Errorf("%q: stderr %q, want it to name %q", tc.args, se.String(), w)
+			}
+		}
+		if after, _ := os.ReadFile(state); string(before) != string(after) {
+			t.Fatalf("%q changed the run's state.json", tc.args)
+		}
+	}
+	se.Reset()
+	if code := run(tinyTrain("2", "--resume", dir, "--batch", "32", "--keep", "1"), &so, &se); code != 0 {
+		t.Fatalf("resuming with the run's own flags: exit %d: %s", code, se.String())
+	}
+
+	early := filepath.Join(t.TempDir(), "early")
+	os.MkdirAll(early, 0o755)
+	os.WriteFile(filepath.Join(early, "metrics.jsonl"), []byte(`{"type":"st`), 0o644)
+	se.Reset()
+	if code := run(tinyTrain("2", "--resume", early), &so, &se); code != 0 {
+		t.Fatalf("resuming a folder killed before its first checkpoint: exit %d: %s", code, se.String())
+	}
+	if _, err := os.Stat(filepath.Join(early, "state.json")); err != nil {
+		t.Fatalf("the restarted run saved nothing: %v", err)
+	}
+}
+
+// TestEmbedChecksOutputFirst: embed refuses an output it cannot write
+// before it loads the model or reads an image.
+func TestEmbedChecksOutputFirst(t *testing.T) {
+	var so, se strings.Builder
+	out := filepath.Join(t.TempDir(), "missing", "feats.jsonl")
+	if code := run([]string{"embed", "--model", "no-such-model", "--out", out, "no-such.png"}, &so, &se); code == 0 ||
+		!strings.Contains(se.String(), out) || strings.Contains(se.String(), "no-such-model") {
+		t.Fatalf("exit %d, stderr %q: want an error about %s before the model", code, se.String(), out)
+	}
+}

@@ -1,0 +1,125 @@
+package vit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestMemoryMatchesModel checks the arithmetic of Config.Memory and
+// Config.NumParams against what New and NewWorkspace allocate.
+func TestMemoryMatchesModel(t *testing.T) {
+	base := Config{ImageHeight: 16, ImageWidth: 16, Channels: 3, Patch: 4, Dim: 16, Depth: 2, Heads: 2, MLPDim: 24, Classes: 5}
+	stem, _ := ParseStem("8:3:1:ln,12:3:2")
+	for name, edit := range map[string]func(*Config){
+		"plain":     func(*Config) {},
+		"gap":       func(c *Config) { c.Pool = "gap" },
+		"sincos":    func(c *Config) { c.PosEmbed = "sincos" },
+		"no-bias":   func(c *Config) { c.NoQKVBias = true },
+		"dropout":   func(c *Config) { c.Dropout, c.AttentionDropout, c.DropPath = 0.1, 0.1, 0.1 },
+		"stem":      func(c *Config) { c.Stem, c.Patch = stem, 1 },
+		"stem-p2":   func(c *Config) { c.Stem, c.Patch = stem, 2 },
+		"performer": func(c *Config) { c.Attention, c.Features = "performer", 6 },
+	} {
+		c := base
+		edit(&c)
+		m, err := New(c, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, want := c.NumParams(), m.NumParams(); got != want {
+			t.Errorf("%s: NumParams %d, model has %d", name, got, want)
+		}
+		var all int64
+		for _, p := range m.Params() {
+			all += 4 * int64(p.Size())
+		}
+		for _, train := range []bool{false, true} {
+			mem := c.Memory(3, train)
+			if mem.Params != all {
+				t.Errorf("%s: Params %d bytes, model has %d", name, mem.Params, all)
+			}
+			ws := m.NewWorkspace(3, train).Bytes()
+			// Workspace.Bytes leaves out a Performer's attention state,
+			// which Memory counts.
+			if got := mem.Activations; got != ws && !(c.Performer() && got > ws) {
+				t.Errorf("%s, train %v: activations %d bytes, the workspace holds %d", name, train, got, ws)
+			}
+		}
+	}
+}
+
+// TestValidateRefusesHugeConfigs: sizes from a hostile config.json are
+// refused by Validate, before New or Zero allocate. It runs under a 2 GiB
+// address-space limit (underMemoryLimit): a regression allocates and dies
+// there, out of memory.
+func TestValidateRefusesHugeConfigs(t *testing.T) {
+	if underMemoryLimit(t) {
+		return
+	}
+	ok := Config{ImageHeight: 224, ImageWidth: 224, Channels: 3, Patch: 16, Dim: 768, Depth: 12, Heads: 12, MLPDim: 3072, Classes: 1000}
+	for name, edit := range map[string]func(*Config){
+		"dim 1e9":                func(c *Config) { c.Dim, c.Heads = 1_000_000_000, 1 },
+		"depth 100000, dim 2^20": func(c *Config) { c.Depth, c.Dim, c.Heads = 100_000, 1<<20, 1 },
+		"image 100000, patch 1":  func(c *Config) { c.ImageHeight, c.ImageWidth, c.Patch = 100_000, 100_000, 1 },
+		"image 2^40":             func(c *Config) { c.ImageHeight, c.ImageWidth = 1<<40, 1<<40 },
+		"classes 2^40":           func(c *Config) { c.Classes = 1 << 40 },
+		"stem strides": func(c *Config) {
+			c.Stem = []StemConv{{8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}}
+		},
+	} {
+		c := ok
+		edit(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted it", name)
+		}
+		if _, err := Zero(c); err == nil {
+			t.Errorf("%s: Zero accepted it", name)
+		}
+		if _, err := New(c, 1); err == nil {
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("B/16: %v", err)
+	}
+}
+
+func TestCheckMemory(t *testing.T) {
+	c, err := Preset("B/16", 224, 3, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckMemory(1_000_000_000, false)
+	var me *MemoryError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "PiB of activations") || !strings.Contains(err.Error(), "smaller batch") {
+		t.Fatalf("B/16 at batch 1e9: %v", err)
+	}
+	if me.Need.Activations < 1<<50 {
+		t.Errorf("B/16 at batch 1e9: %s of activations, want over a PiB", FormatBytes(me.Need.Activations))
+	}
+	h1, err := Preset("H/1", 224, 3, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.CheckMemory(1, true); !errors.As(err, &me) {
+		t.Errorf("training H/1 at batch 1: %v, want a MemoryError", err)
+	}
+	if err := c.CheckMemory(1, false); err != nil {
+		t.Errorf("B/16 at batch 1: %v", err)
+	}
+	if err := c.CheckMemory(0, true); err == nil {
+		t.Error("batch 0 accepted")
+	}
+	if n, ok := AvailableMemory(); ok && n <= 0 {
+		t.Errorf("AvailableMemory %d", n)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 23 << 30: "23.0 GiB", 1 << 62: "4.0 EiB"} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
