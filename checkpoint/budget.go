@@ -91,15 +91,16 @@ func modelValues(c vit.Config) (int64, bool) {
 	}
 	n.add(int(blk.n), c.Depth)
 	n.add(2, d)             // final LayerNorm
-	n.add(c.Classes+1, d)   // head and
+	n.add(c.Classes, d)     // head
 	n.add(c.Classes)        // its bias
-	return n.n, !n.overflow // a few values over (the qkv bias when absent) do no harm
+	return n.n, !n.overflow // counts the qkv bias even when absent: an upper bound
 }
 
 // fitsWeights reports an error when a model of configuration c would hold
 // more than twice the stored values (have) plus fitSlack: then the config
-// (what says c) describes a model the weights cannot be, and allocating it
-// could take any amount of memory. It validates c first.
+// describes a model the weights cannot be, and allocating it could take any
+// amount of memory. what names the config in the error. It validates c
+// first.
 func fitsWeights(c vit.Config, have int64, what string) error {
 	stride := 1
 	for _, s := range c.Stem {
