@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -26,16 +26,19 @@ const envKey = "VIT_MEMLIMIT_TEST"
 //
 // The limit covers the whole process, Go runtime included; a few GiB leave
 // ample room for a test binary while any allocation of the sizes bombs ask
-// for fails. Child skips the test where the limit cannot be set (non-Unix
-// systems) and under the race detector, whose shadow memory needs more.
+// for fails. Child skips the test where the limit cannot be set (systems
+// other than Linux) and under the race detector, whose shadow memory needs
+// more.
 func Child(t *testing.T, limit uint64) bool {
 	t.Helper()
 	if os.Getenv(envKey) == t.Name() {
-		lim := syscall.Rlimit{Cur: limit, Max: limit}
-		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+		if err := setLimit(limit); err != nil {
 			t.Fatalf("memlimit: setting RLIMIT_AS to %d bytes: %v", limit, err)
 		}
 		return true
+	}
+	if !supported {
+		t.Skip("memlimit: no hard address-space limit on " + runtime.GOOS)
 	}
 	if raceEnabled {
 		t.Skip("memlimit: the race detector needs more address space than the limit allows")
