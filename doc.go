@@ -14,7 +14,11 @@
 // loop). Package checkpoint saves and loads models, including Hugging
 // Face, timm and JAX checkpoints; package viz draws what a model learned.
 //
-// Images are float32, [batch, channels, height, width], normalised as the
-// model's Config.Mean and Config.Std say; token activations are
-// [batch, tokens, dim].
+// Classify and Embed take an image.Image and prepare it as the model's
+// checkpoint expects (Config.Input: resize, crop and normalisation, in
+// package imageio); ClassifyBatch and EmbedBatch do the same for many.
+//
+// Below them, images are float32, [batch, channels, height, width],
+// normalised as the model's Config.Mean and Config.Std say; token
+// activations are [batch, tokens, dim].
 package vit

@@ -1,9 +1,15 @@
 package vit_test
 
 import (
+	"context"
 	"fmt"
+	"image"
+	_ "image/png"
+	"log"
+	"os"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/kernels"
 )
 
@@ -54,4 +60,47 @@ func ExampleModel_PackWeights() {
 	bf16, _ := m.Predict(images, 1)
 	fmt.Printf("logit 0: fp32 %.2f, bf16 %.2f\n", fp32[0], bf16[0])
 	// Output: logit 0: fp32 -0.08, bf16 -0.08
+}
+
+// Classify a photo with a saved model: the image is resized, cropped and
+// normalised as the model's checkpoint expects.
+func ExampleClassify() {
+	m, err := checkpoint.Load("testdata/classify/hf/model.safetensors")
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Open("imageio/testdata/in/chelsea.png")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f) // with image/png (or imageio.Decode for more formats)
+	if err != nil {
+		log.Fatal(err)
+	}
+	top, err := vit.Classify(context.Background(), m, img, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range top {
+		fmt.Printf("%s %.1f%%\n", c.Label, 100*c.Prob)
+	}
+	// Output:
+	// dog 57.2%
+	// fish 26.0%
+}
+
+// Embed an image: the model's pre-head feature vector, [Config.Dim].
+func ExampleEmbed() {
+	m, err := checkpoint.Load("testdata/classify/hf/model.safetensors")
+	if err != nil {
+		log.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 32, 32)) // any image.Image
+	features, err := vit.Embed(context.Background(), m, img)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(features), "features")
+	// Output: 16 features
 }

@@ -52,9 +52,9 @@ func (c Config) NumParams() int64 { return saturate(c.tensorElems(true)) }
 // the learnable ones with learnable set), as newZero allocates them.
 func (c Config) tensorElems(learnable bool) float64 {
 	d, mlp, cls := float64(c.Dim), float64(c.MLPDim), float64(c.Classes)
-	n := float64(c.PatchSize())*d + d // patch embedding
+	n := c.patchSizeF()*d + d // patch embedding
 	if !learnable || c.PosEmbed != "sincos" {
-		n += float64(c.Tokens()) * d
+		n += c.tokensF() * d
 	}
 	if c.ClassToken() {
 		n += d
@@ -79,6 +79,21 @@ func (c Config) tensorElems(learnable bool) float64 {
 	return n + 2*d + d*cls + cls // final norm and head
 }
 
+// patchesF, tokensF and patchSizeF are NumPatches, Tokens and PatchSize
+// computed in float64, which cannot overflow.
+func (c Config) patchesF() float64 { return float64(c.GridH()) * float64(c.GridW()) }
+
+func (c Config) tokensF() float64 {
+	if c.ClassToken() {
+		return c.patchesF() + 1
+	}
+	return c.patchesF()
+}
+
+func (c Config) patchSizeF() float64 {
+	return float64(c.FeatureChannels()) * float64(c.Patch) * float64(c.Patch)
+}
+
 func (c Config) headDim() int { return c.Dim / max(1, c.Heads) }
 
 // performerFeatures is the number of Performer random features per head.
@@ -93,15 +108,15 @@ func (c Config) performerFeatures() float64 {
 // (see NewWorkspace, which this mirrors buffer by buffer).
 func (c Config) activationElems(batch float64, train bool) float64 {
 	b := batch
-	t, d, h, mlp := float64(c.Tokens()), float64(c.Dim), float64(c.Heads), float64(c.MLPDim)
-	np, n := float64(c.NumPatches()), b*float64(c.Tokens())
+	t, d, h, mlp := c.tokensF(), float64(c.Dim), float64(c.Heads), float64(c.MLPDim)
+	np, n := c.patchesF(), b*c.tokensF()
 	on := func(cond bool, k float64) float64 {
 		if cond {
 			return k
 		}
 		return 0
 	}
-	patches := on(len(c.Stem) == 0 || c.Patch > 1, b*np*float64(c.PatchSize()))
+	patches := on(len(c.Stem) == 0 || c.Patch > 1, b*np*c.patchSizeF())
 	total := patches + b*np*d + b*d + b*float64(c.Classes) // patches, embed, features, logits
 	pooledRows := on(c.ClassToken(), b) + on(!c.ClassToken(), n)
 	total += 2*pooledRows*d + 2*pooledRows

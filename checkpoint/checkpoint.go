@@ -16,6 +16,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +90,13 @@ const RunStateFile = "state.json"
 // Notes); one with a pre-logits (representation) layer, which vit.Model
 // cannot hold, is an error: use LoadPretrained for it.
 func Load(path string) (*vit.Model, error) {
-	p, err := LoadPretrained(path)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext is Load that stops, with an error wrapping ctx.Err(), when
+// ctx is done before the last tensor is read.
+func LoadContext(ctx context.Context, path string) (*vit.Model, error) {
+	p, err := LoadPretrainedContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +107,7 @@ func Load(path string) (*vit.Model, error) {
 }
 
 // loadVit reads a model saved by Save.
-func loadVit(path string) (*vit.Model, error) {
+func loadVit(ctx context.Context, path string) (*vit.Model, error) {
 	weights := path
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
@@ -149,7 +156,7 @@ func loadVit(path string) (*vit.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", weights, err)
 	}
-	aliased, err := loadWeights(m, f, weights, true)
+	aliased, err := loadWeights(ctx, m, f, weights, true)
 	if err != nil {
 		return nil, err
 	}
@@ -177,16 +184,19 @@ func loadVit(path string) (*vit.Model, error) {
 // LoadWeights copies every tensor of m from f, checking names and shapes.
 // Unknown or missing tensors are errors that name them.
 func LoadWeights(m *vit.Model, f *safetensors.File, path string) error {
-	_, err := loadWeights(m, f, path, false)
+	_, err := loadWeights(context.Background(), m, f, path, false)
 	return err
 }
 
-// loadWeights is LoadWeights; with alias, float32 tensors that f can map
+// loadWeights is LoadWeights, checking ctx before each tensor; with alias, float32 tensors that f can map
 // directly become the parameters' Data (marked Aliased) instead of being
 // copied, and it returns how many did.
-func loadWeights(m *vit.Model, f *safetensors.File, path string, alias bool) (aliased int, err error) {
+func loadWeights(ctx context.Context, m *vit.Model, f *safetensors.File, path string, alias bool) (aliased int, err error) {
 	want := map[string]bool{}
 	for _, p := range m.Params() {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("loading %s: %w", path, err)
+		}
 		want[p.Name] = true
 		dtype, shape, ok := f.Info(p.Name)
 		if !ok {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func sizePair(raw json.RawMessage, def int, field string) (int, int, error) {
 	return 0, 0, fmt.Errorf("%s is %s, want a number or [height, width]", field, raw)
 }
 
-func loadHF(path string) (*Pretrained, error) {
+func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	dir := path
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(path)
@@ -120,7 +121,7 @@ func loadHF(path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("loading Hugging Face model: %w", err)
 	}
 	defer src.close()
-	r := newReader(src, weights)
+	r := newReader(ctx, src, weights)
 
 	prefix := ""
 	switch {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func (l *jaxLayout) blockTensor(r *reader, i int, name string, want ...int) []fl
 	return all[i*n : (i+1)*n]
 }
 
-func loadJAX(path string) (*Pretrained, error) {
+func loadJAX(ctx context.Context, path string) (*Pretrained, error) {
 	file := path
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		npzs, _ := filepath.Glob(filepath.Join(path, "*.npz"))
@@ -60,7 +61,7 @@ func loadJAX(path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("loading JAX model %s: %w", file, err)
 	}
 	defer src.close()
-	r := newReader(src, file)
+	r := newReader(ctx, src, file)
 	p := &Pretrained{Format: FormatJAX}
 
 	l := &jaxLayout{stackedCache: map[string][]float32{}}

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -118,6 +119,15 @@ func linearTanhThen(a, b *nn.Linear, x []float32, n int) []float32 {
 // Tensors the mapping does not use, and tensors whose shapes disagree with
 // the configuration, are errors that name them.
 func LoadPretrained(path string) (*Pretrained, error) {
+	return LoadPretrainedContext(context.Background(), path)
+}
+
+// LoadPretrainedContext is LoadPretrained that stops, with an error
+// wrapping ctx.Err(), when ctx is done before the last tensor is read.
+func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
 	format, err := Detect(path)
 	if err != nil {
 		return nil, err
@@ -125,14 +135,14 @@ func LoadPretrained(path string) (*Pretrained, error) {
 	var p *Pretrained
 	switch format {
 	case FormatHF:
-		p, err = loadHF(path)
+		p, err = loadHF(ctx, path)
 	case FormatTimm:
-		p, err = loadTimm(path)
+		p, err = loadTimm(ctx, path)
 	case FormatJAX:
-		p, err = loadJAX(path)
+		p, err = loadJAX(ctx, path)
 	default:
 		var m *vit.Model
-		m, err = loadVit(path)
+		m, err = loadVit(ctx, path)
 		p = &Pretrained{Model: m, Format: FormatVit}
 	}
 	if err != nil {

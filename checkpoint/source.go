@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -192,14 +193,15 @@ func (s *npzSource) close() error                               { return s.a.Clo
 // reader hands out tensors of a source by name, checking shapes and
 // remembering which were used, so that leftovers can be reported.
 type reader struct {
+	ctx  context.Context // checked before each tensor is read
 	src  source
 	path string
 	used map[string]bool
 	err  error // the first error; later calls are no-ops
 }
 
-func newReader(src source, path string) *reader {
-	return &reader{src: src, path: path, used: map[string]bool{}}
+func newReader(ctx context.Context, src source, path string) *reader {
+	return &reader{ctx: ctx, src: src, path: path, used: map[string]bool{}}
 }
 
 func (r *reader) has(name string) bool {
@@ -242,6 +244,10 @@ func (r *reader) check(name string, want ...int) []int {
 func (r *reader) get(name string, want ...int) []float32 {
 	sh := r.check(name, want...)
 	if r.err != nil {
+		return nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = fmt.Errorf("loading %s: %w", r.path, err)
 		return nil
 	}
 	data, got, err := r.src.read(name)

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -41,7 +42,7 @@ var timmArch = regexp.MustCompile(`^vit_([a-z]+)_patch(\d+)(?:_[a-z0-9]+)*?_(\d+
 // timmHeads are the head counts of timm's ViT sizes.
 var timmHeads = map[string]int{"tiny": 3, "small": 6, "medium": 8, "base": 12, "large": 16, "huge": 16, "giant": 16, "gigantic": 16}
 
-func loadTimm(path string) (*Pretrained, error) {
+func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 	dir := path
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(path)
@@ -63,7 +64,7 @@ func loadTimm(path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("loading timm model: %w", err)
 	}
 	defer src.close()
-	r := newReader(src, weights)
+	r := newReader(ctx, src, weights)
 	p := &Pretrained{Format: FormatTimm}
 
 	pe := r.shapeOf("patch_embed.proj.weight")

@@ -95,3 +95,25 @@ func TestCIFARBomb(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCIFARMetaFromDevice points batches.meta.txt at /dev/zero: one error,
+// not a read without end.
+func TestCIFARMetaFromDevice(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	if !memlimit.Child(t, 3<<30) {
+		return
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
+		writeBytes(t, filepath.Join(dir, name), make([]byte, cifarRecord))
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "batches.meta.txt")); err != nil {
+		t.Skip(err)
+	}
+	_, _, err := LoadCIFAR10(dir)
+	if err == nil || !strings.Contains(err.Error(), "batches.meta.txt: more than 65536 bytes") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -54,7 +55,7 @@ func (s *idxSource) download(ctx context.Context, client *http.Client, dir strin
 		if _, err := os.Stat(dst); err == nil {
 			continue
 		}
-		logf("downloading %s%s", s.baseURL, f.Name)
+		slog.InfoContext(ctx, "downloading", "url", s.baseURL+f.Name, "to", dst)
 		if err := downloadFile(ctx, client, s.baseURL+f.Name, dst, f); err != nil {
 			return err
 		}

@@ -9,16 +9,6 @@ import (
 	"strings"
 )
 
-// Logf, if not nil, receives progress notes such as "downloading ...".
-// Set it before calling the loaders; it is not synchronised.
-var Logf func(format string, args ...any)
-
-func logf(format string, args ...any) {
-	if Logf != nil {
-		Logf(format, args...)
-	}
-}
-
 // remoteFile is one file of a downloadable dataset and its checksums: MD5
 // is the published checksum of the .gz file; RawSHA256, when set, is the
 // SHA-256 of its decompressed content. A download passes if either matches.

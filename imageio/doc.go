@@ -41,5 +41,7 @@
 // transform (resize the short side to floor(input/crop_pct), centre crop,
 // normalise) and [ResizeNormalize] a plain resize and normalise. All return
 // float32 tensors laid out [3, H, W] (CHW), ready to be stacked into the
-// [batch, 3, H, W] input of a ViT.
+// [batch, 3, H, W] input of a ViT. [Input] describes what one model takes
+// (size, channels, resize, crop and normalisation, from its config) and
+// prepares images for it, grey models included.
 package imageio

@@ -1,6 +1,8 @@
 package train
 
 import (
+	"context"
+	"fmt"
 	"slices"
 
 	"github.com/vitgo/vit"
@@ -21,23 +23,7 @@ type Metrics struct {
 // Evaluate scores m on d in batches of batch images, normalising pixels with
 // the model's Mean and Std.
 func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
-	c := m.Config
-	if err := checkShapes(c, d); err != nil {
-		return Metrics{}, err
-	}
-	acc := newScorer(c, d)
-	loader := data.NewLoader(d, batch, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
-	it := loader.Epoch(0, 0)
-	defer it.Close()
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		logits, err := m.Predict(b.X, b.B)
-		if err != nil {
-			return acc.ev, err
-		}
-		acc.add(logits, b.Labels)
-		b.Release()
-	}
-	return acc.metrics(), nil
+	return EvaluateContext(context.Background(), m, d, EvalOptions{Batch: batch})
 }
 
 // EvaluateFlip is Evaluate with test-time augmentation by mirroring: the
@@ -46,33 +32,65 @@ func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
 // the flip (Fashion-MNIST, natural photos; not digits) and costs two
 // forward passes per image.
 func EvaluateFlip(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
+	return EvaluateContext(context.Background(), m, d, EvalOptions{Batch: batch, Flip: true})
+}
+
+// EvalOptions configure EvaluateContext.
+type EvalOptions struct {
+	Batch int  // images per forward pass
+	Flip  bool // test-time mirroring, as EvaluateFlip
+	// Progress, if not nil, is called after each batch with the images
+	// scored so far and d.N.
+	Progress func(done, total int)
+}
+
+// EvaluateContext is Evaluate (or EvaluateFlip, with o.Flip) that checks
+// ctx before each batch and reports its progress.
+func EvaluateContext(ctx context.Context, m *vit.Model, d *data.Dataset, o EvalOptions) (Metrics, error) {
 	c := m.Config
 	if err := checkShapes(c, d); err != nil {
 		return Metrics{}, err
 	}
+	if o.Batch < 1 {
+		return Metrics{}, fmt.Errorf("evaluation batch must be at least 1, got %d", o.Batch)
+	}
 	acc := newScorer(c, d)
-	loader := data.NewLoader(d, batch, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
+	loader := data.NewLoader(d, o.Batch, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
 	it := loader.Epoch(0, 0)
 	defer it.Close()
 	var mean, mirror []float32
+	done := 0
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			b.Release()
+			return acc.ev, err
+		}
 		logits, err := m.Predict(b.X, b.B)
 		if err != nil {
+			b.Release()
 			return acc.ev, err
 		}
-		mean = append(mean[:0], logits...)
-		mirror = append(mirror[:0], b.X[:b.B*c.Channels*c.ImageHeight*c.ImageWidth]...)
-		for r := 0; r < len(mirror); r += c.ImageWidth {
-			slices.Reverse(mirror[r : r+c.ImageWidth])
+		if o.Flip {
+			mean = append(mean[:0], logits...)
+			mirror = append(mirror[:0], b.X[:b.B*c.Channels*c.ImageHeight*c.ImageWidth]...)
+			for r := 0; r < len(mirror); r += c.ImageWidth {
+				slices.Reverse(mirror[r : r+c.ImageWidth])
+			}
+			if logits, err = m.Predict(mirror, b.B); err != nil {
+				b.Release()
+				return acc.ev, err
+			}
+			for i, v := range logits {
+				mean[i] = (mean[i] + v) / 2
+			}
+			logits = mean
 		}
-		if logits, err = m.Predict(mirror, b.B); err != nil {
-			return acc.ev, err
-		}
-		for i, v := range logits {
-			mean[i] = (mean[i] + v) / 2
-		}
-		acc.add(mean, b.Labels)
+		acc.add(logits, b.Labels)
+		done += b.B
 		b.Release()
+		if o.Progress != nil {
+			o.Progress(done, d.N)
+		}
 	}
 	return acc.metrics(), nil
 }

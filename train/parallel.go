@@ -24,8 +24,14 @@ import (
 // product can keep busy.
 //
 // The result depends on the number of replicas (each sums its images'
-// gradients, then the replicas' sums are added) but not on scheduling or on
-// the number of cores. A Gradients belongs to one goroutine at a time.
+// gradients, then the replicas' sums are added), never on scheduling. With
+// two or more replicas it does not depend on the number of cores either:
+// each replica's kernels run on one core. With one replica it does, in the
+// last bits: the matrix products and column sums then split their sums
+// among kernels.Workers cores. DefaultReplicas, which Options.Replicas 0
+// selects, follows the core count, so a run that must compute the same on
+// machines with different numbers of cores sets Replicas to 2 or more
+// (TestGradientsCoreCount). A Gradients belongs to one goroutine at a time.
 type Gradients struct {
 	models  []*vit.Model // models[0] is the model itself
 	params  [][]*nn.Param

@@ -7,9 +7,10 @@
 // (Options.ValidationSize, Dataset.HoldOut), scored after every epoch; the
 // test set is scored once, by the final model.
 //
-// A run is deterministic given its seed: initialisation, data order,
-// augmentation and dropout masks all derive from it, so a run resumed from
-// its folder continues exactly as if it had never stopped.
+// A run is deterministic given its seed and its number of replicas (see
+// Gradients for when the core count matters): initialisation, data order,
+// augmentation and dropout masks all derive from the seed, so a run resumed
+// from its folder continues exactly as if it had never stopped.
 package train
 
 import (
@@ -189,10 +190,12 @@ type Trainer struct {
 
 // New prepares a fresh run of m on trainSet less the validation split of
 // o.ValidationSize images (scored after every epoch), and scores the final
-// model on testSet. It saves into the run folder out unless it is "", and
-// refuses a folder that already holds a run (continue that with Resume); a
-// folder left by a run killed before its first checkpoint is started
-// afresh.
+// model on testSet. A model without labels takes trainSet's class names,
+// and one without Mean and Std the pixel statistics of all of trainSet's
+// images as its normalisation. It saves into the run folder out unless it
+// is "", and refuses a folder that already holds a run (continue that with
+// Resume); a folder left by a run killed before its first checkpoint is
+// started afresh.
 func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := checkFolder(out); err != nil {
 		return nil, err
@@ -219,6 +222,7 @@ func newTrainer(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out st
 	if err := checkShapes(m.Config, trainSet); err != nil {
 		return nil, err
 	}
+	fillFromData(m, trainSet)
 	if testSet != nil {
 		if err := checkShapes(m.Config, testSet); err != nil {
 			return nil, err

@@ -11,8 +11,6 @@ import (
 
 	"golang.org/x/image/draw"
 
-	"github.com/vitgo/vit"
-	"github.com/vitgo/vit/imageio"
 	"github.com/vitgo/vit/internal/atomicfile"
 )
 
@@ -38,109 +36,6 @@ func Viridis(v float64) color.RGBA {
 		c[k] = uint8(math.Round(viridis[i][k]*(1-f) + viridis[i+1][k]*f))
 	}
 	return color.RGBA{c[0], c[1], c[2], 255}
-}
-
-// Preprocessor returns the Pillow-exact pipeline a model with config c
-// expects (imageio.ForModel with the config's size, Resample, CropPct,
-// Mean and Std): timm's centre crop when CropPct > 0, else Hugging Face's
-// resize.
-func Preprocessor(c vit.Config) (imageio.Preprocessor, error) {
-	mean, std := [3]float32{}, [3]float32{1, 1, 1}
-	for i := range 3 {
-		if len(c.Mean) > 0 {
-			mean[i] = c.Mean[min(i, len(c.Mean)-1)]
-		}
-		if len(c.Std) > 0 {
-			std[i] = c.Std[min(i, len(c.Std)-1)]
-		}
-	}
-	return imageio.ForModel(imageio.Size{H: c.ImageHeight, W: c.ImageWidth}, c.Resample, float64(c.CropPct), mean, std)
-}
-
-// LoadImage decodes an image file (PNG, JPEG, GIF, BMP, TIFF or WebP) and
-// prepares it for the model (see PrepareImage).
-func LoadImage(path string, c vit.Config) ([]uint8, error) {
-	img, err := imageio.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	px, err := PrepareImage(img, c)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return px, nil
-}
-
-// PrepareImage resizes (and crops) a decoded image as the model's
-// preprocessing does, in the model's channels (grey as Pillow's "L",
-// converting img in place). It returns planar bytes, [channels, height,
-// width]; Normalize turns them into the model's input.
-func PrepareImage(img *imageio.RGB, c vit.Config) ([]uint8, error) {
-	if c.Channels == 1 {
-		img.ToLuma()
-	}
-	p, err := Preprocessor(c)
-	if err != nil {
-		return nil, err
-	}
-	r, err := p.Prepare(img)
-	if err != nil {
-		return nil, err
-	}
-	hw := r.W * r.H
-	out := make([]uint8, c.Channels*hw)
-	for o := range hw {
-		for ch := range c.Channels {
-			out[ch*hw+o] = r.Pix[3*o+ch]
-		}
-	}
-	return out, nil
-}
-
-// Planar resizes img to height×width (Catmull-Rom) and returns it as planar
-// bytes [channels, height, width]: RGB planes, or BT.601 luma for one
-// channel.
-func Planar(img image.Image, channels, height, width int) []uint8 {
-	dst := image.NewRGBA(image.Rect(0, 0, width, height))
-	sb := img.Bounds()
-	if sb.Dx() == width && sb.Dy() == height {
-		draw.Draw(dst, dst.Bounds(), img, sb.Min, draw.Src)
-	} else {
-		draw.CatmullRom.Scale(dst, dst.Bounds(), img, sb, draw.Src, nil)
-	}
-	hw := width * height
-	out := make([]uint8, channels*hw)
-	for o := range hw {
-		r, g, b := uint32(dst.Pix[4*o]), uint32(dst.Pix[4*o+1]), uint32(dst.Pix[4*o+2])
-		if channels == 1 {
-			out[o] = uint8((19595*r + 38470*g + 7471*b + 1<<15) >> 16)
-		} else {
-			out[o], out[hw+o], out[2*hw+o] = uint8(r), uint8(g), uint8(b)
-		}
-	}
-	return out
-}
-
-// Normalize converts planar bytes [n, channels, height, width] to the
-// model's input: (p/255 − Mean[c]) / Std[c], with Config.Mean and Std (one
-// value per channel, or one for all; nil Mean means 0 and nil Std 1).
-func Normalize(pixels []uint8, c vit.Config) []float32 {
-	hw := c.ImageHeight * c.ImageWidth
-	pick := func(v []float32, ch int, def float32) float32 {
-		switch {
-		case len(v) == 0:
-			return def
-		case ch < len(v):
-			return v[ch]
-		}
-		return v[0]
-	}
-	out := make([]float32, len(pixels))
-	for i, p := range pixels {
-		ch := (i / hw) % c.Channels
-		out[i] = (float32(p)/255 - pick(c.Mean, ch, 0)) / pick(c.Std, ch, 1)
-	}
-	return out
 }
 
 // ToImage turns planar bytes [channels, height, width] (channels 1 or 3)

@@ -1,12 +1,8 @@
 package viz
 
 import (
-	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -41,39 +37,6 @@ func TestViridis(t *testing.T) {
 			t.Fatalf("luminance drops at %d", i)
 		}
 		prev = l
-	}
-}
-
-func TestLoadImageAndNormalize(t *testing.T) {
-	c := tinyConfig()
-	src := image.NewRGBA(image.Rect(0, 0, 24, 32))
-	for y := range 32 {
-		for x := range 24 {
-			src.Set(x, y, color.RGBA{200, 100, 0, 255})
-		}
-	}
-	path := filepath.Join(t.TempDir(), "a.png")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	png.Encode(f, src)
-	f.Close()
-	px, err := LoadImage(path, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(px) != 3*16*12 || px[0] != 200 || px[16*12] != 100 || px[2*16*12] != 0 {
-		t.Fatalf("planar pixels: len %d, %d %d %d", len(px), px[0], px[16*12], px[2*16*12])
-	}
-	x := Normalize(px, c)
-	if math.Abs(float64(x[0])-(200.0/255-0.5)/0.25) > 1e-6 {
-		t.Fatalf("normalised %v", x[0])
-	}
-	c.Channels = 1
-	grey := Planar(src, 1, 16, 12)
-	if len(grey) != 16*12 || grey[0] != 118 {
-		t.Fatalf("grey %d, len %d", grey[0], len(grey))
 	}
 }
 

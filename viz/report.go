@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"image"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -49,8 +50,10 @@ type ReportInput struct {
 	Confusion [][]int     // optional, [true][predicted] counts on a test set
 	TestName  string      // the test set the confusion matrix comes from
 
-	// Progress, if not nil, receives progress messages.
-	Progress func(format string, args ...any)
+	// Progress, if not nil, is called as the mean attention distance (the
+	// longest part) advances: done of total images. The other stages are
+	// logged through log/slog at info level.
+	Progress func(done, total int)
 }
 
 // ImageReport is the rollout of one image in report.json.
@@ -133,10 +136,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	progress := in.Progress
-	if progress == nil {
-		progress = func(string, ...any) {}
-	}
+	progress := func(format string, args ...any) { slog.Info(fmt.Sprintf(format, args...)) }
 	rep := &Report{Model: in.ModelName, Config: c, Dataset: in.DataName, Images: in.N, RolloutOptions: in.Rollout,
 		Figures: map[string]string{}, TestSet: in.TestName, Confusion: in.Confusion,
 		Formulas: map[string]string{
@@ -174,7 +174,7 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 		}
 		n = min(n, in.N)
 		progress("attention rollout of %d images", n)
-		x := Normalize(in.Images[:n*size], c)
+		x := c.Input().Normalize(in.Images[:n*size])
 		ex, err := Explain(m, x, n, nil, in.Rollout)
 		if err != nil {
 			return nil, err
@@ -292,9 +292,11 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 
 	if in.N > 0 {
 		progress("mean attention distance over %d images", in.N)
-		x := Normalize(in.Images, c)
+		x := c.Input().Normalize(in.Images)
 		rep.MeanAttentionDistance, err = MeanAttentionDistance(m, x, in.N, func(done int) {
-			progress("mean attention distance: %d/%d images", done, in.N)
+			if in.Progress != nil {
+				in.Progress(done, in.N)
+			}
 		})
 		if err != nil {
 			return nil, err

@@ -13,7 +13,6 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
-	"github.com/vitgo/vit/imageio"
 	"github.com/vitgo/vit/viz"
 )
 
@@ -119,21 +118,17 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
 	}
-	warn := &fitWarner{w: stderr, c: c}
 	used := map[string]bool{}
 	enc := json.NewEncoder(stdout)
+	mf := &misfits{in: c.Input()}
+	defer mf.done()
 	for i, path := range in.files {
 		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(in.files), path)
-		decoded, err := imageio.Load(in.path(path))
+		px, err := loadPlanar(in.path(path), in.name(path), c, mf)
 		if err != nil {
 			return in.describe(err)
 		}
-		warn.check(path, decoded)
-		px, err := viz.PrepareImage(decoded, c)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		x := viz.Normalize(px, c)
+		x := c.Input().Normalize(px)
 		ex, err := viz.Explain(m, x, 1, []int{want}, opt)
 		if err != nil {
 			return err

@@ -270,26 +270,28 @@ func TestBinary(t *testing.T) {
 }
 
 // TestFitWarnings: a colour photo into a grey model and a large image into
-// a small model are warned about, once each, on stderr.
+// a small model are warned about on stderr, by file, saying why; an image
+// that fits gets no warning. (TestPredictMisfitSummary covers many images.)
 func TestFitWarnings(t *testing.T) {
 	grey := tinyModel(t, 1) // 16×16
 	dir := t.TempDir()
 	small, big := filepath.Join(dir, "small.png"), filepath.Join(dir, "big.png")
 	writeImage(t, small, 16, 16)
 	writeImage(t, big, 80, 70)
-	code, _, errOut := runVit(nil, "predict", "--model", grey, small, big, small)
-	if code != 0 || strings.Count(errOut, "warning:") != 2 ||
-		!strings.Contains(errOut, "warning: "+small+" is in colour but the model takes grey images") ||
-		!strings.Contains(errOut, "warning: "+big+" is 80×70 but the model takes 16×16 images") {
-		t.Errorf("predict: exit %d, stderr %q; want one warning for colour and one for size", code, errOut)
+	const warning = "vit: warning: image does not fit the model; its prediction may be meaningless (file="
+	code, _, errOut := runVit(nil, "predict", "--model", grey, small, big)
+	if code != 0 || strings.Count(errOut, warning) != 2 ||
+		!strings.Contains(errOut, warning+small) || !strings.Contains(errOut, "colour image given to a model of grey images") ||
+		!strings.Contains(errOut, warning+big) || !strings.Contains(errOut, "a 80x70 image shrunk to the model's 16x16 input") {
+		t.Errorf("predict: exit %d, stderr %q; want a warning for each image, saying why", code, errOut)
 	}
 	code, _, errOut = runVit(nil, "predict", "--model", tinyModel(t, 3), small)
 	if code != 0 || strings.Contains(errOut, "warning") {
 		t.Errorf("an RGB 16×16 image into an RGB 16×16 model: exit %d, stderr %q; want no warning", code, errOut)
 	}
 	code, _, errOut = runVit(nil, "attention", "--model", grey, "--out", dir, big)
-	if code != 0 || strings.Count(errOut, "warning:") != 2 {
-		t.Errorf("attention: exit %d, stderr %q; want two warnings", code, errOut)
+	if code != 0 || strings.Count(errOut, warning+big) != 1 {
+		t.Errorf("attention: exit %d, stderr %q; want one warning about %s", code, errOut, big)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/internal/atomicfile"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -68,23 +69,26 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	var names []string
 	var feats []float32
 	failed := 0
-	err = imageBatches(in, c, batch, &fitWarner{w: stderr, c: c}, func(x []float32, batchNames []string) error {
+	con := console.NewWriter(stderr)
+	bar := console.NewBar(con, len(files), "embedding")
+	err = imageBatches(in, c, batch, func(x []float32, batchNames []string) error {
 		f, err := m.Features(x, len(batchNames))
 		if err != nil {
 			return err
 		}
 		feats = append(feats, f...)
 		names = append(names, batchNames...)
-		fmt.Fprintf(stderr, "\rembedded %d of %d images", len(names), len(files))
+		bar.Add(len(batchNames))
 		return nil
 	}, func(f string, err error) {
-		fmt.Fprintf(stderr, "vit embed: %v\n", err)
+		con.Printf("vit embed: %v", err)
+		bar.Add(1)
 		failed++
 	})
+	bar.Finish()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr)
 	if jsonl {
 		err = atomicfile.WriteFile(out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/signal"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/train"
 )
@@ -69,11 +73,13 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	}
 	if dt == kernels.F32 || f.tta == "flip" {
 		m.PackWeights(dt)
-		evaluate := train.Evaluate
-		if f.tta == "flip" {
-			evaluate = train.EvaluateFlip
-		}
-		if ev, err = evaluate(m, test, f.batch); err != nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		bar := console.NewBar(stderr, test.N, "evaluating")
+		ev, err = train.EvaluateContext(ctx, m, test, train.EvalOptions{Batch: f.batch, Flip: f.tta == "flip",
+			Progress: func(done, _ int) { bar.Add(done - bar.Done()) }})
+		bar.Finish()
+		if err != nil {
 			return err
 		}
 	}

@@ -110,7 +110,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 		mode = "linear probe"
 	}
 	fmt.Fprintf(stderr, "%s on %s (%d train, %d test images), %d steps. Run folder: %s\n", mode, trainSet.Name, trainSet.N, testSet.N, f.steps, dir)
-	tr.Observer = &progress{w: stderr, tty: isTerminal(stderr)}
+	tr.Observer = &progress{w: stderr}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := tr.Run(ctx)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,38 +12,65 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
-	"github.com/vitgo/vit/viz"
 )
 
-// preprocessor returns how images are prepared for a model with config c
-// (see viz.Preprocessor).
-func preprocessor(c vit.Config) (imageio.Preprocessor, error) {
-	p, err := viz.Preprocessor(c)
-	if err != nil {
-		return nil, fmt.Errorf("model config: %w", err)
-	}
-	return p, nil
+// misfitWarnings is how many images that do not fit the model are named
+// one by one before the rest are only counted.
+const misfitWarnings = 3
+
+// misfits warns, through log/slog, about images that do not look like what
+// the model takes (imageio.Input.Misfit): the first few by name, the rest
+// in one summary line from done.
+type misfits struct {
+	in imageio.Input
+	n  int
 }
 
-// loadImage decodes the image at path and prepares it for the model:
-// [channels, height, width], normalised. Grey models get Pillow's "L"
-// conversion before the pipeline. An image that does not fit the model
-// goes to warn as name.
-func loadImage(path, name string, c vit.Config, p imageio.Preprocessor, warn *fitWarner) ([]float32, error) {
+func (m *misfits) check(name string, img *imageio.RGB) {
+	why := m.in.Misfit(img)
+	if why == "" {
+		return
+	}
+	if m.n < misfitWarnings {
+		slog.Warn("image does not fit the model; its prediction may be meaningless", "file", name, "why", why)
+	}
+	m.n++
+}
+
+func (m *misfits) done() {
+	if more := m.n - misfitWarnings; more > 0 {
+		slog.Warn(fmt.Sprintf("%d more images do not fit the model", more))
+	}
+}
+
+// loadPlanar decodes the image at path and resizes (and crops) it as the
+// model's preprocessing does: planar bytes [channels, height, width]
+// (imageio.Input.Planar). name is what messages call it.
+func loadPlanar(path, name string, c vit.Config, mf *misfits) ([]uint8, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	warn.check(name, img)
-	if c.Channels == 1 {
-		img.ToLuma()
-	}
-	x, err := p.Preprocess(img)
+	mf.check(name, img)
+	px, err := c.Input().Planar(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if c.Channels == 1 {
-		x = x[:c.ImageHeight*c.ImageWidth]
+	return px, nil
+}
+
+// loadImage decodes the image at path and prepares it for the model with
+// p (from c.Input().Preprocessor()): [channels, height, width],
+// normalised, as vit.Classify does. name is what messages call it.
+func loadImage(path, name string, c vit.Config, p imageio.Preprocessor, mf *misfits) ([]float32, error) {
+	img, err := imageio.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	mf.check(name, img)
+	x, err := c.Input().Tensor(img, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return x, nil
 }
@@ -51,13 +79,13 @@ func loadImage(path, name string, c vit.Config, p imageio.Preprocessor, warn *fi
 // run with full batches: x [n, channels, height, width] and the n file
 // names. A file that cannot be read goes to bad, after the images before it
 // have been run, so results stay in input order.
-// Images that do not fit the model are warned about on warn.
-func imageBatches(in *imageArgs, c vit.Config, batch int, warn *fitWarner, run func(x []float32, names []string) error, bad func(file string, err error)) error {
-	files := in.files
-	p, err := preprocessor(c)
+func imageBatches(in *imageArgs, c vit.Config, batch int, run func(x []float32, names []string) error, bad func(file string, err error)) error {
+	p, err := c.Input().Preprocessor()
 	if err != nil {
-		return err
+		return fmt.Errorf("model config: %w", err)
 	}
+	mf := &misfits{in: c.Input()}
+	defer mf.done()
 	x := make([]float32, 0, batch*c.Channels*c.ImageHeight*c.ImageWidth)
 	var names []string
 	flush := func() error {
@@ -68,8 +96,8 @@ func imageBatches(in *imageArgs, c vit.Config, batch int, warn *fitWarner, run f
 		x, names = x[:0], names[:0]
 		return err
 	}
-	for _, f := range files {
-		img, err := loadImage(in.path(f), f, c, p, warn)
+	for _, f := range in.files {
+		img, err := loadImage(in.path(f), in.name(f), c, p, mf)
 		if err != nil {
 			if err := flush(); err != nil {
 				return err
@@ -156,6 +184,14 @@ func (in *imageArgs) path(name string) string {
 	return name
 }
 
+// name is what messages call image name: "- (stdin)" for stdin.
+func (in *imageArgs) name(name string) string {
+	if name == "-" {
+		return "- (stdin)"
+	}
+	return name
+}
+
 // describe replaces the temporary copy of stdin by "-" in err.
 func (in *imageArgs) describe(err error) error {
 	if in.stdin == "" || err == nil || !strings.Contains(err.Error(), in.stdin) {
@@ -187,37 +223,4 @@ func expandImages(a string) ([]string, error) {
 	})
 	sort.Strings(found)
 	return found, err
-}
-
-// fitWarner warns, once for each kind, about images that do not fit the
-// model's input: a colour image into a grey model (converted to grey), and
-// an image over four times the model's input side (shrunk, its detail
-// lost), such as a photo into a 28×28 model.
-type fitWarner struct {
-	w            io.Writer
-	c            vit.Config
-	colour, size bool // warned already
-}
-
-func (f *fitWarner) check(name string, img *imageio.RGB) {
-	c := f.c
-	if c.Channels == 1 && !f.colour && !isGrey(img) {
-		f.colour = true
-		fmt.Fprintf(f.w, "warning: %s is in colour but the model takes grey images: it is converted to grey\n", name)
-	}
-	if !f.size && (img.W > 4*c.ImageWidth || img.H > 4*c.ImageHeight) {
-		f.size = true
-		fmt.Fprintf(f.w, "warning: %s is %d×%d but the model takes %d×%d images: it is shrunk and its detail lost\n",
-			name, img.W, img.H, c.ImageWidth, c.ImageHeight)
-	}
-}
-
-// isGrey reports whether every pixel of img has equal red, green and blue.
-func isGrey(img *imageio.RGB) bool {
-	for i := 0; i+2 < len(img.Pix); i += 3 {
-		if img.Pix[i] != img.Pix[i+1] || img.Pix[i] != img.Pix[i+2] {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/vitgo/vit/internal/console"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -30,12 +33,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runWithInput is run with stdin as the standard input.
 func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	name, err := execute(args, stdin, stdout, stderr)
+	con := console.NewWriter(stderr) // messages start on a fresh line, after any progress bar
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(console.NewHandler(con, "vit", slog.LevelInfo)))
+	name, err := execute(args, stdin, stdout, con)
 	if err == nil {
 		return 0
 	}
 	if err != errUsage { // errUsage alone: the usage is already printed
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		con.Printf("%s: %v", name, err)
 	}
 	if errors.Is(err, errUsage) {
 		return 2

@@ -7,22 +7,26 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/train"
 )
 
 // TestRecipeModel checks which model a recipe gives under each flag.
 func TestRecipeModel(t *testing.T) {
-	r := recipes["quick"]
+	r, err := train.LookupRecipe("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args         []string
 		stem         string
 		patch, dim   int
 		depth, heads int
 	}{
-		{nil, r.stem, r.patch, r.dim, r.depth, 4},
-		{[]string{"--patch", "7"}, "", 7, r.dim, r.depth, 4},
-		{[]string{"--stem", "none"}, "", 4, r.dim, r.depth, 4},
-		{[]string{"--stem", "16:3:2", "--patch", "2"}, "16:3:2", 2, r.dim, r.depth, 4},
-		{[]string{"--dim", "32", "--mlp", "64", "--depth", "3"}, r.stem, r.patch, 32, 3, 4},
+		{nil, r.Stem, r.Patch, r.Dim, r.Depth, 4},
+		{[]string{"--patch", "7"}, "", 7, r.Dim, r.Depth, 4},
+		{[]string{"--stem", "none"}, "", 4, r.Dim, r.Depth, 4},
+		{[]string{"--stem", "16:3:2", "--patch", "2"}, "16:3:2", 2, r.Dim, r.Depth, 4},
+		{[]string{"--dim", "32", "--mlp", "64", "--depth", "3"}, r.Stem, r.Patch, 32, 3, 4},
 	} {
 		var mf modelFlags
 		fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
@@ -31,7 +35,7 @@ func TestRecipeModel(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		mf.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
+		mf.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		c, err := mf.config(nil, 28, 1, 10)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)

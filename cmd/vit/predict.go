@@ -1,17 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"sort"
+	"os"
+	"os/signal"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
 )
 
@@ -24,7 +26,9 @@ func loadModel(path, attention string, features int) (*vit.Model, error) {
 	if features > 0 && attention != "performer" {
 		return nil, usageErrorf("--features %d: random features are for --attention performer", features)
 	}
-	m, err := checkpoint.Load(path)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	m, err := checkpoint.LoadContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -51,16 +55,10 @@ func packWeights(m *vit.Model, dtype string, stderr io.Writer) error {
 }
 
 type prediction struct {
-	File   string     `json:"file"`
-	Top    []topClass `json:"top,omitempty"`
-	Logits []float32  `json:"logits,omitempty"`
-	Error  string     `json:"error,omitempty"`
-}
-
-type topClass struct {
-	Index int     `json:"index"`
-	Label string  `json:"label"`
-	Prob  float64 `json:"prob"`
+	File   string      `json:"file"`
+	Top    []vit.Class `json:"top,omitempty"`
+	Logits []float32   `json:"logits,omitempty"`
+	Error  string      `json:"error,omitempty"`
 }
 
 // predictFlags are vit predict's flags.
@@ -127,7 +125,7 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	emit := func(p prediction) {
 		if p.Error != "" {
 			failed++
-			fmt.Fprintf(stderr, "vit predict: %s\n", p.Error)
+			console.NewWriter(stderr).Printf("vit predict: %s", p.Error)
 		}
 		if f.json {
 			enc.Encode(p)
@@ -142,14 +140,14 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 	}
-	err = imageBatches(in, c, f.batch, &fitWarner{w: stderr, c: c}, func(x []float32, names []string) error {
+	err = imageBatches(in, c, f.batch, func(x []float32, names []string) error {
 		logits, err := m.Predict(x, len(names))
 		if err != nil {
 			return err
 		}
 		for i, name := range names {
 			l := logits[i*c.Classes : (i+1)*c.Classes]
-			p := prediction{File: name, Top: topK(l, f.top, c.Labels)}
+			p := prediction{File: name, Top: c.TopK(l, f.top)}
 			if f.logits {
 				p.Logits = l
 			}
@@ -164,27 +162,4 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
 	}
 	return nil
-}
-
-// topK returns the k most probable classes of logits under softmax.
-func topK(logits []float32, k int, labels []string) []topClass {
-	mx := logits[0]
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
-	var z float64
-	for _, v := range logits {
-		z += math.Exp(float64(v - mx))
-	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	k = min(k, len(idx))
-	out := make([]topClass, k)
-	for i, j := range idx[:k] {
-		out[i] = topClass{Index: j, Label: label(labels, j), Prob: math.Exp(float64(logits[j]-mx)) / z}
-	}
-	return out
 }

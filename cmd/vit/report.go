@@ -11,6 +11,7 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 	"github.com/vitgo/vit/viz"
 )
@@ -64,15 +65,22 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	if err := c.CheckMemory(max(f.batch, f.images), false); err != nil {
 		return fmt.Errorf("%w (--batch, --images)", err)
 	}
+	var bar *console.Bar
 	in := viz.ReportInput{Model: m, ModelName: f.model, Rollouts: f.rollouts, Rollout: opt,
-		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
+		Progress: func(done, total int) {
+			if bar == nil {
+				bar = console.NewBar(stderr, total, "mean attention distance")
+			}
+			bar.Add(done - bar.Done())
+		}}
 
 	var test *data.Dataset
 	if files := imageFiles(f.data); len(files) > 0 {
 		n := min(f.images, len(files))
 		in.DataName = f.data
+		mf := &misfits{in: c.Input()}
 		for _, f := range files[:n] {
-			px, err := viz.LoadImage(f, c)
+			px, err := loadPlanar(f, f, c, mf)
 			if err != nil {
 				return err
 			}
@@ -80,6 +88,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 			in.Names = append(in.Names, filepath.Base(f))
 			in.Labels = append(in.Labels, -1)
 		}
+		mf.done()
 		in.N = n
 	} else {
 		_, test, err = data.Open(f.data)
@@ -131,6 +140,9 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		}
 	}
 	rep, err := viz.BuildReport(f.out, in)
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil {
 		return err
 	}

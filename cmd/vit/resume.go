@@ -64,9 +64,9 @@ func resumeConflict(fs *pflag.FlagSet, tr *train.Trainer) error {
 			return run, err == nil && p.Dim == c.Dim && p.Depth == c.Depth && p.Heads == c.Heads && p.MLPDim == c.MLPDim && p.Patch == c.Patch
 		},
 		"recipe": func(s string) (string, bool) {
-			r, ok := recipes[s]
+			r, err := train.LookupRecipe(s)
 			run := fmt.Sprintf("batch %d, lr %g, %s", o.Batch, o.LR, o.Optimizer)
-			return run, ok && r.opts.Batch == o.Batch && r.opts.LR == o.LR && r.opts.Optimizer == o.Optimizer
+			return run, err == nil && r.Options.Batch == o.Batch && r.Options.LR == o.LR && r.Options.Optimizer == o.Optimizer
 		},
 	}
 	var err error

@@ -7,62 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 )
-
-// recipes are the named training recipes; flags override their fields.
-// The model fields apply when --model does not name a preset, and each one
-// only when its own flag is unset.
-var recipes = map[string]struct {
-	opts     train.Options
-	dropPath float32
-	// The model: width, MLP width and depth, and for a hybrid its stem and
-	// patch (in feature-map cells); zero values keep the reference small
-	// ViT's (patch 4, dim 128, depth 6, MLP 512, no stem).
-	dim, mlp, depth int
-	stem            string
-	patch           int
-	about           string
-}{
-	"default": {
-		opts: train.Options{Epochs: 35, Batch: 128, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 468,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
-			Augment: data.Augment{PadCrop: 2, HFlip: true},
-			// CutMix makes the lowest heads attend locally (the paper's
-			// Figure 7); the last 15 epochs on whole images recover the
-			// accuracy it costs. BENCHMARKS.md has the runs.
-			Mix: data.Mix{CutMix: 1}, MixOffEpoch: 20},
-		dim: 64, mlp: 256, depth: 4, stem: "32:3:1:ln,64:3:2:ln,128:3:2:ln", patch: 1,
-		about: "the full Fashion-MNIST recipe: a hybrid ViT (three-convolution stem, depth 4, width 64), 35 epochs, CutMix for the first 20 (see BENCHMARKS.md)",
-	},
-	"quick": {
-		opts: train.Options{Epochs: 6, Batch: 64, Optimizer: "adamw", LR: 2e-3, MinLR: 1e-5, WarmupSteps: 200,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.05, LogEvery: 10,
-			Augment: data.Augment{HFlip: true}},
-		dim: 64, mlp: 256, depth: 2, stem: "32:3:1:ln,64:3:2:ln,128:3:2:ln", patch: 1,
-		about: "a short recipe: a hybrid ViT (three-convolution stem, depth 2, width 64), 6 epochs, under 10 minutes on 2 cores",
-	},
-	"reference": {
-		opts: train.Options{Epochs: 100, Batch: 128, Optimizer: "adamw", LR: 1e-3, MinLR: 1e-6, WarmupSteps: 2345,
-			WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, LogEvery: 10,
-			Augment: data.Augment{PadCrop: 2, HFlip: true, RandomErasing: 0.25}},
-		dropPath: 0.1,
-		about:    "the plain reference small ViT (patch 4, dim 128, depth 6, MLP 512), 100 epochs",
-	},
-}
 
 // trainFlags are vit train's own flags.
 type trainFlags struct {
@@ -118,7 +75,13 @@ func trainCommand() *cobra.Command {
 }
 
 // recipeList is the recipe names, for --recipe.
-var recipeList = []string{"default", "quick", "reference"}
+var recipeList = func() []string {
+	var names []string
+	for _, r := range train.Recipes() {
+		names = append(names, r.Name)
+	}
+	return names
+}()
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -164,8 +127,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 	if tr == nil {
-		r := recipes[f.recipe]
-		o := r.opts
+		r, err := train.LookupRecipe(f.recipe)
+		if err != nil {
+			return err
+		}
+		o := r.Options
 		if given("epochs") {
 			o.Epochs = f.epochs
 		}
@@ -223,24 +189,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if err := o.Mix.Validate(); err != nil {
 			return fmt.Errorf("%w (see --cutmix, --mixup, --mix-prob)", err)
 		}
-		total := o.Steps
-		if total <= 0 {
-			total = o.Epochs * ((trainSet.N - o.ValidationSize) / o.Batch)
-		}
-		switch {
-		case given("mix-off-epoch"):
+		if given("mix-off-epoch") {
 			o.MixOffEpoch = f.mixOff
-		case o.MixOffEpoch > 0 && r.opts.Epochs > 0:
-			// A shorter or longer run keeps the recipe's share of mixed epochs.
-			epochs := float64(total) / float64(max(1, (trainSet.N-o.ValidationSize)/o.Batch))
-			o.MixOffEpoch = max(1, int(math.Round(epochs*float64(r.opts.MixOffEpoch)/float64(r.opts.Epochs))))
 		}
-		o.WarmupSteps = min(o.WarmupSteps, total/10)
+		o = r.Fit(o, trainSet.N, given("mix-off-epoch"))
 		if !given("drop-path") {
-			f.training.dropPath = float64(r.dropPath)
+			f.training.dropPath = float64(r.DropPath)
 		}
 		if f.model.preset == "" {
-			f.model.applyRecipe(r.dim, r.mlp, r.depth, r.stem, r.patch)
+			f.model.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
 		c, err := f.model.config(&f.training, trainSet.H, trainSet.C, len(trainSet.Classes))
 		if err != nil {
@@ -249,10 +206,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if err := c.CheckMemory(o.Batch, true); err != nil {
 			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
 		}
-		c.Labels = trainSet.Classes
-		norm := data.ComputeNormalize(trainSet)
-		c.Mean, c.Std = norm.Mean, norm.Std
-		m, err := vit.New(c, f.seed)
+		m, err := vit.New(c, f.seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
 			return err
 		}
@@ -267,7 +221,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, tr.Train.N, o.ValidationSize, testSet.N,
 			plural(tr.Options.Replicas, "model replica"), dir)
 	}
-	bar := &progress{w: stderr, tty: isTerminal(stderr)}
+	bar := &progress{w: stderr}
 	tr.Observer = bar
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -302,44 +256,18 @@ func describe(c vit.Config) string {
 	return fmt.Sprintf("%s patch %d, dim %d, depth %d, %d heads, MLP %d, %d×%d×%d", kind, c.Patch, c.Dim, c.Depth, c.Heads, c.MLPDim, c.ImageHeight, c.ImageWidth, c.Channels)
 }
 
-// progress draws a bar per epoch and a summary line after it, on stderr.
-// When stderr is not a terminal (a log file, CI) it prints a plain line
-// every tenth of an epoch instead of redrawing a bar.
+// progress draws a bar per epoch and a summary line after it, on stderr
+// (console.Bar: plain lines when stderr is not a terminal).
 type progress struct {
-	w       io.Writer
-	tty     bool
-	bar     *progressbar.ProgressBar
-	batches int
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	w   io.Writer
+	bar *console.Bar
 }
 
 func (p *progress) EpochStart(epoch, batches, stepsLeft int) {
-	p.batches = batches
-	if !p.tty {
-		return
-	}
-	p.bar = progressbar.NewOptions(min(batches, stepsLeft),
-		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d", epoch+1)),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	p.bar = console.NewBar(p.w, min(batches, stepsLeft), fmt.Sprintf("epoch %d", epoch+1))
 }
 
 func (p *progress) Step(s train.StepStats) {
-	if !p.tty {
-		if every := max(p.batches/10, 1); s.Batch%every == 0 {
-			fmt.Fprintf(p.w, "epoch %d  batch %d/%d  loss %.4f  lr %.2e  %.0f img/s\n", s.Epoch+1, s.Batch, s.Batches, s.Loss, s.LR, s.ImagesPerS)
-		}
-		return
-	}
 	p.bar.Describe(fmt.Sprintf("epoch %d  loss %.3f  lr %.2e  %.0f img/s", s.Epoch+1, s.Loss, s.LR, s.ImagesPerS))
 	p.bar.Add(1)
 }
