@@ -31,6 +31,9 @@ func (p kernelPath) missing() string { return missingFeatures(p.needs) }
 // leaves out (the purego tag, or not amd64):
 //
 //	go test -v -run TestKernelPaths ./kernels
+//
+// The tests of the model and its layers run on whole path sets instead, one
+// per kind of CPU (buildPathSets, through kernelpathtest.Run).
 func TestKernelPaths(t *testing.T) {
 	var ran, skipped []string
 	for _, p := range buildPaths() {
