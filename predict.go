@@ -63,6 +63,14 @@ func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][
 	return probs, logits, err
 }
 
+// Outputs returns both the logits: [batch, classes] and the pre-head
+// features: [batch, dim] of images x: [batch, channels, height, width] from
+// one forward pass: the numbers of Predict and Features. Safe for
+// concurrent use.
+func (m *Model) Outputs(x []float32, batch int) (logits, features []float32, err error) {
+	return m.run(x, batch, nil)
+}
+
 func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logits, features []float32, err error) {
 	ws := m.workspace(batch)
 	defer m.release(ws)
