@@ -358,7 +358,7 @@ func TestErrors(t *testing.T) {
 // at once; a request past its deadline 504. A long delay keeps the first
 // request waiting in the batcher.
 func TestQueueFullAndTimeout(t *testing.T) {
-	_, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: time.Second, Queue: 2}, Timeout: 300 * time.Millisecond})
+	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: time.Second, Queue: 2}, Timeout: 300 * time.Millisecond})
 	ct, body := multipartBody(t, "chelsea.png", "coffee.png")
 	first := make(chan int)
 	go func() {
@@ -366,23 +366,12 @@ func TestQueueFullAndTimeout(t *testing.T) {
 		first <- code
 	}()
 	// Wait until the first request's two images fill the queue.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Get(url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(b), `vit_serve_in_flight_requests 1`) {
-			break
-		}
+	for deadline := time.Now().Add(5 * time.Second); s.Batcher("tiny").Pending() < 2; {
 		if time.Now().After(deadline) {
-			t.Fatal("the first request never arrived")
+			t.Fatal("the first request never reached the queue")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // decoded and queued
 	start := time.Now()
 	resp, err := http.Post(url+"/v1/models/tiny:predict", "image/png", bytes.NewReader(readFile(t, "small.gif")))
 	if err != nil {
