@@ -98,7 +98,7 @@ func (s *Server) Options() Options { return s.opt }
 // to load and pack it; the warm-up is added) in the model load time
 // metric. Names are what the URLs hold: letters, digits, '.', '-' and '_'.
 func (s *Server) Add(name string, m *vit.Model, load time.Duration) error {
-	if !validName(name) {
+	if !ValidName(name) {
 		return fmt.Errorf("serve: model name %q: use letters, digits, '.', '-' and '_'", name)
 	}
 	s.mu.RLock()
@@ -136,7 +136,9 @@ func (s *Server) Add(name string, m *vit.Model, load time.Duration) error {
 	return nil
 }
 
-func validName(name string) bool {
+// ValidName reports whether name may name a model: 1 to 128 letters,
+// digits, '.', '-' and '_'.
+func ValidName(name string) bool {
 	if name == "" || len(name) > 128 {
 		return false
 	}
