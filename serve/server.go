@@ -229,6 +229,7 @@ func (s *Server) Close() {
 
 // Register adds the server's routes to mux:
 //
+//	GET  /v1/models                  the names of the models
 //	POST /v1/models/{name}:predict   top classes of images
 //	POST /v1/models/{name}:embed     pre-head features of images
 //	GET  /v2/health/live, /v2/health/ready
@@ -238,6 +239,7 @@ func (s *Server) Close() {
 //
 // A route asked with the wrong method is answered 405, in JSON.
 func (s *Server) Register(mux *http.ServeMux) {
+	s.route(mux, "GET", "/v1/models", "models", s.list)
 	s.route(mux, "POST", "/v1/models/{spec}", "v1", s.v1)
 	s.route(mux, "GET", "/v2/health/live", "live", s.live)
 	s.route(mux, "GET", "/v2/health/ready", "ready", s.readyz)
@@ -252,8 +254,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 }
 
 // Handler returns a mux of the server's routes (see Register) that answers
-// every other path 404, in JSON.
-func (s *Server) Handler() http.Handler {
+// every other path 404, in JSON. More routes may be added to it.
+func (s *Server) Handler() *http.ServeMux {
 	mux := http.NewServeMux()
 	s.Register(mux)
 	mux.Handle("/", s.wrap("unknown", func(w http.ResponseWriter, r *http.Request) error {
@@ -277,6 +279,18 @@ func NewHTTPServer(h http.Handler, opt Options) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 	}
 }
+
+// HandleFunc registers h for method and path on mux, with the server's
+// handling of every route: its timeout, refusal while draining, panic
+// recovery, log line and metrics, and a 405 for the other methods. An
+// error h returns is answered as {"error": ...} with its status (see
+// Errorf); route names the route in logs and metrics.
+func (s *Server) HandleFunc(mux *http.ServeMux, method, path, route string, h func(http.ResponseWriter, *http.Request) error) {
+	s.route(mux, method, path, route, h)
+}
+
+// Errorf returns an error answered with status.
+func Errorf(status int, format string, args ...any) error { return errorf(status, format, args...) }
 
 // route registers h for method and path, and a 405 for the other methods.
 func (s *Server) route(mux *http.ServeMux, method, path, name string, h func(http.ResponseWriter, *http.Request) error) {
@@ -481,6 +495,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, map[string]bool{"ready": status == http.StatusOK})
 	return nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string][]string{"models": s.Models()})
+	return nil
+}
+
+// Lookup returns the model a request names, as a route's handler sees it:
+// its batcher, or an error answered 404.
+func (s *Server) Lookup(r *http.Request, name string) (*Batcher, error) {
+	m, err := s.lookup(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return m.b, nil
 }
 
 // lookup returns the model a request names, or a 404 error.

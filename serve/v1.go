@@ -184,6 +184,17 @@ func (s *Server) readImages(w http.ResponseWriter, r *http.Request, m *model) (n
 	return names, imgs, nil
 }
 
+// ReadImage reads and decodes the one image a request's body holds, with
+// the server's limits on bytes and pixels; its errors are answered with
+// their status (413, 400) when a HandleFunc route returns them.
+func (s *Server) ReadImage(w http.ResponseWriter, r *http.Request) (*imageio.RGB, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBody))
+	if err != nil {
+		return nil, badBody(err, "reading the request body")
+	}
+	return s.decode(bytes.NewReader(body), "the request body")
+}
+
 // decode decodes one image; what names it in errors.
 func (s *Server) decode(r io.Reader, what string) (*imageio.RGB, error) {
 	img, err := s.decoder().Decode(r)

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/serve"
+	"github.com/vitgo/vit/serve/web"
 )
 
 // serveFlags are vit serve's flags.
@@ -36,7 +37,8 @@ func serveCommand() *cobra.Command {
 		Long: `Serves each model under its NAME:
   POST /v1/models/NAME:predict  (an image as the body, or multipart "image" parts; ?top=5, ?logits=true)
   POST /v1/models/NAME:embed    (the same inputs; pre-head features)
-  the Open Inference Protocol under /v2 (KServe v2, Triton), and Prometheus metrics at /metrics.
+  the Open Inference Protocol under /v2 (KServe v2, Triton), Prometheus metrics at /metrics, and at /
+  a web page: drop an image, see its top-5 labels and its attention rollout.
 Requests for a model are run in batches of up to --max-batch images. One JSON log line per request goes
 to stderr. SIGTERM or interrupt: readiness turns false, new requests get 503, those in flight finish
 within --drain, and vit exits 0.`,
@@ -76,7 +78,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", f.addr, err)
 	}
-	hs := serve.NewHTTPServer(s.Handler(), s.Options())
+	mux := s.Handler()
+	web.Register(mux, s)
+	hs := serve.NewHTTPServer(mux, s.Options())
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("listening; loading the models", "addr", ln.Addr().String())

@@ -101,6 +101,13 @@ func TestServe(t *testing.T) {
 		}
 	}
 
+	// The web page is served from the binary.
+	if resp, err := http.Get(url + "/"); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// SIGTERM while a request waits for its batch (--max-delay 1s).
 	inFlight := make(chan int)
 	go func() {
