@@ -1,0 +1,273 @@
+// Command serveload measures vit serve under load: it serves a model with
+// package serve (the code of vit serve) on 127.0.0.1 at a free port, in
+// this process, and runs closed-loop clients against it, each posting an
+// image to /v1/models/m:predict and posting again as soon as it is
+// answered. For each concurrency it prints throughput, p50/p95/p99
+// latency, the batch sizes formed and the process's peak RSS, as a
+// Markdown table.
+//
+//	go run ./bench/serveload -model runs/fashion -image shirt.png
+//	go run ./bench/serveload -preset Ti/16 -image imageio/testdata/in/chelsea.png -max-batch 1
+//
+// Everything stays on the loopback interface. Each concurrency runs for at
+// most -seconds and -requests requests, whichever ends first.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/kernels"
+	"github.com/vitgo/vit/serve"
+)
+
+// config is the command line.
+type config struct {
+	model, preset, image, dtype string
+	classes                     int
+	concurrency                 []int
+	seconds                     float64
+	requests                    int
+	opt                         serve.BatchOptions
+}
+
+func main() {
+	var c config
+	var conc string
+	flag.StringVar(&c.model, "model", "", "the model to serve: anything vit predict reads")
+	flag.StringVar(&c.preset, "preset", "", "instead of -model, a random model of this preset at 224×224 (Ti/16, S/16, B/16)")
+	flag.IntVar(&c.classes, "classes", 1000, "classes of the -preset model")
+	flag.StringVar(&c.image, "image", "", "the image every request posts")
+	flag.StringVar(&c.dtype, "dtype", "fp32", "fp32 or bf16")
+	flag.StringVar(&conc, "concurrency", "1,8,32,128", "the numbers of clients, comma separated")
+	flag.Float64Var(&c.seconds, "seconds", 20, "the longest each concurrency runs")
+	flag.IntVar(&c.requests, "requests", 100000, "the most requests at each concurrency")
+	flag.IntVar(&c.opt.MaxBatch, "max-batch", 16, "vit serve --max-batch")
+	flag.DurationVar(&c.opt.MaxDelay, "max-delay", 5*time.Millisecond, "vit serve --max-delay")
+	flag.IntVar(&c.opt.Queue, "queue", 256, "vit serve --queue")
+	flag.Parse()
+	var err error
+	if c.concurrency, err = parseInts(conc); err != nil {
+		fail(fmt.Errorf("-concurrency %s: %w", conc, err))
+	}
+	if err := run(c, os.Stdout); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "serveload:", err)
+	os.Exit(1)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return nil, errors.New("want positive integers up to 4096, comma separated")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// loadModel loads -model or makes the -preset model.
+func loadModel(c config) (*vit.Model, error) {
+	var m *vit.Model
+	var err error
+	switch {
+	case c.model != "" && c.preset != "":
+		return nil, errors.New("give -model or -preset, not both")
+	case c.model != "":
+		m, err = checkpoint.LoadContext(context.Background(), c.model)
+	case c.preset != "":
+		var cfg vit.Config
+		if cfg, err = vit.Preset(c.preset, 224, 3, c.classes); err == nil {
+			m, err = vit.New(cfg, 1)
+		}
+	default:
+		return nil, errors.New("give -model PATH or -preset Ti/16")
+	}
+	if err != nil {
+		return nil, err
+	}
+	dt, err := kernels.ParseDType(c.dtype)
+	if err != nil {
+		return nil, err
+	}
+	m.PackWeights(dt)
+	return m, nil
+}
+
+// level is what one concurrency measured.
+type level struct {
+	clients, requests, ok, refused, failed int
+	seconds                                float64
+	latency                                []time.Duration // of the answered requests
+	batches                                []int
+}
+
+func run(c config, out io.Writer) error {
+	if c.image == "" {
+		return errors.New("give -image FILE: the image each request posts")
+	}
+	img, err := os.ReadFile(c.image)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var batches []int
+	opt := c.opt
+	opt.Observe = func(n int, _ time.Duration) {
+		mu.Lock()
+		batches = append(batches, n)
+		mu.Unlock()
+	}
+	s := serve.New(serve.Options{BatchOptions: opt, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	defer s.Close()
+	if err := s.Add("m", m, time.Since(start)); err != nil {
+		return err
+	}
+	s.SetReady(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback only
+	if err != nil {
+		return err
+	}
+	hs := serve.NewHTTPServer(s.Handler(), s.Options())
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String() + "/v1/models/m:predict"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096, Proxy: nil}, Timeout: time.Minute}
+
+	cfg := m.Config
+	fmt.Fprintf(out, "model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d, GOMAXPROCS %d\n\n",
+		name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.dtype, s.Options().MaxBatch, s.Options().MaxDelay,
+		s.Options().Queue, runtime.GOMAXPROCS(0))
+	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
+	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, n := range c.concurrency {
+		mu.Lock()
+		batches = batches[:0]
+		mu.Unlock()
+		l := load(client, url, img, n, c.requests, time.Duration(c.seconds*float64(time.Second)))
+		mu.Lock()
+		l.batches = append([]int(nil), batches...)
+		mu.Unlock()
+		fmt.Fprintln(out, l.row())
+	}
+	return nil
+}
+
+func name(c config) string {
+	if c.preset != "" {
+		return "ViT-" + c.preset + " (random weights)"
+	}
+	return c.model
+}
+
+// load runs clients closed-loop clients until requests are sent or d has
+// passed.
+func load(client *http.Client, url string, img []byte, clients, requests int, d time.Duration) level {
+	l := level{clients: clients}
+	var mu sync.Mutex
+	var sent int
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if sent >= requests || time.Now().After(deadline) {
+					mu.Unlock()
+					return
+				}
+				sent++
+				mu.Unlock()
+				t := time.Now()
+				resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(img))
+				code := 0
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				lat := time.Since(t)
+				mu.Lock()
+				l.requests++
+				switch code {
+				case http.StatusOK:
+					l.ok++
+					l.latency = append(l.latency, lat)
+				case http.StatusTooManyRequests:
+					l.refused++
+				default:
+					l.failed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	l.seconds = time.Since(start).Seconds()
+	return l
+}
+
+func (l level) row() string {
+	slices.Sort(l.latency)
+	q := func(p float64) float64 {
+		if len(l.latency) == 0 {
+			return 0
+		}
+		return float64(l.latency[min(len(l.latency)-1, int(p*float64(len(l.latency))))].Microseconds()) / 1000
+	}
+	mean, mx := 0.0, 0
+	for _, b := range l.batches {
+		mean += float64(b)
+		mx = max(mx, b)
+	}
+	if len(l.batches) > 0 {
+		mean /= float64(len(l.batches))
+	}
+	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %.0f |",
+		l.clients, l.requests, l.ok, l.refused, l.failed, float64(l.ok)/l.seconds, q(0.50), q(0.95), q(0.99), mean, mx,
+		float64(peakRSS())/(1<<20))
+}
+
+// peakRSS is the process's peak resident memory in bytes (0 if unknown):
+// the server's, with the clients' small share.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) * 1024
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/offline"
+	"github.com/vitgo/vit/serve"
+)
+
+func TestMain(m *testing.M) { offline.Main(m) }
+
+// TestRun runs the load generator briefly on a tiny model: every request
+// is answered and the table has a row per concurrency, with batches of
+// more than one image at 8 clients.
+func TestRun(t *testing.T) {
+	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{1, 8},
+		seconds: 0.5, requests: 200, opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(rows) != 6 {
+		t.Fatalf("want a header line, a blank line, a table header and 2 rows:\n%s", out.String())
+	}
+	for _, r := range rows[4:] {
+		f := strings.Split(r, "|")
+		if f[4] != " 0 " || f[5] != " 0 " || f[3] == " 0 " {
+			t.Errorf("row %s: want every request answered 200", r)
+		}
+	}
+	if f := strings.Split(rows[5], "|"); f[11] == " 1 " {
+		t.Errorf("8 clients formed no batch of more than one image: %s", rows[5])
+	}
+	t.Log("\n" + out.String())
+}
