@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,6 +99,44 @@ func TestServe(t *testing.T) {
 		b, _ := json.Marshal(cli[i])
 		if string(a) != string(b) {
 			t.Errorf("served %s\nvit predict %s", a, b)
+		}
+	}
+
+	// Embeddings equal vit embed's.
+	feats := filepath.Join(t.TempDir(), "f.jsonl")
+	if code, _, errOut := runVit(nil, append([]string{"embed", "--model", model, "--out", feats}, files...)...); code != 0 {
+		t.Fatalf("vit embed: %d %s", code, errOut)
+	}
+	jsonl, err := os.ReadFile(feats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	for _, f := range files {
+		w, _ := mw.CreateFormFile("image", f)
+		b, _ := os.ReadFile(f)
+		w.Write(b)
+	}
+	mw.Close()
+	resp, err = http.Post(url+"/v1/models/tiny:embed", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var er serve.EmbedResponse
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	embedded := strings.Split(strings.TrimSpace(string(jsonl)), "\n")
+	if len(er.Embeddings) != len(embedded) {
+		t.Fatalf("served %d embeddings; vit embed %d", len(er.Embeddings), len(embedded))
+	}
+	for i, l := range embedded {
+		var e serve.Embedding
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(er.Embeddings[i].Features, e.Features) {
+			t.Errorf("%s: served features differ from vit embed's", files[i])
 		}
 	}
 

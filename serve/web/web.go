@@ -19,7 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 
 	"github.com/vitgo/vit/serve"
 	"github.com/vitgo/vit/viz"
@@ -31,6 +31,9 @@ var static embed.FS
 // csp keeps the page to its own files: no script, style or image from
 // elsewhere.
 const csp = "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// maxWaiting is how many rollouts may wait for the one running.
+const maxWaiting = 8
 
 // Register adds the page (GET /, GET /ui/...) and the rollout route to
 // mux, for the models of s.
@@ -50,7 +53,10 @@ func Register(mux *http.ServeMux, s *serve.Server) {
 			return nil
 		})
 	}
-	var mu sync.Mutex // viz.Explain is not safe for concurrent use
+	// viz.Explain is not safe for concurrent use: one rollout runs at a
+	// time, a few more wait (each until its deadline), the rest get 429.
+	running := make(chan struct{}, 1)
+	var waiting atomic.Int32
 	s.HandleFunc(mux, "POST", "/ui/models/{name}/rollout", "rollout", func(w http.ResponseWriter, r *http.Request) error {
 		b, err := s.Lookup(r, r.PathValue("name"))
 		if err != nil {
@@ -67,9 +73,19 @@ func Register(mux *http.ServeMux, s *serve.Server) {
 		if err != nil {
 			return serve.Errorf(http.StatusBadRequest, "preparing the image: %v", err)
 		}
-		mu.Lock()
+		if waiting.Add(1) > maxWaiting {
+			waiting.Add(-1)
+			return serve.ErrQueueFull
+		}
+		select {
+		case running <- struct{}{}:
+			waiting.Add(-1)
+		case <-r.Context().Done():
+			waiting.Add(-1)
+			return r.Context().Err()
+		}
 		ex, err := viz.Explain(m, in.Normalize(px), 1, nil, viz.RolloutOptions{})
-		mu.Unlock()
+		<-running
 		if err != nil {
 			return serve.Errorf(http.StatusUnprocessableEntity, "no rollout for model %q: %v", r.PathValue("name"), err)
 		}
