@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/viz"
 )
 
@@ -81,6 +82,9 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	opt := viz.RolloutOptions{Fuse: viz.Fuse(f.fuse), Discard: f.discard}
 	if err := opt.Validate(); err != nil {
 		return err
+	}
+	if err := atomicfile.CheckDir(f.out); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	m, err := checkpoint.Load(f.model)
 	if err != nil {

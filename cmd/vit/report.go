@@ -11,6 +11,7 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 	"github.com/vitgo/vit/viz"
@@ -56,6 +57,9 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	opt := viz.RolloutOptions{Fuse: viz.Fuse(f.fuse), Discard: f.discard}
 	if err := opt.Validate(); err != nil {
 		return err
+	}
+	if err := atomicfile.CheckDir(f.out); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	m, err := checkpoint.Load(f.model)
 	if err != nil {

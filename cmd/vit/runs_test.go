@@ -81,3 +81,23 @@ func TestEmbedChecksOutputFirst(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want an error about %s before the model", code, se.String(), out)
 	}
 }
+
+// TestFigureCommandsCheckOutputFirst: attention and report refuse an
+// output folder they cannot write (a file, or a folder under a file) before
+// they load the model.
+func TestFigureCommandsCheckOutputFirst(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, out := range []string{file, filepath.Join(file, "figures")} {
+		for _, args := range [][]string{
+			{"attention", "--model", "no-such-model", "--out", out, "no-such.png"},
+			{"report", "--model", "no-such-model", "--out", out},
+		} {
+			var so, se strings.Builder
+			if code := run(args, &so, &se); code == 0 || !strings.Contains(se.String(), out) ||
+				strings.Contains(se.String(), "no-such-model") || crashed(se.String()) {
+				t.Errorf("%q: exit %d, stderr %q: want an error about %s before the model", args, code, se.String(), out)
+			}
+		}
+	}
+}
