@@ -66,6 +66,9 @@ func TestTrainRunFolderGuards(t *testing.T) {
 	if code := run(tinyTrain("2", "--resume", early), &so, &se); code != 0 {
 		t.Fatalf("resuming a folder killed before its first checkpoint: exit %d: %s", code, se.String())
 	}
+	if !strings.Contains(se.String(), "no checkpoint yet: starting the run from the beginning") {
+		t.Errorf("resuming a folder without a checkpoint said %q, want it to say the run starts from the beginning", se.String())
+	}
 	if _, err := os.Stat(filepath.Join(early, "state.json")); err != nil {
 		t.Fatalf("the restarted run saved nothing: %v", err)
 	}
