@@ -86,7 +86,7 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err := atomicfile.CheckDir(f.out); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	m, err := checkpoint.Load(f.model)
+	m, err := checkpoint.LoadContext(cmd.Context(), f.model)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	if err := atomicfile.CheckWritable(out); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	m, err := loadModel(model, "", 0)
+	m, err := loadModel(cmd.Context(), model, "", 0)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,7 +50,7 @@ func finetuneCommand() *cobra.Command {
 
 func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	m, err := loadModel(f.model, f.attention, f.features)
+	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
@@ -67,7 +64,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if err := at.CheckMemory(f.batch, true); err != nil {
 		return fmt.Errorf("%w (--batch, --image)", err)
 	}
-	trainSet, testSet, err := data.Open(f.data)
+	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
@@ -111,9 +108,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	}
 	fmt.Fprintf(stderr, "%s on %s (%d train, %d test images), %d steps. Run folder: %s\n", mode, trainSet.Name, trainSet.N, testSet.N, f.steps, dir)
 	tr.Observer = &progress{w: stderr}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	res, err := tr.Run(ctx)
+	res, err := tr.Run(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	if err := atomicfile.CheckDir(f.out); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	m, err := checkpoint.Load(f.model)
+	m, err := checkpoint.LoadContext(cmd.Context(), f.model)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		mf.done()
 		in.N = n
 	} else {
-		_, test, err = data.Open(f.data)
+		_, test, err = data.OpenContext(cmd.Context(), nil, f.data)
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		}
 		if test != nil {
 			fmt.Fprintf(stderr, "evaluating on %s (%d images)\n", test.Name, test.N)
-			ev, err := train.Evaluate(m, test, f.batch)
+			ev, err := train.EvaluateContext(cmd.Context(), m, test, train.EvalOptions{Batch: f.batch})
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,66 @@ func TestFigureCommandsCheckOutputFirst(t *testing.T) {
 				strings.Contains(se.String(), "no-such-model") || crashed(se.String()) {
 				t.Errorf("%q: exit %d, stderr %q: want an error about %s before the model", args, code, se.String(), out)
 			}
+		}
+	}
+}
+
+// cancelOn is a writer that cancels a context when what is written to it
+// contains word: an interruption at a chosen moment.
+type cancelOn struct {
+	strings.Builder
+	word   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.word) {
+		w.cancel()
+	}
+	return w.Builder.Write(p)
+}
+
+// TestInterruptedDownload: the commands that open a dataset download it
+// under the command's context, so an interruption (Ctrl-C cancels that
+// context) stops the download before anything is fetched or left behind.
+// The context is cancelled as the download starts; the package's offline
+// guard fails the test if anything is dialled.
+func TestInterruptedDownload(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/mnist"); err == nil {
+		t.Skip("MNIST is installed: nothing would be downloaded")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	var so, se strings.Builder
+	if code := run(tinyTrain("1", "--out", model), &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("VIT_DATA", filepath.Join(dir, "data"))
+	for _, args := range [][]string{
+		tinyTrain("1", "--data", "mnist", "--out", filepath.Join(dir, "run")),
+		{"eval", "--model", model, "--data", "mnist"},
+		{"fewshot", "--model", model, "--data", "mnist"},
+		{"finetune", "--model", model, "--data", "mnist", "--out", filepath.Join(dir, "ft")},
+		{"report", "--model", model, "--data", "mnist", "--out", filepath.Join(dir, "report")},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		se := &cancelOn{word: "downloading", cancel: cancel}
+		code := runContext(ctx, args, strings.NewReader(""), &so, se)
+		cancel()
+		if code == 0 || !strings.Contains(se.String(), "interrupted") || crashed(se.String()) {
+			t.Errorf("%q interrupted as the download starts: exit %d, stderr %q; want it to say it was interrupted", args, code, se.String())
+		}
+		var left []string
+		filepath.WalkDir(cache, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				left = append(left, path)
+			}
+			return nil
+		})
+		if len(left) > 0 {
+			t.Errorf("%q left %v", args, left)
 		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -89,7 +87,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if ro, err := train.RunOptions(f.resume); f.resume != "" && !given("data") && err == nil {
 		f.data = ro.Data // a resumed run trains on its own data
 	}
-	trainSet, testSet, err := data.Open(f.data)
+	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
@@ -223,11 +221,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	bar := &progress{w: stderr}
 	tr.Observer = bar
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	res, err := tr.Run(ctx)
+	res, err := tr.Run(cmd.Context())
 	bar.finish()
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "Interrupted at step %d; state saved. Continue with: vit train --resume %s\n", res.Steps, tr.Out)
 		return err
 	}
