@@ -64,6 +64,8 @@ func TestValidateRefusesHugeConfigs(t *testing.T) {
 		"image 100000, patch 1":  func(c *Config) { c.ImageHeight, c.ImageWidth, c.Patch = 100_000, 100_000, 1 },
 		"image 2^40":             func(c *Config) { c.ImageHeight, c.ImageWidth = 1<<40, 1<<40 },
 		"classes 2^40":           func(c *Config) { c.Classes = 1 << 40 },
+		// Strides of 2³² multiply to 0 in an int: Validate divided by it.
+		"stem strides 2^32": func(c *Config) { c.Stem = []StemConv{{8, 3, 1 << 32, false}, {8, 3, 1 << 32, false}} },
 		"stem strides": func(c *Config) {
 			c.Stem = []StemConv{{8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}, {8, 3, 1 << 20, false}}
 		},

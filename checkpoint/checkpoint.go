@@ -113,7 +113,7 @@ func loadVit(ctx context.Context, path string) (*vit.Model, error) {
 		return nil, fmt.Errorf("loading model: %w", err)
 	} else if st.IsDir() {
 		weights = filepath.Join(path, WeightsFile)
-		if b, err := os.ReadFile(filepath.Join(path, RunStateFile)); err == nil {
+		if b, err := readConfig(filepath.Join(path, RunStateFile)); err == nil {
 			var run struct {
 				Checkpoint string `json:"checkpoint"`
 			}
@@ -139,7 +139,7 @@ func loadVit(ctx context.Context, path string) (*vit.Model, error) {
 	raw, ok := f.Metadata()[configKey]
 	if !ok {
 		// Fall back to config.json beside the weights.
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(weights), ConfigFile))
+		b, err := readConfig(filepath.Join(filepath.Dir(weights), ConfigFile))
 		if err != nil {
 			return nil, fmt.Errorf("loading model %s: no vit config in its metadata and no readable %s beside it", weights, ConfigFile)
 		}
@@ -147,6 +147,10 @@ func loadVit(ctx context.Context, path string) (*vit.Model, error) {
 	}
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("loading model %s: bad config: %w", weights, err)
+	}
+	have := storedValues(f.Names(), func(n string) []int { _, sh, _ := f.Info(n); return sh })
+	if err := fitsWeights(c, have, fmt.Sprintf("loading model %s: its config", weights)); err != nil {
+		return nil, err
 	}
 	m, err := vit.Zero(c)
 	if err != nil {

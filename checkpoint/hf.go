@@ -86,7 +86,7 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 		dir = filepath.Dir(path)
 	}
 	cfgPath := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(cfgPath)
+	b, err := readConfig(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("loading Hugging Face model %s: %w (a Hugging Face checkpoint needs its config.json)", path, err)
 	}
@@ -171,6 +171,18 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	if err := hfReadPreprocessor(dir, &c, p); err != nil {
 		return nil, err
 	}
+	// Check the config against the weights before allocating its model.
+	if err := fitsWeights(c, sourceValues(src), "loading Hugging Face model: "+cfgPath); err != nil {
+		return nil, err
+	}
+	r.check(prefix+"embeddings.cls_token", c.Dim)
+	r.check(prefix+"embeddings.patch_embeddings.projection.weight", c.Dim, c.Channels, c.Patch, c.Patch)
+	r.check(prefix+"embeddings.position_embeddings", c.Tokens(), c.Dim)
+	r.checkDepth(prefix+"encoder.layer.%d.layernorm_before.weight", c.Depth, "num_hidden_layers")
+	r.check(prefix+"encoder.layer.0.intermediate.dense.weight", c.MLPDim, c.Dim)
+	if r.err != nil {
+		return nil, r.err
+	}
 	m, err := newModel(c, path)
 	if err != nil {
 		return nil, err
@@ -243,7 +255,7 @@ func generic(labels []string) bool {
 // hfReadPreprocessor takes the normalisation from preprocessor_config.json.
 func hfReadPreprocessor(dir string, c *vit.Config, p *Pretrained) error {
 	path := filepath.Join(dir, hfPreprocessorFile)
-	b, err := os.ReadFile(path)
+	b, err := readConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		p.note("no %s: normalisation unknown (ViTImageProcessor's default is mean 0.5, std 0.5)", hfPreprocessorFile)
 		return nil

@@ -168,6 +168,9 @@ func loadJAX(ctx context.Context, path string) (*Pretrained, error) {
 		c.Mean, c.Std = []float32{0.5, 0.5, 0.5}, []float32{0.5, 0.5, 0.5}
 	}
 
+	if err := fitsWeights(c, sourceValues(src), "loading JAX model "+file+": its tensor shapes"); err != nil {
+		return nil, err
+	}
 	m, err := newModel(c, path)
 	if err != nil {
 		return nil, err

@@ -235,7 +235,7 @@ func isTorchFile(path string) bool {
 // configFormat classifies a config.json by its keys ("" if unreadable or
 // ours).
 func configFormat(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := readConfig(path)
 	if err != nil {
 		return ""
 	}

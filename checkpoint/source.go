@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -88,7 +87,7 @@ func openSafetensors(paths ...string) (*stSource, error) {
 // openSharded opens the shards listed by a model.safetensors.index.json
 // (or pytorch_model.bin.index.json).
 func openSharded(index string) (*stSource, error) {
-	b, err := os.ReadFile(index)
+	b, err := readConfig(index)
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +221,10 @@ func (r *reader) shapeOf(name string) []int {
 	return sh
 }
 
-// get reads name, which must have shape want (after dropping leading 1s
-// where the checkpoint adds batch axes, as [1, 1, D] for a class token).
-func (r *reader) get(name string, want ...int) []float32 {
+// check records an error unless name exists with shape want (up to
+// leading 1s, as get). It reads no data: loaders call it before they
+// allocate a model whose size a config gave.
+func (r *reader) check(name string, want ...int) []int {
 	if r.err != nil {
 		return nil
 	}
@@ -234,6 +234,16 @@ func (r *reader) get(name string, want ...int) []float32 {
 	}
 	if !sameShape(sh, want) {
 		r.err = fmt.Errorf("checkpoint %s: tensor %q has shape %v, expected %v", r.path, name, sh, want)
+		return nil
+	}
+	return sh
+}
+
+// get reads name, which must have shape want (after dropping leading 1s
+// where the checkpoint adds batch axes, as [1, 1, D] for a class token).
+func (r *reader) get(name string, want ...int) []float32 {
+	sh := r.check(name, want...)
+	if r.err != nil {
 		return nil
 	}
 	if err := r.ctx.Err(); err != nil {

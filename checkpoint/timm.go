@@ -53,7 +53,7 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 	}
 	var tc timmConfig
 	haveCfg := false
-	if b, err := os.ReadFile(filepath.Join(dir, ConfigFile)); err == nil {
+	if b, err := readConfig(filepath.Join(dir, ConfigFile)); err == nil {
 		if err := json.Unmarshal(b, &tc); err != nil {
 			return nil, fmt.Errorf("loading timm model: %s: %w", filepath.Join(dir, ConfigFile), err)
 		}
@@ -199,6 +199,13 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 		c.CropPct = 0.875 // timm's default crop_pct
 	}
 
+	if err := fitsWeights(c, sourceValues(src), "loading timm model "+path+": its config"); err != nil {
+		return nil, err
+	}
+	if n := pos[1]; n != c.Tokens() && n != c.NumPatches() {
+		return nil, fmt.Errorf("checkpoint %s: tensor \"pos_embed\" has %d positions, but a %d×%d image in patches of %d has %d (the image size of config.json does not match the weights)",
+			weights, n, c.ImageHeight, c.ImageWidth, c.Patch, c.Tokens())
+	}
 	m, err := newModel(c, path)
 	if err != nil {
 		return nil, err

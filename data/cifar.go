@@ -2,8 +2,10 @@ package data
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +37,11 @@ func cifarDir(dir string) (string, bool) {
 func LoadCIFAR10(dir string) (train, test *Dataset, err error) {
 	dir, _ = cifarDir(dir)
 	classes := CIFAR10Classes
-	if b, err := os.ReadFile(filepath.Join(dir, "batches.meta.txt")); err == nil {
+	b, err := readSmallFile(filepath.Join(dir, "batches.meta.txt"), 64<<10)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	if err == nil {
 		var names []string
 		for _, l := range strings.Split(string(b), "\n") {
 			if l = strings.TrimSpace(l); l != "" {
@@ -70,14 +76,17 @@ func readCIFARFiles(paths []string, classes []string) (*Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("data: %w", err)
 		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("data: %s: not a regular file", p)
+		}
 		if st.Size() == 0 || st.Size()%cifarRecord != 0 {
 			return nil, fmt.Errorf("data: %s: size %d is not a positive multiple of the %d-byte CIFAR-10 record", p, st.Size(), cifarRecord)
 		}
-		if st.Size() > maxIDXBytes {
-			return nil, fmt.Errorf("data: %s: %d bytes is too large", p, st.Size())
-		}
 		sizes[i] = st.Size()
 		total += st.Size() / cifarRecord
+		if total*cifarImage > MaxDataBytes {
+			return nil, fmt.Errorf("data: %s: %d images of CIFAR-10 are over the limit of %d bytes (data.MaxDataBytes)", p, total, MaxDataBytes)
+		}
 	}
 	d := &Dataset{
 		Pixels:  make([]uint8, 0, total*cifarImage),
@@ -110,4 +119,19 @@ func readCIFARFiles(paths []string, classes []string) (*Dataset, error) {
 		f.Close()
 	}
 	return d, nil
+}
+
+// readSmallFile reads a file of at most limit bytes, failing on a longer
+// one (or a device such as /dev/zero) instead of reading it whole.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("data: %s: more than %d bytes", path, limit)
+	}
+	return b, err
 }

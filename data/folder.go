@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"os"
@@ -13,14 +12,7 @@ import (
 
 	"golang.org/x/image/draw"
 
-	// Image formats understood by LoadImageFolder.
-	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
-
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"github.com/vitgo/vit/imageio"
 )
 
 // imageExts are the file suffixes LoadImageFolder reads (case-insensitive).
@@ -101,20 +93,15 @@ func extList() string {
 	return strings.Join(e, " ")
 }
 
-// decodeImage reads and decodes one image file, refusing huge ones.
+// decodeImage reads and decodes one image file, refusing huge ones from
+// their headers and reading no more than imageio.MaxImageBytes.
 func decodeImage(path string) (image.Image, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
-		return nil, fmt.Errorf("data: %s: image size %dx%d out of range", path, cfg.Width, cfg.Height)
-	}
-	img, _, err := image.Decode(bytes.NewReader(b))
+	defer f.Close()
+	img, _, err := imageio.Decoder{MaxPixels: maxImagePixels, MaxBytes: imageio.MaxImageBytes}.DecodeImage(f)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", path, err)
 	}

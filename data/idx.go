@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -10,10 +9,17 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"slices"
 )
 
-// maxIDXBytes bounds the payload an IDX header may claim (8 GiB). Larger
-// claims are rejected before anything is allocated.
+// MaxDataBytes is the most pixel data one IDX file, or one split of
+// CIFAR-10, may hold: 1 GiB by default (Fashion-MNIST's training images
+// take 47 MB). A header claiming more is refused before anything is
+// allocated. Set it before loading to read larger sets.
+var MaxDataBytes int64 = 1 << 30
+
+// maxIDXBytes bounds how much of a downloaded gzip file is decompressed to
+// check its content's checksum.
 const maxIDXBytes = 8 << 30
 
 // readChunk is the most memory allocated ahead of data actually read when
@@ -28,16 +34,18 @@ type idxFile struct {
 
 // openMaybeGzip opens path and returns a reader of its decompressed
 // content. Gzip is detected by its magic bytes (1f 8b), not the file name.
-// size is the payload size when known (raw files), else -1.
-func openMaybeGzip(path string) (r io.Reader, size int64, closer func() error, err error) {
+// size is the content's size: the file's for a raw file, and for gzip the
+// size its trailer records (ISIZE, the size modulo 2³²), so that a header's
+// claim can be checked before the content is decompressed.
+func openMaybeGzip(path string) (r io.Reader, size int64, gzipped bool, closer func() error, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, false, nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, nil, err
+		return nil, 0, false, nil, err
 	}
 	br := bufio.NewReaderSize(f, 1<<16)
 	magic, _ := br.Peek(2)
@@ -45,22 +53,35 @@ func openMaybeGzip(path string) (r io.Reader, size int64, closer func() error, e
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
-			return nil, 0, nil, fmt.Errorf("bad gzip header: %w", err)
+			return nil, 0, false, nil, fmt.Errorf("bad gzip header: %w", err)
 		}
 		zr.Multistream(false)
-		return zr, -1, f.Close, nil
+		var isize [4]byte
+		if st.Size() < 18+4 {
+			f.Close()
+			return nil, 0, false, nil, fmt.Errorf("truncated gzip file (%d bytes)", st.Size())
+		}
+		if _, err := f.ReadAt(isize[:], st.Size()-4); err != nil {
+			f.Close()
+			return nil, 0, false, nil, fmt.Errorf("reading the gzip trailer: %w", err)
+		}
+		return zr, int64(binary.LittleEndian.Uint32(isize[:])), true, f.Close, nil
 	}
-	return br, st.Size(), f.Close, nil
+	return br, st.Size(), false, f.Close, nil
 }
 
 // readIDXFile reads an IDX file of unsigned bytes whose number of
 // dimensions is one of wantDims. Errors name the file.
 func readIDXFile(path string, wantDims ...int) (*idxFile, error) {
-	r, size, closer, err := openMaybeGzip(path)
+	r, size, gzipped, closer, err := openMaybeGzip(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", path, err)
 	}
 	defer closer()
+	if gzipped {
+		r = &gzipSized{r: r, size: size}
+		size = -1
+	}
 	f, err := readIDX(r, size, wantDims...)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", path, err)
@@ -68,7 +89,8 @@ func readIDXFile(path string, wantDims ...int) (*idxFile, error) {
 	return f, nil
 }
 
-// readIDX decodes an IDX stream. size is the stream length if known, or -1.
+// readIDX decodes an IDX stream. size is the stream length if known (for
+// gzip, modulo 2³²), or -1.
 func readIDX(r io.Reader, size int64, wantDims ...int) (*idxFile, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -98,10 +120,18 @@ func readIDX(r io.Reader, size int64, wantDims ...int) (*idxFile, error) {
 		v := binary.BigEndian.Uint32(raw[4*i:])
 		dims[i] = int(v)
 		hi, lo := bits.Mul64(total, uint64(v))
-		if hi != 0 || lo > maxIDXBytes {
-			return nil, fmt.Errorf("IDX header claims dimensions %v: more than %d bytes", dims[:i+1], uint64(maxIDXBytes))
+		if hi != 0 || lo > uint64(max(MaxDataBytes, 0)) {
+			return nil, fmt.Errorf("IDX header claims dimensions %v: more than the limit of %d bytes (data.MaxDataBytes)", dims[:i+1], MaxDataBytes)
 		}
 		total = lo
+	}
+	if g, ok := r.(*gzipSized); ok {
+		// total ≤ MaxDataBytes < 2³², so the trailer's size modulo 2³²
+		// compares exactly (a larger limit could only let a liar through
+		// to reading, which is bounded by the claim).
+		if want := uint32(4 + 4*uint64(nd) + total); uint32(g.size) != want {
+			return nil, fmt.Errorf("the gzip trailer says the content is %d bytes, but the IDX header and its dimensions %v make %d: truncated or corrupt", g.size, dims, want)
+		}
 	}
 	if size >= 0 {
 		have := size - int64(4+4*nd)
@@ -128,6 +158,15 @@ func readIDX(r io.Reader, size int64, wantDims ...int) (*idxFile, error) {
 	return &idxFile{dims: dims, data: data}, nil
 }
 
+// gzipSized is a gzip stream whose trailer says it decompresses to size
+// bytes (modulo 2³²).
+type gzipSized struct {
+	r    io.Reader
+	size int64
+}
+
+func (g *gzipSized) Read(p []byte) (int, error) { return g.r.Read(p) }
+
 // readN reads exactly n bytes, allocating no more than readChunk ahead of
 // the data actually received, so a lying header cannot force a huge
 // allocation.
@@ -139,16 +178,19 @@ func readN(r io.Reader, n int64) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	var b bytes.Buffer
-	b.Grow(readChunk)
-	m, err := io.CopyN(&b, r, n)
-	if err != nil {
-		return nil, truncated(err)
+	buf := make([]byte, 0, readChunk)
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(n-int64(len(buf)), int64(len(buf)))))
+		}
+		k := int(min(n-int64(len(buf)), int64(cap(buf)-len(buf))))
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, fmt.Errorf("got %d of %d bytes: %w", len(buf), n, truncated(err))
+		}
 	}
-	if m != n {
-		return nil, fmt.Errorf("truncated: got %d of %d bytes", m, n)
-	}
-	return b.Bytes(), nil
+	return buf, nil
 }
 
 func noEOF(err error) error {
@@ -172,7 +214,7 @@ func truncated(err error) error {
 //
 // Errors name the offending file: a missing or unreadable file, a wrong
 // magic number, a header claiming more data than the file holds (or more
-// than 8 GiB), a truncated or corrupt stream, trailing data, or a label
+// than [MaxDataBytes]), a truncated or corrupt stream, trailing data, or a label
 // count that differs from the image count.
 func ReadIDX(imagesPath, labelsPath string) (*Dataset, error) {
 	return readIDXPair(imagesPath, labelsPath, 0)

@@ -116,7 +116,8 @@ func TestConvertModes(t *testing.T) {
 // FuzzDecode checks that no input makes the decoder panic and that a
 // successful decode is consistent.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"small420.jpg", "small.gif", "small.bmp", "small_lossy.webp", "small_pal.png", "small_la.png"} {
+	for _, name := range []string{"small420.jpg", "small422.jpg", "small_cmyk.jpg", "small_grey.jpg", "small.gif", "small.bmp", "small.tif",
+		"small_lossy.webp", "small_lossless.webp", "small_pal.png", "small_la.png", "small16.png", "small_rgba.png"} {
 		data, err := os.ReadFile(filepath.Join("testdata/in", name))
 		if err != nil {
 			f.Fatal(err)
@@ -124,7 +125,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add(pngHeader(1<<20, 1<<20))
-	d := Decoder{MaxPixels: 1 << 20}
+	f.Add(animatedGIF(f, 40, 30, 3))
+	d := Decoder{MaxPixels: 1 << 20, MaxBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := d.Decode(bytes.NewReader(data))
 		if err != nil {

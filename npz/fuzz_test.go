@@ -50,3 +50,36 @@ func FuzzReadNPY(f *testing.F) {
 		}
 	})
 }
+
+// FuzzArchive opens an archive and reads every array: no panic, and every
+// array that reads has as many values as its shape says, within the limit.
+func FuzzArchive(f *testing.F) {
+	f.Add(zipOf(f, member{"a.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f32bytes(1, 2)), false}))
+	f.Add(zipOf(f, member{"b/c.npy", npy(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 1), }", make([]byte, 16)), true},
+		member{"d.npy", npy(2, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", []byte{1, 2, 3}), false}))
+	f.Add(zipOf(f, member{"big.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,), }", f32bytes(1)), true}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		a.MaxArrayBytes = 64 << 20
+		for _, name := range a.Names() {
+			_, shape, err := a.Info(name)
+			if err != nil {
+				continue
+			}
+			vals, shape2, err := a.Float32(name)
+			if err != nil {
+				continue
+			}
+			n := 1
+			for _, d := range shape {
+				n *= d
+			}
+			if n != len(vals) || len(shape) != len(shape2) || int64(n)*4 > a.MaxArrayBytes {
+				t.Fatalf("%q: %d values for shape %v (Info %v)", name, len(vals), shape2, shape)
+			}
+		}
+	})
+}

@@ -49,3 +49,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRead reads through the io.ReaderAt path (header, then data read as
+// it arrives), which must agree with Parse on every input.
+func FuzzRead(f *testing.F) {
+	var buf bytes.Buffer
+	Write(&buf, []Tensor{{Name: "w", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}}}, nil)
+	f.Add(buf.Bytes())
+	f.Add(build(`{"x":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}`, []byte{0, 0x3f, 0, 0x40}))
+	f.Add(build(`{"x":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}`, le32(1)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rf, rerr := Read(bytes.NewReader(b), int64(len(b)))
+		pf, perr := Parse(b)
+		if (rerr == nil) != (perr == nil) {
+			t.Fatalf("Read: %v, Parse: %v", rerr, perr)
+		}
+		if rerr != nil {
+			return
+		}
+		for _, name := range pf.Names() {
+			a, _ := rf.Raw(name)
+			c, _ := pf.Raw(name)
+			if !bytes.Equal(a, c) {
+				t.Fatalf("%q: Read and Parse disagree", name)
+			}
+		}
+	})
+}

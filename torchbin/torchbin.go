@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,26 +28,60 @@ import (
 
 // File is an open checkpoint.
 type File struct {
-	zr      *zip.ReadCloser
-	dir     string // the archive's top folder: data.pkl and data/ live in it
-	tensors map[string]*tensor
-	names   []string
+	zr       *zip.Reader
+	size     int64     // of the archive
+	closer   io.Closer // the file Open opened
+	dir      string    // the archive's top folder: data.pkl and data/ live in it
+	entries  map[string]*zip.File
+	tensors  map[string]*tensor
+	names    []string
+	maxBytes int64
 }
+
+// maxDeflateRatio bounds deflate's expansion (about 1032:1 at most).
+const maxDeflateRatio = 1040
 
 // Open reads the tensor index of the checkpoint at path. Tensors are read
 // on demand by Float32.
 func Open(name string) (*File, error) {
-	zr, err := zip.OpenReader(name)
+	fd, err := os.Open(name)
 	if err != nil {
+		return nil, err
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		fd.Close()
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	f, err := NewReader(fd, st.Size())
+	if err != nil {
+		fd.Close()
 		if errors.Is(err, zip.ErrFormat) {
 			return nil, fmt.Errorf("%s is not a PyTorch zip checkpoint (files from PyTorch before 1.6 are not supported: load and save it again with torch.save, or convert it to safetensors)", name)
 		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f.closer = fd
+	return f, nil
+}
+
+// NewReader reads the tensor index of the checkpoint held in r, of size
+// bytes. Every tensor the index names is checked against the archive
+// before NewReader returns: its view lies inside its storage, and the
+// storage's entry holds the bytes it declares and fits in the archive, so
+// the shapes Info reports are backed by data.
+func NewReader(r io.ReaderAt, size int64) (*File, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, err
 	}
-	f := &File{zr: zr, tensors: map[string]*tensor{}}
+	f := &File{zr: zr, size: size, entries: map[string]*zip.File{}, tensors: map[string]*tensor{}}
 	if err := f.index(); err != nil {
-		zr.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	return f, nil
 }
@@ -53,6 +89,7 @@ func Open(name string) (*File, error) {
 func (f *File) index() error {
 	var pkl *zip.File
 	for _, e := range f.zr.File {
+		f.entries[e.Name] = e
 		if path.Base(e.Name) == "data.pkl" && strings.Count(e.Name, "/") == 1 {
 			if pkl != nil {
 				return errors.New("two data.pkl entries")
@@ -105,6 +142,9 @@ func (f *File) index() error {
 		if _, dup := f.tensors[name]; dup {
 			return fmt.Errorf("tensor %q appears twice", name)
 		}
+		if err := f.check(t); err != nil {
+			return fmt.Errorf("tensor %q: %w", name, err)
+		}
 		f.tensors[name] = t
 		f.names = append(f.names, name)
 	}
@@ -134,11 +174,110 @@ func readEntry(e *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", e.Name, err)
 	}
 	defer r.Close()
-	b := make([]byte, e.UncompressedSize64)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := readGrow(r, int64(e.UncompressedSize64))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.Name, err)
 	}
 	return b, nil
+}
+
+// readGrow reads exactly n bytes from r into a buffer that grows as data
+// arrives, so a size the archive's directory overstates costs only what
+// the entry really holds.
+func readGrow(r io.Reader, n int64) ([]byte, error) {
+	const chunk = 1 << 20
+	buf := make([]byte, 0, min(n, chunk))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(n-int64(len(buf)), int64(max(len(buf), chunk)))))
+		}
+		k := int(min(n-int64(len(buf)), int64(cap(buf)-len(buf))))
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// storageItemSize is the bytes per element of every torch storage type
+// (1 for a type not listed: still a lower bound).
+var storageItemSize = map[string]int64{
+	"F32": 4, "F16": 2, "BF16": 2, "F64": 8,
+	"LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
+	"ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
+}
+
+// check verifies that t is backed by its archive: its view stays inside
+// its storage, it reads no more elements than the storage has, and the
+// storage's entry exists, holds the storage's bytes and fits in the
+// archive.
+func (f *File) check(t *tensor) error {
+	n, last := int64(1), t.offset
+	for i, d := range t.shape {
+		if d != 0 && n > maxElems/d {
+			return fmt.Errorf("shape %v is too large", t.shape)
+		}
+		n *= d
+		if d > 0 {
+			if t.stride[i] > 0 && d-1 > (maxElems-last)/t.stride[i] {
+				return fmt.Errorf("strides %v run past any storage", t.stride)
+			}
+			last += (d - 1) * t.stride[i]
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	st := t.st
+	if st.numel > maxElems || last >= st.numel {
+		return fmt.Errorf("reads element %d of a storage of %d", last, st.numel)
+	}
+	if n > st.numel {
+		return fmt.Errorf("shape %v has %d elements, more than its storage's %d (views that repeat elements are not supported)", t.shape, n, st.numel)
+	}
+	e, ok := f.entries[f.dir+"/data/"+st.key]
+	if !ok {
+		return fmt.Errorf("storage %s is missing from the archive", st.key)
+	}
+	size := storageItemSize[st.dtype]
+	if size == 0 {
+		size = 1
+	}
+	if need := st.numel * size; e.UncompressedSize64 < uint64(need) {
+		return fmt.Errorf("storage %s holds %d bytes, the tensor needs %d", st.key, e.UncompressedSize64, need)
+	}
+	return f.checkEntry(e)
+}
+
+// checkEntry verifies that the sizes e's directory entry declares are
+// possible in an archive of f.size bytes.
+func (f *File) checkEntry(e *zip.File) error {
+	off, err := e.DataOffset()
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Name, err)
+	}
+	csize, usize := e.CompressedSize64, e.UncompressedSize64
+	if off < 0 || csize > uint64(f.size) || off > f.size-int64(csize) {
+		return fmt.Errorf("%s: %d bytes at offset %d run past the end of the %d-byte archive", e.Name, csize, off, f.size)
+	}
+	switch e.Method {
+	case zip.Store:
+		if usize != csize {
+			return fmt.Errorf("%s: stored entry of %d bytes claims %d", e.Name, csize, usize)
+		}
+	case zip.Deflate:
+		if usize/maxDeflateRatio > csize {
+			return fmt.Errorf("%s: %d bytes cannot inflate to the %d it claims", e.Name, csize, usize)
+		}
+	default:
+		return fmt.Errorf("%s: unsupported compression method %d", e.Name, e.Method)
+	}
+	return nil
 }
 
 // Names lists the tensors, sorted.
@@ -234,27 +373,31 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 
 // storageBytes reads the first n bytes of a storage's entry.
 func (f *File) storageBytes(st *storage, n int64) ([]byte, error) {
-	want := f.dir + "/data/" + st.key
-	for _, e := range f.zr.File {
-		if e.Name != want {
-			continue
-		}
-		if e.UncompressedSize64 < uint64(n) {
-			return nil, fmt.Errorf("storage %s holds %d bytes, the tensor needs %d", st.key, e.UncompressedSize64, n)
-		}
-		r, err := e.Open()
-		if err != nil {
-			return nil, err
-		}
-		defer r.Close()
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, fmt.Errorf("storage %s: %w", st.key, err)
-		}
-		return b, nil
+	e, ok := f.entries[f.dir+"/data/"+st.key]
+	if !ok {
+		return nil, fmt.Errorf("storage %s is missing from the archive", st.key)
 	}
-	return nil, fmt.Errorf("storage %s is missing from the archive", st.key)
+	if e.UncompressedSize64 < uint64(n) {
+		return nil, fmt.Errorf("storage %s holds %d bytes, the tensor needs %d", st.key, e.UncompressedSize64, n)
+	}
+	r, err := e.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := readGrow(r, n)
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: %w", st.key, err)
+	}
+	return b, nil
 }
 
-// Close releases the file.
-func (f *File) Close() error { return f.zr.Close() }
+// Close releases the file opened by Open (a no-op for NewReader's).
+func (f *File) Close() error {
+	if f.closer == nil {
+		return nil
+	}
+	c := f.closer
+	f.closer = nil
+	return c.Close()
+}

@@ -127,7 +127,10 @@ func TestHostileCheckpoints(t *testing.T) {
 		{"missing storage", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1})}, "missing"},
 		{"short storage", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": four[:8]}, "holds 8 bytes"},
 		{"view past storage", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 2, []byte{2, 2}, []byte{2, 1}), "a/data/0": four}, "storage of 4"},
-		{"int storage", map[string][]byte{"a/data.pkl": tensorPickle("LongStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": four}, "not a floating-point"},
+		{"int storage", map[string][]byte{"a/data.pkl": tensorPickle("LongStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": make([]byte, 32)}, "not a floating-point"},
+		{"short int storage", map[string][]byte{"a/data.pkl": tensorPickle("LongStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": four}, "holds 16 bytes, the tensor needs 32"},
+		{"repeating view", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{100, 100}, []byte{0, 0}), "a/data/0": four}, "views that repeat"},
+		{"storage claims", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 100, 0, []byte{100}, []byte{1}), "a/data/0": four}, "holds 16 bytes, the tensor needs 400"},
 		{"rank mismatch", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1, 1}), "a/data/0": four}, "malformed"},
 	}
 	for _, tc := range cases {
@@ -154,7 +157,8 @@ func TestHostileCheckpoints(t *testing.T) {
 	}
 }
 
-func FuzzOpen(f *testing.F) {
+// FuzzUnpickle runs the pickle machine on arbitrary programs.
+func FuzzUnpickle(f *testing.F) {
 	good, err := os.ReadFile(filepath.Join("testdata", "odd.pt"))
 	if err != nil {
 		f.Fatal(err)

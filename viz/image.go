@@ -2,10 +2,10 @@ package viz
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"fmt"
 	"io"
 	"math"
 
