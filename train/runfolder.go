@@ -187,8 +187,10 @@ func killedEarly(dir string) bool {
 // Resume reopens the run folder dir and returns a trainer that continues it
 // with the same recipe, data order and random streams, from its latest
 // checkpoint (which may lie in the middle of an epoch). trainSet must be
-// the dataset the run trains on. A folder without a checkpoint yet gives
-// an error wrapping ErrNoCheckpoint.
+// the dataset the run trains on; a run that trains on it resized (vit
+// finetune at another resolution) is given it at its own size, and Resume
+// resizes it, and testSet, to the model's input. A folder without a
+// checkpoint yet gives an error wrapping ErrNoCheckpoint.
 func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	st, err := readState(dir)
 	if err != nil {
@@ -197,14 +199,15 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	if st.Options.Replicas == 0 {
 		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
 	}
-	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
-		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
-			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
-	}
 	ckpt := filepath.Join(dir, st.Dir)
 	m, err := checkpoint.Load(ckpt)
 	if err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	trainSet, testSet = resizeTo(m.Config, trainSet, testSet)
+	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
+		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
+			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
 	}
 	t, err := newTrainer(m, trainSet, testSet, st.Options, dir)
 	if err != nil {
@@ -233,6 +236,22 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	}
 	removeOrphans(dir, st)
 	return t, nil
+}
+
+// resizeTo returns trainSet and testSet resized to the input of a model of
+// config c (Dataset.Resized) when their images have c's channels but
+// another size, as for a model fine-tuned at another resolution; otherwise
+// it returns them as they are. Resume then checks the resized set against
+// the run's fingerprint, so a resize never passes for other data.
+func resizeTo(c vit.Config, trainSet, testSet *data.Dataset) (*data.Dataset, *data.Dataset) {
+	if trainSet == nil || trainSet.C != c.Channels || trainSet.H == c.ImageHeight && trainSet.W == c.ImageWidth {
+		return trainSet, testSet
+	}
+	trainSet = trainSet.Resized(c.ImageHeight, c.ImageWidth)
+	if testSet != nil && testSet.C == c.Channels {
+		testSet = testSet.Resized(c.ImageHeight, c.ImageWidth)
+	}
+	return trainSet, testSet
 }
 
 // removeOrphans deletes what a session killed while saving leaves behind:

@@ -4,8 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/train"
 )
 
 // tinyTrain is a vit train command line of a run of a few steps on the
@@ -162,6 +166,74 @@ func TestInterruptedDownload(t *testing.T) {
 		})
 		if len(left) > 0 {
 			t.Errorf("%q left %v", args, left)
+		}
+	}
+}
+
+// TestFinetuneRunFolder: vit finetune holds out a validation split and
+// scores it after every epoch, saves within epochs (--save-every) and keeps
+// --keep checkpoints, and records its data, so that a fine-tuning at a new
+// resolution interrupted after its first epoch and continued with vit train
+// --resume ends with the same weights as an uninterrupted one.
+func TestFinetuneRunFolder(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	var so, se strings.Builder
+	if code := run(tinyTrain("2", "--out", base), &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
+	finetune := func(out string) []string {
+		// 5400 embedded training images less 1400: 62 batches of 64 per epoch.
+		return []string{"finetune", "--model", base, "--data", "embedded", "--image", "35", "--steps", "70", "--batch", "64",
+			"--warmup", "5", "--val", "1400", "--save-every", "20", "--keep", "2", "--out", out}
+	}
+	whole := filepath.Join(dir, "whole")
+	se.Reset()
+	if code := run(finetune(whole), &so, &se); code != 0 {
+		t.Fatalf("finetune exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(se.String(), "validation loss") || !strings.Contains(so.String(), "validation accuracy") ||
+		!strings.Contains(so.String(), "test accuracy") {
+		t.Errorf("finetune printed %q on stdout and %q on stderr: want validation after the epoch and at the end, and the test score", so.String(), se.String())
+	}
+	if ckpts, _ := filepath.Glob(filepath.Join(whole, "ckpt-*")); len(ckpts) != 2 {
+		t.Errorf("--keep 2 left %v", ckpts)
+	}
+	o, err := train.RunOptions(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Data != "embedded" || o.ValidationSize != 1400 || o.Keep != 2 || o.SaveEvery.Steps != 20 {
+		t.Errorf("the run folder records data %q, validation %d, keep %d, save every %+v; want embedded, 1400, 2, 20 steps",
+			o.Data, o.ValidationSize, o.Keep, o.SaveEvery)
+	}
+
+	cut := filepath.Join(dir, "cut")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &cancelOn{word: "validation loss", cancel: cancel} // interrupted after the first epoch
+	if code := runContext(ctx, finetune(cut), strings.NewReader(""), &so, stderr); code == 0 || !strings.Contains(stderr.String(), "vit train --resume "+cut) {
+		t.Fatalf("interrupted finetune: exit %d, stderr %q: want it to say how to continue", code, stderr.String())
+	}
+	se.Reset()
+	if code := run([]string{"train", "--resume", cut}, &so, &se); code != 0 {
+		t.Fatalf("vit train --resume of a fine-tuning: exit %d: %s", code, se.String())
+	}
+	a, err := checkpoint.Load(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Load(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Config.ImageHeight != 35 {
+		t.Fatalf("the resumed fine-tuning's model takes %d px, want 35", b.Config.ImageHeight)
+	}
+	pa, pb := a.Params(), b.Params()
+	for i := range pa {
+		if !slices.Equal(pa[i].Data, pb[i].Data) {
+			t.Fatalf("parameter %s differs between the interrupted and resumed fine-tuning and the uninterrupted one", pa[i].Name)
 		}
 	}
 }
