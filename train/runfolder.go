@@ -120,10 +120,15 @@ func fingerprint(d *data.Dataset) string {
 	return fmt.Sprintf("%d images %d×%d×%d, %d classes, fnv64a %016x", d.N, d.C, d.H, d.W, len(d.Classes), h.Sum64())
 }
 
-// checkFolder refuses to start a new run in a folder that holds one.
+// checkFolder refuses to start a new run in a folder that holds one, or
+// that cannot be written (atomicfile.CheckDir: a file, a folder under a
+// file).
 func checkFolder(dir string) error {
 	if dir == "" {
 		return nil
+	}
+	if err := atomicfile.CheckDir(dir); err != nil {
+		return fmt.Errorf("run folder: %w", err)
 	}
 	_, err := os.Stat(filepath.Join(dir, stateFile))
 	old, _ := filepath.Glob(filepath.Join(dir, ckptPrefix+"*"))

@@ -369,6 +369,15 @@ func TestRunFolderGuards(t *testing.T) {
 	if m := metricsOf(t, early); len(m) != 1 || m[0]["step"] != 1.0 || m[0]["loss"] == nil {
 		t.Fatalf("the new run's log holds %v, want its own first step only", m)
 	}
+
+	// A run folder that cannot be made is refused by New, before any training.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, out := range []string{file, filepath.Join(file, "run")} {
+		if _, err := New(tinyModel(t, train, 1), train, test, o, out); err == nil || !strings.Contains(err.Error(), out) {
+			t.Errorf("a new run into %s: %v, want a refusal naming it", out, err)
+		}
+	}
 }
 
 func TestParseInterval(t *testing.T) {

@@ -202,3 +202,28 @@ func TestReportInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// ReadMetrics keeps the records of a log with garbage lines and counts the
+// lines it skipped, from the first, so a report can say its curves leave
+// them out.
+func TestReadMetricsSkipped(t *testing.T) {
+	log := `{"type":"step","step":1,"epoch":0,"loss":2}
+garbage
+{"type":"epoch","epoch":"x"}
+
+{"type":"step","step":2,"epoch":0,"loss":1}
+[1,2]
+null
+{"type":"step","step":1e400}
+{"type":"final","step":2}
+{"type":"st`
+	path := filepath.Join(t.TempDir(), MetricsFile)
+	os.WriteFile(path, []byte(log), 0o644)
+	rm, err := ReadMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rm.Steps) != 2 || rm.Skipped != 6 || rm.FirstSkipped != 2 {
+		t.Fatalf("%d steps, %d lines skipped from line %d; want 2 steps, 6 lines skipped from line 2", len(rm.Steps), rm.Skipped, rm.FirstSkipped)
+	}
+}

@@ -55,6 +55,9 @@ fine-tuning with vit train --resume RUN.`,
 func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	given := cmd.Flags().Changed
+	if err := checkRunFolder(f.out); err != nil {
+		return err
+	}
 	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -133,6 +134,10 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 			fmt.Fprintf(stderr, "no training curves: %v\n", err)
 		} else {
 			in.Metrics = rm
+			if rm.Skipped > 0 {
+				slog.Warn("the metrics log has lines that are not records: the training curves leave them out",
+					"run", f.run, "lines", rm.Skipped, "first", rm.FirstSkipped)
+			}
 		}
 		if test != nil {
 			fmt.Fprintf(stderr, "evaluating on %s (%d images)\n", test.Name, test.N)

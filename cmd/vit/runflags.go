@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/train"
 )
 
@@ -45,6 +46,19 @@ func (r *runFlags) validationSize(n int, given func(string) bool) (int, error) {
 		return 0, fmt.Errorf("--val %d: hold out 0 (none) to %d of the %d training images", r.val, n/2, n)
 	}
 	return r.val, nil
+}
+
+// checkRunFolder refuses, before any data or model loads, an --out run
+// folder that cannot be written; "" (the default folder) passes. train.New
+// checks it again.
+func checkRunFolder(out string) error {
+	if out == "" {
+		return nil
+	}
+	if err := atomicfile.CheckDir(out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }
 
 // checkInterval checks a --save-every value (train.ParseInterval).

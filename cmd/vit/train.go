@@ -82,6 +82,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if ro, err := train.RunOptions(f.resume); f.resume != "" && !given("data") && err == nil {
 		f.data = ro.Data // a resumed run trains on its own data
 	}
+	if err := checkRunFolder(f.out); f.resume == "" && err != nil {
+		return err
+	}
 	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err

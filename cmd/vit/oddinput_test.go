@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOddInputs runs commands on what a careless user gives them (a folder
+// without images, a run folder whose state.json is damaged or names a
+// missing checkpoint, an output folder under a file, a metrics log with
+// garbage lines): each gets one line naming what is wrong and a non-zero
+// exit, or, where the command can go on, a warning; never a stack trace,
+// never a silent success.
+func TestOddInputs(t *testing.T) {
+	dir := t.TempDir()
+	run1 := filepath.Join(dir, "run")
+	var so, se strings.Builder
+	if code := run(tinyTrain("2", "--out", run1), &so, &se); code != 0 {
+		t.Fatalf("train exit %d: %s", code, se.String())
+	}
+	img := filepath.Join("..", "..", "imageio", "testdata", "in", "chelsea.png")
+	noImages := filepath.Join(dir, "no-images")
+	os.MkdirAll(filepath.Join(noImages, "sub"), 0o755)
+	os.WriteFile(filepath.Join(noImages, "notes.txt"), []byte("x"), 0o644)
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+
+	// Copies of the run folder with a damaged state.json.
+	damaged := func(name, state string) string {
+		d := filepath.Join(dir, name)
+		os.MkdirAll(d, 0o755)
+		ents, _ := os.ReadDir(run1)
+		for _, e := range ents {
+			if e.IsDir() {
+				os.Symlink(filepath.Join(run1, e.Name()), filepath.Join(d, e.Name()))
+			}
+		}
+		os.WriteFile(filepath.Join(d, "state.json"), []byte(state), 0o644)
+		return d
+	}
+	corrupt := damaged("corrupt", `{"step": "x", garbage`)
+	empty := damaged("empty", ``)
+	nameless := damaged("nameless", `{"step": 2}`)
+	missing := damaged("missing", `{"checkpoint": "ckpt-0000099"}`)
+
+	for _, tc := range []struct {
+		args []string
+		want []string // in stderr
+	}{
+		{[]string{"predict", "--model", run1, noImages}, []string{noImages, "without images"}},
+		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), noImages}, []string{noImages, "without images"}},
+		{[]string{"attention", "--model", run1, "--out", filepath.Join(dir, "att"), img, noImages}, []string{noImages, "without images"}},
+		{[]string{"predict", "--model", corrupt, img}, []string{filepath.Join(corrupt, "state.json"), "corrupt"}},
+		{[]string{"eval", "--model", empty, "--data", "embedded"}, []string{filepath.Join(empty, "state.json"), "corrupt"}},
+		{[]string{"embed", "--model", nameless, "--out", filepath.Join(dir, "e.jsonl"), img}, []string{filepath.Join(nameless, "state.json"), "no checkpoint"}},
+		{[]string{"predict", "--model", missing, img}, []string{"ckpt-0000099"}},
+		{tinyTrain("1", "--out", filepath.Join(file, "run")), []string{"--out", file}},
+		{[]string{"finetune", "--model", run1, "--data", "embedded", "--steps", "1", "--out", file}, []string{"--out", file}},
+	} {
+		se.Reset()
+		code := run(tc.args, &so, &se)
+		if code == 0 || crashed(se.String()) || strings.Count(strings.TrimSpace(se.String()), "\n") > 0 {
+			t.Errorf("%q: exit %d, stderr %q; want one line and a non-zero exit", tc.args, code, se.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(se.String(), w) {
+				t.Errorf("%q: stderr %q, want it to name %q", tc.args, se.String(), w)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "e.jsonl")); err == nil {
+		t.Error("a failed vit embed wrote its output")
+	}
+
+	// A metrics log with garbage lines still gives a report, with a warning.
+	garbage := damaged("garbage", "")
+	state, _ := os.ReadFile(filepath.Join(run1, "state.json"))
+	os.WriteFile(filepath.Join(garbage, "state.json"), state, 0o644)
+	metrics, _ := os.ReadFile(filepath.Join(run1, "metrics.jsonl"))
+	os.WriteFile(filepath.Join(garbage, "metrics.jsonl"), append(metrics, "garbage\n{\"type\":\"epoch\",\"epoch\":\"x\"}\n"...), 0o644)
+	se.Reset()
+	args := []string{"report", "--run", garbage, "--data", "embedded", "--images", "4", "--rollouts", "1", "--out", filepath.Join(dir, "report")}
+	if code := run(args, &so, &se); code != 0 || !strings.Contains(se.String(), "not records") || !strings.Contains(se.String(), "lines=2") {
+		t.Errorf("%q: exit %d, stderr %q; want a report and a warning about 2 lines", args, code, se.String())
+	}
+}
