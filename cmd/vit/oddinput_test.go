@@ -1,10 +1,14 @@
 package main
 
 import (
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vitgo/vit/checkpoint"
 )
 
 // TestOddInputs runs commands on what a careless user gives them (a folder
@@ -84,5 +88,41 @@ func TestOddInputs(t *testing.T) {
 	args := []string{"report", "--run", garbage, "--data", "embedded", "--images", "4", "--rollouts", "1", "--out", filepath.Join(dir, "report")}
 	if code := run(args, &so, &se); code != 0 || !strings.Contains(se.String(), "not records") || !strings.Contains(se.String(), "lines=2") {
 		t.Errorf("%q: exit %d, stderr %q; want a report and a warning about 2 lines", args, code, se.String())
+	}
+}
+
+// TestNonSquareDataset: a class-folder dataset of 14×21 images trains a
+// 14×21 model (the model takes the dataset's height and width), instead of
+// a square one the data does not fit.
+func TestNonSquareDataset(t *testing.T) {
+	dir := t.TempDir()
+	for k, class := range []string{"dark", "light"} {
+		os.MkdirAll(filepath.Join(dir, "data", class), 0o755)
+		for i := range 5 {
+			img := image.NewGray(image.Rect(0, 0, 21, 14))
+			for p := range img.Pix {
+				img.Pix[p] = uint8(40 + 150*k + 7*i + p%5)
+			}
+			f, err := os.Create(filepath.Join(dir, "data", class, string(rune('a'+i))+".png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+	var so, se strings.Builder
+	out := filepath.Join(dir, "run")
+	args := []string{"train", "--data", filepath.Join(dir, "data"), "--steps", "1", "--batch", "4", "--depth", "1", "--dim", "16",
+		"--mlp", "32", "--heads", "2", "--patch", "7", "--stem", "none", "--cutmix", "0", "--val", "0", "--out", out}
+	if code := run(args, &so, &se); code != 0 {
+		t.Fatalf("training on 14×21 images: exit %d: %s", code, se.String())
+	}
+	m, err := checkpoint.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.ImageHeight != 14 || m.Config.ImageWidth != 21 {
+		t.Fatalf("the model takes %d×%d images, want 14×21", m.Config.ImageHeight, m.Config.ImageWidth)
 	}
 }

@@ -183,7 +183,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if f.model.preset == "" {
 			f.model.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
-		c, err := f.model.config(&f.training, trainSet.H, trainSet.C, len(trainSet.Classes))
+		c, err := f.model.config(&f.training, trainSet.H, trainSet.W, trainSet.C, len(trainSet.Classes))
 		if err != nil {
 			return err
 		}
