@@ -89,6 +89,9 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	if err != nil {
 		return err
 	}
+	if len(names) == 0 {
+		return fmt.Errorf("none of the %d images could be read: %s not written", len(files), out)
+	}
 	if jsonl {
 		err = atomicfile.WriteFile(out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)

@@ -50,23 +50,25 @@ func TestOddInputs(t *testing.T) {
 	missing := damaged("missing", `{"checkpoint": "ckpt-0000099"}`)
 
 	for _, tc := range []struct {
-		args []string
-		want []string // in stderr
+		args  []string
+		want  []string // in stderr
+		lines int      // of stderr
 	}{
-		{[]string{"predict", "--model", run1, noImages}, []string{noImages, "without images"}},
-		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), noImages}, []string{noImages, "without images"}},
-		{[]string{"attention", "--model", run1, "--out", filepath.Join(dir, "att"), img, noImages}, []string{noImages, "without images"}},
-		{[]string{"predict", "--model", corrupt, img}, []string{filepath.Join(corrupt, "state.json"), "corrupt"}},
-		{[]string{"eval", "--model", empty, "--data", "embedded"}, []string{filepath.Join(empty, "state.json"), "corrupt"}},
-		{[]string{"embed", "--model", nameless, "--out", filepath.Join(dir, "e.jsonl"), img}, []string{filepath.Join(nameless, "state.json"), "no checkpoint"}},
-		{[]string{"predict", "--model", missing, img}, []string{"ckpt-0000099"}},
-		{tinyTrain("1", "--out", filepath.Join(file, "run")), []string{"--out", file}},
-		{[]string{"finetune", "--model", run1, "--data", "embedded", "--steps", "1", "--out", file}, []string{"--out", file}},
+		{[]string{"predict", "--model", run1, noImages}, []string{noImages, "without images"}, 1},
+		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), noImages}, []string{noImages, "without images"}, 1},
+		{[]string{"attention", "--model", run1, "--out", filepath.Join(dir, "att"), img, noImages}, []string{noImages, "without images"}, 1},
+		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), file}, []string{file, "none of the 1 images", "not written"}, 3}, // the image, the bar, the end
+		{[]string{"predict", "--model", corrupt, img}, []string{filepath.Join(corrupt, "state.json"), "corrupt"}, 1},
+		{[]string{"eval", "--model", empty, "--data", "embedded"}, []string{filepath.Join(empty, "state.json"), "corrupt"}, 1},
+		{[]string{"embed", "--model", nameless, "--out", filepath.Join(dir, "e.jsonl"), img}, []string{filepath.Join(nameless, "state.json"), "no checkpoint"}, 1},
+		{[]string{"predict", "--model", missing, img}, []string{"ckpt-0000099"}, 1},
+		{tinyTrain("1", "--out", filepath.Join(file, "run")), []string{"--out", file}, 1},
+		{[]string{"finetune", "--model", run1, "--data", "embedded", "--steps", "1", "--out", file}, []string{"--out", file}, 1},
 	} {
 		se.Reset()
 		code := run(tc.args, &so, &se)
-		if code == 0 || crashed(se.String()) || strings.Count(strings.TrimSpace(se.String()), "\n") > 0 {
-			t.Errorf("%q: exit %d, stderr %q; want one line and a non-zero exit", tc.args, code, se.String())
+		if code == 0 || crashed(se.String()) || strings.Count(strings.TrimSpace(se.String()), "\n")+1 != tc.lines {
+			t.Errorf("%q: exit %d, stderr %q; want %d line(s) and a non-zero exit", tc.args, code, se.String(), tc.lines)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(se.String(), w) {
