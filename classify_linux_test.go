@@ -38,3 +38,32 @@ func TestClassifyChecksMemory(t *testing.T) {
 		}
 	}
 }
+
+// Predict, Features, Attention and AttentionInputs refuse a negative batch, and a batch that x does not hold before
+// allocating a workspace for it (here a billion images: terabytes).
+func TestPredictChecksInputFirst(t *testing.T) {
+	if underMemoryLimit(t) {
+		return
+	}
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 7, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 10}
+	m, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 28*28)
+	for _, batch := range []int{-1, 1 << 30} {
+		for name, call := range map[string]func() error{
+			"Predict":         func() error { _, err := m.Predict(x, batch); return err },
+			"Features":        func() error { _, err := m.Features(x, batch); return err },
+			"Attention":       func() error { _, _, err := m.Attention(x, batch, []int{0}); return err },
+			"AttentionInputs": func() error { _, err := m.AttentionInputs(x, batch); return err },
+		} {
+			if err := call(); err == nil {
+				t.Errorf("%s(x of 1 image, batch %d): no error", name, batch)
+			}
+		}
+	}
+	if _, err := m.Predict(x, 1); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -63,7 +63,25 @@ func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][
 	return probs, logits, err
 }
 
+// checkInput refuses a negative batch, or images x that do not hold batch
+// images, before a workspace for them is allocated: a large batch with a
+// short x would otherwise take the memory of the batch first.
+func (m *Model) checkInput(x []float32, batch int) error {
+	c := m.Config
+	size := c.Channels * c.ImageHeight * c.ImageWidth
+	if batch < 0 {
+		return fmt.Errorf("vit: a batch of %d images: give 0 or more", batch)
+	}
+	if size <= 0 || len(x)/size < batch {
+		return fmt.Errorf("vit: %d input values for %d images of %d×%d×%d", len(x), batch, c.Channels, c.ImageHeight, c.ImageWidth)
+	}
+	return nil
+}
+
 func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logits, features []float32, err error) {
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, nil, err
+	}
 	ws := m.workspace(batch)
 	defer m.release(ws)
 	ws.capture = capture
@@ -80,6 +98,9 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 // query/key/value projection: [batch, tokens, 3, heads, dh] per layer (what
 // nn.Attention and nn.Performer consume). Safe for concurrent use.
 func (m *Model) AttentionInputs(x []float32, batch int) ([][]float32, error) {
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, err
+	}
 	ws := m.workspace(batch)
 	defer m.release(ws)
 	qkv := make([][]float32, m.Config.Depth)
@@ -105,6 +126,9 @@ func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, 
 	}
 	if len(class) != batch {
 		return nil, nil, nil, fmt.Errorf("vit: %d classes for %d images", len(class), batch)
+	}
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, nil, nil, err
 	}
 	ws := m.NewWorkspace(batch, true)
 	ws.train = true
