@@ -80,20 +80,19 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if trainSet.C != c.Channels {
 		return fmt.Errorf("dataset %s has %d channels, the model %d", trainSet.Name, trainSet.C, c.Channels)
 	}
-	size := c.ImageHeight
+	h, w := c.ImageHeight, c.ImageWidth
 	if f.image > 0 {
-		size = f.image
+		h, w = f.image, f.image
 	}
-	if size != c.ImageHeight || size != c.ImageWidth {
-		if err := checkpoint.AdaptToImage(m, size, size, f.resize); err != nil {
+	if h != c.ImageHeight || w != c.ImageWidth {
+		if err := checkpoint.AdaptToImage(m, h, w, f.resize); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "position embeddings interpolated (%s) from %d×%d to %d×%d patches\n", f.resize,
 			c.GridH(), c.GridW(), m.Config.GridH(), m.Config.GridW())
 	}
-	if trainSet.H != size || trainSet.W != size {
-		fmt.Fprintf(stderr, "resizing %s from %d×%d to %d×%d...\n", trainSet.Name, trainSet.H, trainSet.W, size, size)
-		trainSet, testSet = trainSet.Resized(size, size), testSet.Resized(size, size)
+	if trainSet, testSet, err = resizeSets(stderr, trainSet, testSet, h, w); err != nil {
+		return err
 	}
 	// The paper's recipe: a new zero-initialised head, SGD with momentum 0.9,
 	// warm-up and cosine decay, gradient clipping at global norm 1.

@@ -128,3 +128,32 @@ func TestNonSquareDataset(t *testing.T) {
 		t.Fatalf("the model takes %d×%d images, want 14×21", m.Config.ImageHeight, m.Config.ImageWidth)
 	}
 }
+
+// TestTrainImageResizes: vit train --image trains on the data resized to
+// the model's input (it refused, telling the user to set the --image they
+// had set), the run resumes on the same data, and a size whose data would
+// not fit in memory is refused before any is resized.
+func TestTrainImageResizes(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	var so, se strings.Builder
+	if code := run(tinyTrain("1", "--image", "14", "--out", out), &so, &se); code != 0 {
+		t.Fatalf("train --image 14: exit %d: %s", code, se.String())
+	}
+	m, err := checkpoint.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.ImageHeight != 14 || m.Config.ImageWidth != 14 {
+		t.Fatalf("the model takes %d×%d images, want 14×14", m.Config.ImageHeight, m.Config.ImageWidth)
+	}
+	se.Reset()
+	if code := run([]string{"train", "--resume", out}, &so, &se); code != 0 {
+		t.Fatalf("resuming a run trained at --image 14: exit %d: %s", code, se.String())
+	}
+	se.Reset()
+	args := tinyTrain("1", "--image", "16000", "--patch", "1000", "--batch", "1", "--out", filepath.Join(dir, "huge"))
+	if code := run(args, &so, &se); code == 0 || !strings.Contains(se.String(), "--image") || crashed(se.String()) {
+		t.Fatalf("--image 16000: exit %d, stderr %q; want a refusal naming --image", code, se.String())
+	}
+}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
+	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/train"
 )
@@ -46,6 +49,23 @@ func (r *runFlags) validationSize(n int, given func(string) bool) (int, error) {
 		return 0, fmt.Errorf("--val %d: hold out 0 (none) to %d of the %d training images", r.val, n/2, n)
 	}
 	return r.val, nil
+}
+
+// resizeSets returns trainSet and testSet resized to height × width
+// (data.Dataset.Resized), saying so on stderr, or as they are when they
+// have that size. Sets that would not fit in memory at the new size are
+// refused before any is made.
+func resizeSets(stderr io.Writer, trainSet, testSet *data.Dataset, height, width int) (*data.Dataset, *data.Dataset, error) {
+	if trainSet.H == height && trainSet.W == width {
+		return trainSet, testSet, nil
+	}
+	need := (float64(trainSet.N) + float64(testSet.N)) * float64(trainSet.C) * float64(height) * float64(width)
+	if avail, _ := vit.AvailableMemory(); need > float64(avail)/2 {
+		return nil, nil, fmt.Errorf("%s resized to %d×%d would take %s; this machine has %s available: choose a smaller --image",
+			trainSet.Name, height, width, vit.FormatBytes(int64(min(need, math.MaxInt64/2))), vit.FormatBytes(avail))
+	}
+	fmt.Fprintf(stderr, "resizing %s from %d×%d to %d×%d...\n", trainSet.Name, trainSet.H, trainSet.W, height, width)
+	return trainSet.Resized(height, width), testSet.Resized(height, width), nil
 }
 
 // checkRunFolder refuses, before any data or model loads, an --out run

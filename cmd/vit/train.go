@@ -190,6 +190,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if err := c.CheckMemory(o.Batch, true); err != nil {
 			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
 		}
+		if c.Channels == trainSet.C { // --image: the data at the model's size
+			if trainSet, testSet, err = resizeSets(stderr, trainSet, testSet, c.ImageHeight, c.ImageWidth); err != nil {
+				return err
+			}
+		}
 		m, err := vit.New(c, f.seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
 			return err
