@@ -270,7 +270,7 @@ func newOptimizer(o Options) optim.Optimizer {
 
 func checkShapes(c vit.Config, d *data.Dataset) error {
 	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
-		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: set --image/--channels to match",
+		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: give data of the model's channels (vit train: --channels and --image set the model's)",
 			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels)
 	}
 	for i, y := range d.Labels {

@@ -57,6 +57,11 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
+	if c := m.Config; test.C == c.Channels { // a model fine-tuned at another size: the data at its size
+		if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &test); err != nil {
+			return err
+		}
+	}
 	var agree *train.Agreement
 	var ev train.Metrics
 	if dt != kernels.F32 {

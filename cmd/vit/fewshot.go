@@ -72,6 +72,11 @@ func runFewshot(cmd *cobra.Command, f *fewshotFlags) error {
 	if err != nil {
 		return err
 	}
+	if c := m.Config; trainSet.C == c.Channels { // a model fine-tuned at another size: the data at its size
+		if err := resizeSets(cmd.ErrOrStderr(), c.ImageHeight, c.ImageWidth, &trainSet, &testSet); err != nil {
+			return err
+		}
+	}
 	var bar *console.Bar
 	results, testImages, err := train.FewShot(cmd.Context(), m, trainSet, testSet,
 		train.FewShotOptions{Shots: shots, Trials: f.trials, L2: f.l2, TestImages: f.testImages, Seed: f.seed,

@@ -91,7 +91,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 		fmt.Fprintf(stderr, "position embeddings interpolated (%s) from %d×%d to %d×%d patches\n", f.resize,
 			c.GridH(), c.GridW(), m.Config.GridH(), m.Config.GridW())
 	}
-	if trainSet, testSet, err = resizeSets(stderr, trainSet, testSet, h, w); err != nil {
+	if err := resizeSets(stderr, h, w, &trainSet, &testSet); err != nil {
 		return err
 	}
 	// The paper's recipe: a new zero-initialised head, SGD with momentum 0.9,

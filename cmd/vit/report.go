@@ -100,6 +100,11 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		if err != nil {
 			return err
 		}
+		if test.C == c.Channels { // a model fine-tuned at another size: the data at its size
+			if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &test); err != nil {
+				return err
+			}
+		}
 		if test.C != c.Channels || test.H != c.ImageHeight || test.W != c.ImageWidth {
 			msg := fmt.Sprintf("%s has %d×%d images with %d channel(s) but the model takes %d×%d with %d", test.Name,
 				test.H, test.W, test.C, c.ImageHeight, c.ImageWidth, c.Channels)

@@ -51,21 +51,32 @@ func (r *runFlags) validationSize(n int, given func(string) bool) (int, error) {
 	return r.val, nil
 }
 
-// resizeSets returns trainSet and testSet resized to height × width
-// (data.Dataset.Resized), saying so on stderr, or as they are when they
-// have that size. Sets that would not fit in memory at the new size are
-// refused before any is made.
-func resizeSets(stderr io.Writer, trainSet, testSet *data.Dataset, height, width int) (*data.Dataset, *data.Dataset, error) {
-	if trainSet.H == height && trainSet.W == width {
-		return trainSet, testSet, nil
+// resizeSets replaces each of the datasets sets point to by a copy
+// resized to height × width (data.Dataset.Resized), saying so on stderr,
+// unless it has that size already. Sets that would not fit in memory at
+// the new size are refused before any is made.
+func resizeSets(stderr io.Writer, height, width int, sets ...**data.Dataset) error {
+	var need float64
+	var todo []**data.Dataset
+	for _, d := range sets {
+		if (*d).H != height || (*d).W != width {
+			need += float64((*d).N) * float64((*d).C) * float64(height) * float64(width)
+			todo = append(todo, d)
+		}
 	}
-	need := (float64(trainSet.N) + float64(testSet.N)) * float64(trainSet.C) * float64(height) * float64(width)
+	if len(todo) == 0 {
+		return nil
+	}
+	name := (*todo[0]).Name
 	if avail, _ := vit.AvailableMemory(); need > float64(avail)/2 {
-		return nil, nil, fmt.Errorf("%s resized to %d×%d would take %s; this machine has %s available: choose a smaller --image",
-			trainSet.Name, height, width, vit.FormatBytes(int64(min(need, math.MaxInt64/2))), vit.FormatBytes(avail))
+		return fmt.Errorf("%s resized to %d×%d would take %s; this machine has %s available: choose a smaller --image",
+			name, height, width, vit.FormatBytes(int64(min(need, math.MaxInt64/2))), vit.FormatBytes(avail))
 	}
-	fmt.Fprintf(stderr, "resizing %s from %d×%d to %d×%d...\n", trainSet.Name, trainSet.H, trainSet.W, height, width)
-	return trainSet.Resized(height, width), testSet.Resized(height, width), nil
+	fmt.Fprintf(stderr, "resizing %s from %d×%d to the model's %d×%d...\n", name, (*todo[0]).H, (*todo[0]).W, height, width)
+	for _, d := range todo {
+		*d = (*d).Resized(height, width)
+	}
+	return nil
 }
 
 // checkRunFolder refuses, before any data or model loads, an --out run

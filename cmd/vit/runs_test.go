@@ -236,4 +236,17 @@ func TestFinetuneRunFolder(t *testing.T) {
 			t.Fatalf("parameter %s differs between the interrupted and resumed fine-tuning and the uninterrupted one", pa[i].Name)
 		}
 	}
+
+	// The fine-tuned 35×35 model is scored on the 28×28 data it was tuned
+	// on, resized as fine-tuning resized it.
+	for _, args := range [][]string{
+		{"eval", "--model", whole, "--data", "embedded"},
+		{"fewshot", "--model", whole, "--data", "embedded", "--shots", "1", "--trials", "1", "--test-images", "50"},
+		{"report", "--run", whole, "--data", "embedded", "--images", "4", "--rollouts", "1", "--out", filepath.Join(dir, "report")},
+	} {
+		se.Reset()
+		if code := run(args, &so, &se); code != 0 || !strings.Contains(se.String(), "to the model's 35×35") {
+			t.Errorf("%q: exit %d, stderr %q; want it to score the data resized to 35×35", args, code, se.String())
+		}
+	}
 }

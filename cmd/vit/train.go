@@ -191,7 +191,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
 		}
 		if c.Channels == trainSet.C { // --image: the data at the model's size
-			if trainSet, testSet, err = resizeSets(stderr, trainSet, testSet, c.ImageHeight, c.ImageWidth); err != nil {
+			if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &trainSet, &testSet); err != nil {
 				return err
 			}
 		}
