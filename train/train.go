@@ -270,8 +270,12 @@ func newOptimizer(o Options) optim.Optimizer {
 
 func checkShapes(c vit.Config, d *data.Dataset) error {
 	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
-		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: give data of the model's channels (vit train: --channels and --image set the model's)",
-			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels)
+		fix := "resize the data to the model's input (data.Dataset.Resized)"
+		if d.C != c.Channels {
+			fix = "give data with the model's channels"
+		}
+		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: %s",
+			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels, fix)
 	}
 	for i, y := range d.Labels {
 		if y < 0 || y >= c.Classes {
