@@ -44,6 +44,16 @@ func TestOddInputs(t *testing.T) {
 		os.WriteFile(filepath.Join(d, "state.json"), []byte(state), 0o644)
 		return d
 	}
+	// A model whose normalisation divides by zero.
+	m, err := checkpoint.Load(run1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Config.Std = []float32{0}
+	std0 := filepath.Join(dir, "std0")
+	if err := checkpoint.Save(std0, m); err != nil {
+		t.Fatal(err)
+	}
 	corrupt := damaged("corrupt", `{"step": "x", garbage`)
 	empty := damaged("empty", ``)
 	nameless := damaged("nameless", `{"step": 2}`)
@@ -58,6 +68,8 @@ func TestOddInputs(t *testing.T) {
 		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), noImages}, []string{noImages, "without images"}, 1},
 		{[]string{"attention", "--model", run1, "--out", filepath.Join(dir, "att"), img, noImages}, []string{noImages, "without images"}, 1},
 		{[]string{"embed", "--model", run1, "--out", filepath.Join(dir, "e.jsonl"), file}, []string{file, "none of the 1 images", "not written"}, 3}, // the image, the bar, the end
+		{[]string{"eval", "--model", std0, "--data", "embedded"}, []string{"std[0] is 0"}, 1},
+		{[]string{"predict", "--model", std0, img}, []string{"std[0] is 0"}, 1},
 		{[]string{"predict", "--model", corrupt, img}, []string{filepath.Join(corrupt, "state.json"), "corrupt"}, 1},
 		{[]string{"eval", "--model", empty, "--data", "embedded"}, []string{filepath.Join(empty, "state.json"), "corrupt"}, 1},
 		{[]string{"embed", "--model", nameless, "--out", filepath.Join(dir, "e.jsonl"), img}, []string{filepath.Join(nameless, "state.json"), "no checkpoint"}, 1},
