@@ -163,7 +163,29 @@ func readState(dir string) (state, error) {
 	if len(st.Kept) == 0 || st.Kept[len(st.Kept)-1] != st.Dir {
 		st.Kept = []string{st.Dir} // a folder from before Kept
 	}
+	if err := st.check(); err != nil {
+		return st, fmt.Errorf("resuming %s: corrupt %s: %w", dir, stateFile, err)
+	}
 	return st, nil
+}
+
+// check refuses a state no run writes: a checkpoint folder that is not
+// the one of Step, kept checkpoints that are not checkpoint folders of the
+// run at or before Step (pruning removes them: a path outside the run must
+// never be among them), negative counts. Options are checked by Resume.
+func (st state) check() error {
+	if n, ok := checkpointStep(st.Dir); !ok || n != st.Step {
+		return fmt.Errorf("step %d, checkpoint %q: the checkpoint of step %d is %s", st.Step, st.Dir, st.Step, checkpointName(max(st.Step, 0)))
+	}
+	for _, k := range st.Kept {
+		if n, ok := checkpointStep(k); !ok || n > st.Step || filepath.Base(k) != k {
+			return fmt.Errorf("kept checkpoint %q is not a checkpoint folder of the run at or before step %d", k, st.Step)
+		}
+	}
+	if st.Images < 0 || !(st.WallS >= 0) || st.MetricsBytes != nil && *st.MetricsBytes < 0 {
+		return fmt.Errorf("negative counts: %d images, %g s, metrics log of %d bytes", st.Images, st.WallS, *cmp.Or(st.MetricsBytes, new(int64)))
+	}
+	return nil
 }
 
 // RunOptions returns the options of the run in the folder dir, as Resume

@@ -114,6 +114,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("the gradient clipping norm must be a number ≥ 0 (0: none), got %g", o.ClipNorm)
 	case !within(float64(o.LabelSmoothing), 0, 1) || o.LabelSmoothing == 1:
 		return fmt.Errorf("label smoothing must be in [0, 1), got %g", o.LabelSmoothing)
+	case o.Augment.PadCrop < 0 || !within(float64(o.Augment.RandomErasing), 0, 1):
+		return fmt.Errorf("augmentation: padding must be 0 or more pixels and the erasing probability in [0, 1], got %d and %g", o.Augment.PadCrop, o.Augment.RandomErasing)
 	case o.WarmupSteps < 0 || o.EvalBatch < 0 || o.LogEvery < 0:
 		return fmt.Errorf("warm-up steps, evaluation batch and log interval must be 0 or more, got %d, %d, %d", o.WarmupSteps, o.EvalBatch, o.LogEvery)
 	case o.MixOffEpoch < 0:
