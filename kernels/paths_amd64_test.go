@@ -2,17 +2,6 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
-
-// CPU features of the assembly paths.
-var (
-	featAVX2       = cpuFeature{"AVX2", cpu.X86.HasAVX2}
-	featFMA        = cpuFeature{"FMA", cpu.X86.HasFMA}
-	featAVX512F    = cpuFeature{"AVX512F", cpu.X86.HasAVX512F}
-	featAVX512VL   = cpuFeature{"AVX512VL", cpu.X86.HasAVX512VL}
-	featAVX512BF16 = cpuFeature{"AVX512_BF16", cpu.X86.HasAVX512BF16}
-)
-
 // buildPaths lists every kernel path of this build, with the features each
 // needs as the dispatchers test them (cpuKernels, cpuBF16Kernels,
 // useAVX2BF16, useAVX2Act, useAVX2Norm). There is no VNNI (int8) path.
@@ -38,7 +27,4 @@ func buildPaths() []kernelPath {
 }
 
 // notBuilt lists the paths this build leaves out; buildTags says why.
-var (
-	notBuilt  []string
-	buildTags = ""
-)
+var notBuilt []string

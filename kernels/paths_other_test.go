@@ -10,7 +10,4 @@ func buildPaths() []kernelPath {
 }
 
 // notBuilt lists the assembly paths this build leaves out; buildTags says why.
-var (
-	notBuilt  = []string{"gemm/avx512", "gemm/avx2", "bf16/avx512bf16", "bf16-convert/avx2", "elementwise/avx2", "layernorm/avx2"}
-	buildTags = "purego tag, or not amd64"
-)
+var notBuilt = []string{"gemm/avx512", "gemm/avx2", "bf16/avx512bf16", "bf16-convert/avx2", "elementwise/avx2", "layernorm/avx2"}

@@ -20,22 +20,8 @@ type kernelPath struct {
 	check func(t *testing.T)
 }
 
-// cpuFeature is one CPU feature a path needs, as the CPU vendors name it.
-type cpuFeature struct {
-	name string
-	have bool
-}
-
 // missing lists the features of p this CPU lacks, "" when it has them all.
-func (p kernelPath) missing() string {
-	var lack []string
-	for _, f := range p.needs {
-		if !f.have {
-			lack = append(lack, f.name)
-		}
-	}
-	return strings.Join(lack, ", ")
-}
+func (p kernelPath) missing() string { return missingFeatures(p.needs) }
 
 // TestKernelPaths runs every kernel path this build can choose
 // (buildPaths), each forced in turn through its family's public entry
@@ -45,6 +31,9 @@ func (p kernelPath) missing() string {
 // leaves out (the purego tag, or not amd64):
 //
 //	go test -v -run TestKernelPaths ./kernels
+//
+// The tests of the model and its layers run on whole path sets instead, one
+// per kind of CPU (buildPathSets, through kernelpathtest.Run).
 func TestKernelPaths(t *testing.T) {
 	var ran, skipped []string
 	for _, p := range buildPaths() {
@@ -389,13 +378,6 @@ func chosenPaths() []string {
 	}
 	return []string{"gemm/" + kernel.name, "gemm/" + PackB(F32, false, 1, 1, []float32{0}, 1).mk.name, bf16,
 		onOff("bf16-convert", useAVX2BF16), onOff("elementwise", useAVX2Act), onOff("layernorm", useAVX2Norm)}
-}
-
-func onOff(family string, avx2 bool) string {
-	if avx2 {
-		return family + "/avx2"
-	}
-	return family + "/go"
 }
 
 // portablePaths are the paths every build has: the Go fallback of each

@@ -6,11 +6,14 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 )
 
 // TestAttentionClass checks the class token's attention against full
 // attention (its first row) and its backward against finite differences.
-func TestAttentionClass(t *testing.T) {
+func TestAttentionClass(t *testing.T) { kernelpathtest.Run(t, testAttentionClass) }
+
+func testAttentionClass(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	batch, tokens, heads, dh := 3, 6, 2, 5
 	a := Attention{Heads: heads, Dim: heads * dh}
@@ -49,7 +52,9 @@ func TestAttentionClass(t *testing.T) {
 
 // TestLinearOutputs checks ForwardOutputs and BackwardOutputs, on strided
 // rows, against the whole layer.
-func TestLinearOutputs(t *testing.T) {
+func TestLinearOutputs(t *testing.T) { kernelpathtest.Run(t, testLinearOutputs) }
+
+func testLinearOutputs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	n, in, out, o0, o1 := 5, 7, 9, 3, 7
 	ld := in + 4 // x and dx rows lie ld apart

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 )
 
 // naiveConv is the convolution's definition, looped: x channels-last or
@@ -45,7 +46,9 @@ func naiveConv(c *Conv2D, x []float32, batch, h, w int, nchw bool) []float32 {
 	return y
 }
 
-func TestConv2D(t *testing.T) {
+func TestConv2D(t *testing.T) { kernelpathtest.Run(t, testConv2D) }
+
+func testConv2D(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct{ in, out, k, s, h, w int }{
 		{1, 4, 3, 1, 6, 5}, {3, 5, 3, 2, 8, 6}, {2, 3, 1, 1, 4, 4}, {2, 3, 5, 2, 6, 6}, {4, 6, 3, 2, 2, 2},

@@ -6,13 +6,16 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 	"github.com/vitgo/vit/kernels"
 )
 
 // TestLinearFused checks the fused forms of a dense layer against the
 // layer followed by the separate op, bit for bit: ForwardGELU, ForwardResidual,
 // their Infer forms with and without packed weights, and BackwardGELU.
-func TestLinearFused(t *testing.T) {
+func TestLinearFused(t *testing.T) { kernelpathtest.Run(t, testLinearFused) }
+
+func testLinearFused(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, sz := range []struct{ n, in, out int }{{5, 7, 3}, {197, 64, 96}, {400, 96, 37}} {
 		n, in, out := sz.n, sz.in, sz.out

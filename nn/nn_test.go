@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 )
 
 const (
@@ -13,7 +14,9 @@ const (
 	tol = 2e-2
 )
 
-func TestLinearBackward(t *testing.T) {
+func TestLinearBackward(t *testing.T) { kernelpathtest.Run(t, testLinearBackward) }
+
+func testLinearBackward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	n, in, out := 5, 7, 3
 	l := NewLinear("fc", in, out, true)
@@ -30,7 +33,9 @@ func TestLinearBackward(t *testing.T) {
 	gradcheck.Check(t, "db", l.B.Data, l.B.Grad, loss, eps, tol, 0)
 }
 
-func TestLayerNormBackward(t *testing.T) {
+func TestLayerNormBackward(t *testing.T) { kernelpathtest.Run(t, testLayerNormBackward) }
+
+func testLayerNormBackward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	n, d := 4, 9
 	ln := NewLayerNorm("ln", d, 1e-6)
@@ -61,7 +66,9 @@ func TestLayerNormBackward(t *testing.T) {
 	}
 }
 
-func TestGELU(t *testing.T) {
+func TestGELU(t *testing.T) { kernelpathtest.Run(t, testGELU) }
+
+func testGELU(t *testing.T) {
 	for _, x := range []float64{-6, -3, -1, -0.5, 0, 0.3, 1, 2.5, 7} {
 		want := 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
 		y := []float32{float32(x)}
@@ -79,7 +86,9 @@ func TestGELU(t *testing.T) {
 	gradcheck.Check(t, "dx", x, dx, func() float64 { GELU(y, x); return gradcheck.Dot(y, up) }, 1e-3, tol, 0)
 }
 
-func TestAttentionBackward(t *testing.T) {
+func TestAttentionBackward(t *testing.T) { kernelpathtest.Run(t, testAttentionBackward) }
+
+func testAttentionBackward(t *testing.T) {
 	for _, dropout := range []bool{false, true} {
 		rng := rand.New(rand.NewPCG(7, 8))
 		batch, tokens, heads, dh := 2, 5, 3, 4
@@ -152,7 +161,9 @@ func TestCrossEntropy(t *testing.T) {
 
 // TestAttentionBlocked checks the inference path that never materialises
 // the attention matrix against the one that does, across block boundaries.
-func TestAttentionBlocked(t *testing.T) {
+func TestAttentionBlocked(t *testing.T) { kernelpathtest.Run(t, testAttentionBlocked) }
+
+func testAttentionBlocked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, tokens := range []int{1, 31, 33, 50, 197} {
 		batch, heads, dh := 2, 3, 8

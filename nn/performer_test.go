@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/internal/gradcheck"
+	"github.com/vitgo/vit/internal/kernelpath/kernelpathtest"
 	"github.com/vitgo/vit/kernels"
 )
 
-func TestPerformerBackward(t *testing.T) {
+func TestPerformerBackward(t *testing.T) { kernelpathtest.Run(t, testPerformerBackward) }
+
+func testPerformerBackward(t *testing.T) {
 	for _, tc := range []struct{ batch, tokens, heads, dh, m int }{
 		{2, 5, 3, 4, 8},
 		{1, 17, 2, 8, 16},
@@ -59,6 +62,10 @@ func performerError(features int, seed uint64, qkv []float32, batch, tokens, hea
 }
 
 func TestPerformerApproximatesSoftmax(t *testing.T) {
+	kernelpathtest.Run(t, testPerformerApproximatesSoftmax)
+}
+
+func testPerformerApproximatesSoftmax(t *testing.T) {
 	batch, tokens, heads, dh := 2, 64, 2, 16
 	rng := rand.New(rand.NewPCG(13, 14))
 	// q, k ~ N(0, σ²I) with σ = 1/2, so that ‖q'‖² = ‖k'‖² ≈ 1 on average
@@ -128,7 +135,9 @@ func TestPerformerOrthogonalFeatures(t *testing.T) {
 	}
 }
 
-func TestPerformerDeterministic(t *testing.T) {
+func TestPerformerDeterministic(t *testing.T) { kernelpathtest.Run(t, testPerformerDeterministic) }
+
+func testPerformerDeterministic(t *testing.T) {
 	a, b := NewPerformer("attn", 3, 24, 20, 5), NewPerformer("attn", 3, 24, 20, 5)
 	if !slices.Equal(a.W.Data, b.W.Data) {
 		t.Fatal("same seed, different W")
@@ -161,7 +170,9 @@ func TestPerformerDeterministic(t *testing.T) {
 	}
 }
 
-func TestPerformerNoAlloc(t *testing.T) {
+func TestPerformerNoAlloc(t *testing.T) { kernelpathtest.Run(t, testPerformerNoAlloc) }
+
+func testPerformerNoAlloc(t *testing.T) {
 	if performerRace {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
