@@ -69,7 +69,7 @@ func resizeSets(stderr io.Writer, height, width int, sets ...**data.Dataset) err
 	}
 	name := (*todo[0]).Name
 	if avail, _ := vit.AvailableMemory(); need > float64(avail)/2 {
-		return fmt.Errorf("%s resized to %d×%d would take %s; this machine has %s available: choose a smaller --image",
+		return fmt.Errorf("%s resized to %d×%d would take %s; this machine has %s available: use a smaller image size (--image)",
 			name, height, width, vit.FormatBytes(int64(min(need, math.MaxInt64/2))), vit.FormatBytes(avail))
 	}
 	fmt.Fprintf(stderr, "resizing %s from %d×%d to the model's %d×%d...\n", name, (*todo[0]).H, (*todo[0]).W, height, width)
