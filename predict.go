@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -45,7 +46,7 @@ func (m *Model) Features(x []float32, batch int) ([]float32, error) {
 // Predict's. Safe for concurrent use.
 func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][]float32, logits []float32, err error) {
 	if m.Config.Performer() {
-		return nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+		return nil, nil, errPerformerMaps
 	}
 	want := map[int]bool{}
 	for _, l := range layers {
@@ -122,7 +123,7 @@ func (m *Model) AttentionInputs(x []float32, batch int) ([][]float32, error) {
 func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, grads [][]float32, logits []float32, err error) {
 	c := m.Config
 	if c.Performer() {
-		return nil, nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+		return nil, nil, nil, errPerformerMaps
 	}
 	if len(class) != batch {
 		return nil, nil, nil, fmt.Errorf("vit: %d classes for %d images", len(class), batch)
@@ -181,3 +182,7 @@ func (m *Model) restoreGrads(old [][]float32) {
 		p.Grad = old[i]
 	}
 }
+
+// errPerformerMaps is the error of the methods that read attention maps on
+// a Performer model.
+var errPerformerMaps = errors.New("vit: attention maps need softmax attention; this model uses the Performer (FAVOR+), which never forms the attention matrix: switch it with Model.SetAttention(\"softmax\", 0, seed)")

@@ -90,6 +90,9 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := needSoftmax(m, f.model); err != nil {
+		return err
+	}
 	c := m.Config
 	g := viz.GridOf(c)
 	want := -1
@@ -222,4 +225,13 @@ func fileLabel(labels []string, k int) string {
 		return fmt.Sprint(k)
 	}
 	return l
+}
+
+// needSoftmax refuses, before any work, a model whose attention maps
+// cannot be read: the Performer never forms its attention matrix.
+func needSoftmax(m *vit.Model, path string) error {
+	if m.Config.Performer() {
+		return fmt.Errorf("%s uses Performer attention (FAVOR+), which never forms the attention maps that rollout and the figures read: use a model with softmax attention", path)
+	}
+	return nil
 }

@@ -66,6 +66,9 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := needSoftmax(m, f.model); err != nil {
+		return err
+	}
 	c := m.Config
 	if err := c.CheckMemory(max(f.batch, f.images), false); err != nil {
 		return fmt.Errorf("%w (--batch, --images)", err)
