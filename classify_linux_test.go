@@ -5,6 +5,8 @@ import (
 	"errors"
 	"image"
 	"testing"
+
+	"github.com/vitgo/vit/internal/memlimit"
 )
 
 // Classify, ClassifyBatch, Embed and EmbedBatch refuse a model whose batch
@@ -13,7 +15,7 @@ import (
 // tokens: terabytes of attention); the test runs under a 2 GiB address-space
 // limit so that a regression dies in the child instead of here.
 func TestClassifyChecksMemory(t *testing.T) {
-	if underMemoryLimit(t) {
+	if !memlimit.Child(t, 2<<30) {
 		return
 	}
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 7, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 10}
@@ -42,7 +44,7 @@ func TestClassifyChecksMemory(t *testing.T) {
 // Predict, Features, Attention and AttentionInputs refuse a negative batch, and a batch that x does not hold before
 // allocating a workspace for it (here a billion images: terabytes).
 func TestPredictChecksInputFirst(t *testing.T) {
-	if underMemoryLimit(t) {
+	if !memlimit.Child(t, 2<<30) {
 		return
 	}
 	c := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 7, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 10}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/vitgo/vit/internal/memlimit"
 )
 
 // TestMemoryMatchesModel checks the arithmetic of Config.Memory and
@@ -52,10 +54,10 @@ func TestMemoryMatchesModel(t *testing.T) {
 
 // TestValidateRefusesHugeConfigs: sizes from a hostile config.json are
 // refused by Validate, before New or Zero allocate. It runs under a 2 GiB
-// address-space limit (underMemoryLimit): a regression allocates and dies
+// address-space limit (internal/memlimit): a regression allocates and dies
 // there, out of memory.
 func TestValidateRefusesHugeConfigs(t *testing.T) {
-	if underMemoryLimit(t) {
+	if !memlimit.Child(t, 2<<30) {
 		return
 	}
 	ok := Config{ImageHeight: 224, ImageWidth: 224, Channels: 3, Patch: 16, Dim: 768, Depth: 12, Heads: 12, MLPDim: 3072, Classes: 1000}
