@@ -80,7 +80,10 @@ func (c Config) TopK(logits []float32, k int) []Class {
 // model's classes), most probable first. The image is prepared as the
 // model's checkpoint expects (see Config.Input); one that does not fit the
 // model (a colour photo for a grey model, a photo for a 28×28 model) is
-// classified all the same, with a warning logged through log/slog.
+// classified all the same, with a warning logged through log/slog. A
+// model whose inference would not fit in the memory available
+// (Config.CheckMemory) is refused with a *MemoryError before anything is
+// allocated.
 func Classify(ctx context.Context, m *Model, img image.Image, k int) ([]Class, error) {
 	out, err := ClassifyBatch(ctx, m, []image.Image{img}, k)
 	if err != nil {
@@ -90,8 +93,8 @@ func Classify(ctx context.Context, m *Model, img image.Image, k int) ([]Class, e
 }
 
 // ClassifyBatch is Classify for many images: out[i] holds the top k
-// classes of imgs[i]. The images run Batch at a time; ctx is checked
-// before each batch.
+// classes of imgs[i]. The images run Batch at a time (the memory check is
+// for min(Batch, len(imgs)) images); ctx is checked before each batch.
 func ClassifyBatch(ctx context.Context, m *Model, imgs []image.Image, k int) ([][]Class, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("vit: top %d classes asked for; ask for at least 1", k)
@@ -115,7 +118,8 @@ func ClassifyBatch(ctx context.Context, m *Model, imgs []image.Image, k int) ([]
 }
 
 // Embed returns the pre-head feature vector of img: [Config.Dim] (see
-// Model.Features), with img prepared as in Classify.
+// Model.Features), with img prepared and the memory checked as in
+// Classify.
 func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
 	out, err := EmbedBatch(ctx, m, []image.Image{img})
 	if err != nil {
@@ -125,8 +129,8 @@ func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
 }
 
 // EmbedBatch is Embed for many images: out[i] is the [Config.Dim] feature
-// vector of imgs[i]. The images run Batch at a time; ctx is checked before
-// each batch.
+// vector of imgs[i]. The images run Batch at a time (the memory check is
+// for min(Batch, len(imgs)) images); ctx is checked before each batch.
 func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32, error) {
 	out := make([][]float32, 0, len(imgs))
 	err := batches(ctx, m, imgs, func(x []float32, n int) error {
@@ -148,12 +152,20 @@ func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32,
 
 // batches prepares imgs for m and calls run with x: [n, channels, height,
 // width] for n ≤ Batch images at a time, in order, checking ctx before
-// each batch. Images that do not fit the model (imageio.Input.Misfit) are
+// each batch. A model whose batch would not fit in memory
+// (Config.CheckMemory) is refused, with a *MemoryError, before anything is
+// allocated. Images that do not fit the model (imageio.Input.Misfit) are
 // counted and logged in one warning: how many, the index of the first and
 // why it does not fit.
 func batches(ctx context.Context, m *Model, imgs []image.Image, run func(x []float32, n int) error) error {
 	if m == nil {
 		return fmt.Errorf("vit: no model (nil *Model)")
+	}
+	if len(imgs) == 0 {
+		return nil
+	}
+	if err := m.Config.CheckMemory(min(Batch, len(imgs)), false); err != nil {
+		return fmt.Errorf("vit: %w", err)
 	}
 	in := m.Config.Input()
 	p, err := in.Preprocessor()

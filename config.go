@@ -2,6 +2,7 @@ package vit
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -176,16 +177,49 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pos_embed must be learned or sincos, got %q", c.PosEmbed)
 	case c.PosEmbed == "sincos" && c.Dim%4 != 0:
 		return fmt.Errorf("sincos position embeddings need dim divisible by 4, got %d", c.Dim)
-	case c.Dropout < 0 || c.Dropout >= 1 || c.AttentionDropout < 0 || c.AttentionDropout >= 1 || c.DropPath < 0 || c.DropPath >= 1:
-		return fmt.Errorf("dropout rates must be in [0, 1)")
+	case !rate(c.Dropout) || !rate(c.AttentionDropout) || !rate(c.DropPath):
+		return fmt.Errorf("dropout rates must be in [0, 1), got %g, %g and %g", c.Dropout, c.AttentionDropout, c.DropPath)
 	case c.Attention != "" && c.Attention != "softmax" && c.Attention != "performer":
 		return fmt.Errorf("attention must be softmax or performer, got %q", c.Attention)
 	case c.Features < 0 || c.RedrawEvery < 0:
 		return fmt.Errorf("features and redraw_every must not be negative")
 	case c.Labels != nil && len(c.Labels) != c.Classes:
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
+	case c.inputError() != nil:
+		return c.inputError()
 	}
 	return c.sizeError()
+}
+
+// rate reports whether r is in [0, 1); NaN is not.
+func rate(r float32) bool { return r >= 0 && r < 1 }
+
+// inputError refuses a preparation of the input the model cannot use,
+// which would otherwise give NaN or Inf logits or fail on the first image:
+// Mean and Std with other than 0, 1 or Channels values, values that are
+// not finite, a Std ≤ 0, a CropPct outside [0, 1] or a Resample filter
+// imageio does not know.
+func (c Config) inputError() error {
+	for _, v := range []struct {
+		name string
+		x    []float32
+	}{{"mean", c.Mean}, {"std", c.Std}} {
+		if n := len(v.x); n > 1 && n != c.Channels {
+			return fmt.Errorf("%s has %d values for %d channel(s): want one value, or one per channel", v.name, n, c.Channels)
+		}
+		for i, x := range v.x {
+			if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) || v.name == "std" && !(x > 0) {
+				return fmt.Errorf("%s[%d] is %g: want a finite number%s", v.name, i, x, map[bool]string{true: " > 0"}[v.name == "std"])
+			}
+		}
+	}
+	if !(c.CropPct >= 0 && c.CropPct <= 1) {
+		return fmt.Errorf("crop_pct is %g: want 0 (no crop) to 1", c.CropPct)
+	}
+	if _, err := c.Input().Preprocessor(); err != nil {
+		return err
+	}
+	return nil
 }
 
 // sizeError refuses a configuration that cannot fit in this machine's

@@ -2,8 +2,11 @@ package vit
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
+
+	"github.com/vitgo/vit/internal/memlimit"
 )
 
 // TestMemoryMatchesModel checks the arithmetic of Config.Memory and
@@ -51,10 +54,10 @@ func TestMemoryMatchesModel(t *testing.T) {
 
 // TestValidateRefusesHugeConfigs: sizes from a hostile config.json are
 // refused by Validate, before New or Zero allocate. It runs under a 2 GiB
-// address-space limit (underMemoryLimit): a regression allocates and dies
+// address-space limit (internal/memlimit): a regression allocates and dies
 // there, out of memory.
 func TestValidateRefusesHugeConfigs(t *testing.T) {
-	if underMemoryLimit(t) {
+	if !memlimit.Child(t, 2<<30) {
 		return
 	}
 	ok := Config{ImageHeight: 224, ImageWidth: 224, Channels: 3, Patch: 16, Dim: 768, Depth: 12, Heads: 12, MLPDim: 3072, Classes: 1000}
@@ -122,6 +125,39 @@ func TestFormatBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 23 << 30: "23.0 GiB", 1 << 62: "4.0 EiB"} {
 		if got := FormatBytes(n); got != want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// Validate refuses an input preparation that would give NaN logits or fail
+// on the first image (a Std of 0 gave NaN probabilities in vit predict and a
+// panic in vit eval), and NaN dropout rates.
+func TestValidateRefusesBadInputPreparation(t *testing.T) {
+	good := Config{ImageHeight: 28, ImageWidth: 28, Channels: 1, Patch: 7, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 10,
+		Mean: []float32{0.5}, Std: []float32{0.25}, CropPct: 0.875, Resample: "bicubic"}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	nan := float32(math.NaN())
+	for name, bad := range map[string]func(c *Config){
+		"std 0":            func(c *Config) { c.Std = []float32{0} },
+		"std -1":           func(c *Config) { c.Std = []float32{-1} },
+		"std NaN":          func(c *Config) { c.Std = []float32{nan} },
+		"mean Inf":         func(c *Config) { c.Mean = []float32{float32(math.Inf(1))} },
+		"2 means, 1 chan":  func(c *Config) { c.Mean = []float32{0.5, 0.5} },
+		"3 stds, 1 chan":   func(c *Config) { c.Std = []float32{1, 1, 1} },
+		"crop_pct -1":      func(c *Config) { c.CropPct = -1 },
+		"crop_pct 2":       func(c *Config) { c.CropPct = 2 },
+		"crop_pct NaN":     func(c *Config) { c.CropPct = nan },
+		"resample bogus":   func(c *Config) { c.Resample = "bogus" },
+		"dropout NaN":      func(c *Config) { c.Dropout = nan },
+		"drop_path NaN":    func(c *Config) { c.DropPath = nan },
+		"attn dropout NaN": func(c *Config) { c.AttentionDropout = nan },
+	} {
+		c := good
+		bad(&c)
+		if c.Validate() == nil {
+			t.Errorf("%s accepted", name)
 		}
 	}
 }

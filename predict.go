@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -45,7 +46,7 @@ func (m *Model) Features(x []float32, batch int) ([]float32, error) {
 // Predict's. Safe for concurrent use.
 func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][]float32, logits []float32, err error) {
 	if m.Config.Performer() {
-		return nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+		return nil, nil, errPerformerMaps
 	}
 	want := map[int]bool{}
 	for _, l := range layers {
@@ -71,7 +72,25 @@ func (m *Model) Outputs(x []float32, batch int) (logits, features []float32, err
 	return m.run(x, batch, nil)
 }
 
+// checkInput refuses a negative batch, or images x that do not hold batch
+// images, before a workspace for them is allocated: a large batch with a
+// short x would otherwise take the memory of the batch first.
+func (m *Model) checkInput(x []float32, batch int) error {
+	c := m.Config
+	size := c.Channels * c.ImageHeight * c.ImageWidth
+	if batch < 0 {
+		return fmt.Errorf("vit: a batch of %d images: give 0 or more", batch)
+	}
+	if size <= 0 || len(x)/size < batch {
+		return fmt.Errorf("vit: %d input values for %d images of %d×%d×%d", len(x), batch, c.Channels, c.ImageHeight, c.ImageWidth)
+	}
+	return nil
+}
+
 func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logits, features []float32, err error) {
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, nil, err
+	}
 	ws := m.workspace(batch)
 	defer m.release(ws)
 	ws.capture = capture
@@ -88,6 +107,9 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 // query/key/value projection: [batch, tokens, 3, heads, dh] per layer (what
 // nn.Attention and nn.Performer consume). Safe for concurrent use.
 func (m *Model) AttentionInputs(x []float32, batch int) ([][]float32, error) {
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, err
+	}
 	ws := m.workspace(batch)
 	defer m.release(ws)
 	qkv := make([][]float32, m.Config.Depth)
@@ -109,10 +131,13 @@ func (m *Model) AttentionInputs(x []float32, batch int) ([][]float32, error) {
 func (m *Model) AttentionGradients(x []float32, batch int, class []int) (probs, grads [][]float32, logits []float32, err error) {
 	c := m.Config
 	if c.Performer() {
-		return nil, nil, nil, fmt.Errorf("vit: attention maps need softmax attention; this model uses the Performer (switch with SetAttention)")
+		return nil, nil, nil, errPerformerMaps
 	}
 	if len(class) != batch {
 		return nil, nil, nil, fmt.Errorf("vit: %d classes for %d images", len(class), batch)
+	}
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, nil, nil, err
 	}
 	ws := m.NewWorkspace(batch, true)
 	ws.train = true
@@ -165,3 +190,7 @@ func (m *Model) restoreGrads(old [][]float32) {
 		p.Grad = old[i]
 	}
 }
+
+// errPerformerMaps is the error of the methods that read attention maps on
+// a Performer model.
+var errPerformerMaps = errors.New("vit: attention maps need softmax attention; this model uses the Performer (FAVOR+), which never forms the attention matrix: switch it with Model.SetAttention(\"softmax\", 0, seed)")

@@ -106,24 +106,49 @@ func LoadContext(ctx context.Context, path string) (*vit.Model, error) {
 	return p.Model, nil
 }
 
+// runCheckpoint returns the latest checkpoint folder of the training run
+// folder dir, as its state.json names it; "" when dir holds no state.json
+// (it is no run folder). A state.json that cannot be read, or that names no
+// checkpoint inside dir, is an error naming the file.
+func runCheckpoint(dir string) (string, error) {
+	file := filepath.Join(dir, RunStateFile)
+	b, err := readConfig(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("loading model: %w", err)
+	}
+	var run struct {
+		Checkpoint string `json:"checkpoint"`
+	}
+	if err := json.Unmarshal(b, &run); err != nil {
+		return "", fmt.Errorf("loading model: %s is corrupt (%v): load one of the run's checkpoint folders (%s) instead", file, err, filepath.Join(dir, "ckpt-*"))
+	}
+	if run.Checkpoint == "" || !filepath.IsLocal(run.Checkpoint) {
+		return "", fmt.Errorf("loading model: %s names no checkpoint folder inside the run (%q): load one of the run's checkpoint folders (%s) instead", file, run.Checkpoint, filepath.Join(dir, "ckpt-*"))
+	}
+	return filepath.Join(dir, run.Checkpoint), nil
+}
+
 // loadVit reads a model saved by Save.
 func loadVit(ctx context.Context, path string) (*vit.Model, error) {
-	weights := path
+	weights, ckpt := path, ""
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	} else if st.IsDir() {
 		weights = filepath.Join(path, WeightsFile)
-		if b, err := readConfig(filepath.Join(path, RunStateFile)); err == nil {
-			var run struct {
-				Checkpoint string `json:"checkpoint"`
-			}
-			if json.Unmarshal(b, &run) == nil && run.Checkpoint != "" && filepath.IsLocal(run.Checkpoint) {
-				weights = filepath.Join(path, run.Checkpoint, WeightsFile)
-			}
+		if ckpt, err = runCheckpoint(path); err != nil {
+			return nil, err
+		} else if ckpt != "" {
+			weights = filepath.Join(ckpt, WeightsFile)
 		}
 	}
 	f, err := safetensors.Open(weights)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && ckpt != "" {
+			return nil, fmt.Errorf("loading model: the run folder %s names the checkpoint %s, which has no %s", path, ckpt, WeightsFile)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("loading model: %s has no %s (is it a vit model folder?)", path, WeightsFile)
 		}

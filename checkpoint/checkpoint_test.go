@@ -91,16 +91,31 @@ func TestLoadErrors(t *testing.T) {
 	}
 	junk := filepath.Join(dir, "junk.safetensors")
 	os.WriteFile(junk, []byte("not a checkpoint at all"), 0o644)
+	// Training run folders whose state.json is damaged or names a missing
+	// checkpoint: said so, not "no model.safetensors".
+	runFolder := func(name, state string) string {
+		d := filepath.Join(dir, name)
+		Save(filepath.Join(d, "ckpt-0000001"), m)
+		os.WriteFile(filepath.Join(d, RunStateFile), []byte(state), 0o644)
+		return d
+	}
 	for _, tc := range []struct{ path, want string }{
 		{filepath.Join(dir, "absent"), "no such file"},
 		{dir, "no model.safetensors"},
 		{bad, `tensor "head.weight" has shape [8 3], the model expects [3 8]`},
 		{junk, "loading model"},
+		{runFolder("corrupt", `{"checkpoint": `), "state.json is corrupt"},
+		{runFolder("nameless", `{}`), "state.json names no checkpoint"},
+		{runFolder("outside", `{"checkpoint": "../bad"}`), "state.json names no checkpoint"},
+		{runFolder("missing", `{"checkpoint": "ckpt-0000009"}`), "ckpt-0000009, which has no model.safetensors"},
 	} {
 		_, err := Load(tc.path)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load(%s) error = %v, want it to contain %q", tc.path, err, tc.want)
 		}
+	}
+	if _, err := Load(runFolder("good", `{"checkpoint": "ckpt-0000001"}`)); err != nil {
+		t.Errorf("Load of a run folder: %v", err)
 	}
 }
 

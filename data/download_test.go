@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vitgo/vit/internal/offline"
 )
@@ -254,6 +255,55 @@ func TestDefaultClientOffline(t *testing.T) {
 	}
 	if got := offline.Take(); len(got) != 1 || got[0] != "192.0.2.1:80" {
 		t.Fatalf("guard recorded %v", got)
+	}
+	noLeftovers(t, dir)
+}
+
+// TestDownloadCancelledMidway: a download whose context is cancelled while
+// the body streams in (Ctrl-C in vit) stops with context.Canceled and
+// removes its partial file.
+func TestDownloadCancelledMidway(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		select { // the rest never comes before the client gives up
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- downloadFile(ctx, NewHTTPClient(), srv.URL+"/f.gz", filepath.Join(dir, "f.gz"), remoteFile{Name: "f.gz"})
+	}()
+	// Wait for the partial file to hold the first bytes, then interrupt.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+		if len(parts) == 1 {
+			if st, err := os.Stat(parts[0]); err == nil && st.Size() == 1000 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no partial file of 1000 bytes after 10 s: %v", parts)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled midway: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the download went on for 10 s after its context was cancelled")
 	}
 	noLeftovers(t, dir)
 }

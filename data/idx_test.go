@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -191,5 +192,21 @@ func TestDatasetSubsetSplitValidate(t *testing.T) {
 	bad.Pixels = d.Pixels[1:]
 	if err := bad.Validate(); err == nil {
 		t.Error("Validate accepted short Pixels")
+	}
+}
+
+// A folder whose training and test IDX files are both broken gets one
+// error on one line (the two splits decode concurrently; their errors were
+// joined with a newline).
+func TestIDXDirErrorIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("not an IDX file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := loadIDXDir(dir, nil)
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("broken train and test files: %q, want one line", err)
 	}
 }

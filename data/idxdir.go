@@ -1,7 +1,6 @@
 package data
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,7 +62,10 @@ func loadIDXDir(dir string, classes []string) (train, test *Dataset, err error) 
 	}()
 	train, err = readIDXPair(paths[0], paths[1], len(classes))
 	<-done
-	if err = errors.Join(err, testErr); err != nil {
+	if err == nil {
+		err = testErr // one error, one line: the training split's first
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if train.H != test.H || train.W != test.W {

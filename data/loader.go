@@ -269,10 +269,11 @@ func (l *Loader) get() *Batch {
 	default:
 	}
 	size := l.d.ImageSize()
+	rows := min(l.bs, l.d.N) // no batch holds more images than the dataset
 	return &Batch{
-		X:      make([]float32, l.bs*size),
-		Labels: make([]int, l.bs),
-		Index:  make([]int, l.bs),
+		X:      make([]float32, rows*size),
+		Labels: make([]int, rows),
+		Index:  make([]int, rows),
 		l:      l,
 	}
 }

@@ -57,6 +57,12 @@ func TestLoaderPlain(t *testing.T) {
 	if n := len(collect(l, 0, 0)); n != 4 || l.NumBatches() != 4 {
 		t.Fatalf("DropLast: %d batches", n)
 	}
+	// A batch size beyond the dataset allocates the dataset's images, not
+	// the batch's: 2⁴⁰ images would take petabytes.
+	l = NewLoader(d, 1<<40, LoaderOptions{})
+	if bs := collect(l, 0, 0); len(bs) != 1 || bs[0].B != 23 || len(bs[0].X) != 23*24 {
+		t.Fatalf("batch 2⁴⁰: %d batches", len(bs))
+	}
 }
 
 func TestLoaderDeterminism(t *testing.T) {

@@ -161,7 +161,7 @@ func (s *idxSource) load(ctx context.Context, client *http.Client, dir string, d
 	for i, f := range s.files {
 		names[i] = f.Name
 	}
-	return nil, nil, fmt.Errorf("data: %s not found (looked in %s) and the download failed: %w\n"+
-		"Download %s from %s into one of those directories, or set VIT_DATA to a directory holding a %s/ sub-directory with them",
+	return nil, nil, fmt.Errorf("data: %s not found (looked in %s) and the download failed: %w; "+
+		"download %s from %s into one of those directories, or set VIT_DATA to a directory holding a %s/ sub-directory with them",
 		s.name, strings.Join(s.searchDirs(), ", "), err, strings.Join(names, ", "), s.baseURL, s.name)
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -48,6 +49,9 @@ type EvalOptions struct {
 // ctx before each batch and reports its progress.
 func EvaluateContext(ctx context.Context, m *vit.Model, d *data.Dataset, o EvalOptions) (Metrics, error) {
 	c := m.Config
+	if d == nil || d.N == 0 {
+		return Metrics{}, errors.New("evaluation: the dataset is empty")
+	}
 	if err := checkShapes(c, d); err != nil {
 		return Metrics{}, err
 	}

@@ -40,4 +40,18 @@ func TestEvaluateContext(t *testing.T) {
 	if _, err := EvaluateContext(context.Background(), m, test, EvalOptions{}); err == nil {
 		t.Error("batch 0 accepted")
 	}
+	// An empty or missing dataset is an error, not a panic in the loader; a
+	// batch beyond the dataset evaluates it in one batch of its size.
+	for _, d := range []*data.Dataset{nil, test.Subset(nil)} {
+		if _, err := EvaluateContext(context.Background(), m, d, EvalOptions{Batch: 64}); err == nil {
+			t.Errorf("an empty dataset (%v) evaluated", d)
+		}
+	}
+	whole, _ := Evaluate(m, test, test.N)
+	if got, err := EvaluateContext(context.Background(), m, test, EvalOptions{Batch: 1 << 40}); err != nil || !reflect.DeepEqual(got, whole) {
+		t.Errorf("batch 2⁴⁰: %+v (%v), want %+v", got, err, whole)
+	}
+	if f, err := Features(context.Background(), m, test.Subset(nil)); err != nil || len(f) != 0 {
+		t.Errorf("features of no images: %v (%v), want none", f, err)
+	}
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -17,7 +18,7 @@ import (
 type FewShotOptions struct {
 	Shots      []int   // images per class of each setting, e.g. 1, 5, 10
 	Trials     int     // random draws of the shots per setting
-	L2         float64 // ridge regularisation λ
+	L2         float64 // ridge regularisation λ > 0
 	TestImages int     // test images to score, spread evenly over the test set; 0: all
 	Seed       uint64  // seed of the draws
 	// Progress, if not nil, is called as images are embedded: done of
@@ -43,6 +44,15 @@ type FewShotResult struct {
 func FewShot(ctx context.Context, m *vit.Model, trainSet, testSet *data.Dataset, o FewShotOptions) ([]FewShotResult, int, error) {
 	if len(o.Shots) == 0 || o.Trials < 1 {
 		return nil, 0, fmt.Errorf("few-shot: give at least one shot count and one trial (got %v shots, %d trials)", o.Shots, o.Trials)
+	}
+	if !(o.L2 > 0 && o.L2 <= math.MaxFloat64) { // NaN fails every comparison
+		return nil, 0, fmt.Errorf("few-shot: the ridge regularisation λ must be a positive number, got %g", o.L2)
+	}
+	if o.TestImages < 0 {
+		return nil, 0, fmt.Errorf("few-shot: %d test images; give 0 (all) or more", o.TestImages)
+	}
+	if trainSet == nil || testSet == nil || trainSet.N == 0 || testSet.N == 0 {
+		return nil, 0, errors.New("few-shot: the training and the test set must both hold images")
 	}
 	maxShots := 0
 	for _, k := range o.Shots {
@@ -130,8 +140,8 @@ func className(names []string, i int) string {
 }
 
 // Features returns m's pre-head features of every image of d, normalised
-// with the model's Mean and Std: [d.N, Dim]. ctx is checked between
-// batches.
+// with the model's Mean and Std: [d.N, Dim] (empty for an empty d). ctx is
+// checked between batches.
 func Features(ctx context.Context, m *vit.Model, d *data.Dataset) ([]float32, error) {
 	return features(ctx, m, d, nil)
 }
@@ -140,6 +150,12 @@ func Features(ctx context.Context, m *vit.Model, d *data.Dataset) ([]float32, er
 // embedded so far after each batch.
 func features(ctx context.Context, m *vit.Model, d *data.Dataset, progress func(done int)) ([]float32, error) {
 	c := m.Config
+	if d == nil {
+		return nil, errors.New("features: no dataset (nil)")
+	}
+	if d.N == 0 {
+		return []float32{}, nil
+	}
 	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
 		return nil, fmt.Errorf("dataset %s has %d×%d×%d images, the model expects %d×%d×%d (adapt the model with vit convert --image, or fine-tune it)",
 			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"testing"
 
@@ -66,9 +67,17 @@ func TestFewShotMatchesCLI(t *testing.T) {
 	if _, _, err := FewShot(ctx, m, trainSet, testSet, FewShotOptions{Shots: []int{1}, Trials: 1, L2: 1}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
-	for _, o := range []FewShotOptions{{Trials: 1}, {Shots: []int{0}, Trials: 1}, {Shots: []int{1}}, {Shots: []int{10000}, Trials: 1}} {
+	for _, o := range []FewShotOptions{{Trials: 1, L2: 1}, {Shots: []int{0}, Trials: 1, L2: 1}, {Shots: []int{1}, L2: 1}, {Shots: []int{10000}, Trials: 1, L2: 1},
+		{Shots: []int{1}, Trials: 1, L2: math.NaN()}, {Shots: []int{1}, Trials: 1, L2: -1}, {Shots: []int{1}, Trials: 1, L2: math.Inf(1)},
+		{Shots: []int{1}, Trials: 1}, {Shots: []int{1}, Trials: 1, L2: 1, TestImages: -5}} {
 		if _, _, err := FewShot(context.Background(), m, trainSet, testSet, o); err == nil {
 			t.Errorf("%+v accepted", o)
+		}
+	}
+	ok := FewShotOptions{Shots: []int{1}, Trials: 1, L2: 1}
+	for _, sets := range [][2]*data.Dataset{{nil, testSet}, {trainSet, nil}, {trainSet.Subset(nil), testSet}, {trainSet, testSet.Subset(nil)}} {
+		if _, _, err := FewShot(context.Background(), m, sets[0], sets[1], ok); err == nil {
+			t.Errorf("FewShot on %v and %v: no error", sets[0], sets[1])
 		}
 	}
 }

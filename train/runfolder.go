@@ -120,10 +120,15 @@ func fingerprint(d *data.Dataset) string {
 	return fmt.Sprintf("%d images %d×%d×%d, %d classes, fnv64a %016x", d.N, d.C, d.H, d.W, len(d.Classes), h.Sum64())
 }
 
-// checkFolder refuses to start a new run in a folder that holds one.
+// checkFolder refuses to start a new run in a folder that holds one, or
+// that cannot be written (atomicfile.CheckDir: a file, a folder under a
+// file).
 func checkFolder(dir string) error {
 	if dir == "" {
 		return nil
+	}
+	if err := atomicfile.CheckDir(dir); err != nil {
+		return fmt.Errorf("run folder: %w", err)
 	}
 	_, err := os.Stat(filepath.Join(dir, stateFile))
 	old, _ := filepath.Glob(filepath.Join(dir, ckptPrefix+"*"))
@@ -158,7 +163,29 @@ func readState(dir string) (state, error) {
 	if len(st.Kept) == 0 || st.Kept[len(st.Kept)-1] != st.Dir {
 		st.Kept = []string{st.Dir} // a folder from before Kept
 	}
+	if err := st.check(); err != nil {
+		return st, fmt.Errorf("resuming %s: corrupt %s: %w", dir, stateFile, err)
+	}
 	return st, nil
+}
+
+// check refuses a state no run writes: a checkpoint folder that is not
+// the one of Step, kept checkpoints that are not checkpoint folders of the
+// run at or before Step (pruning removes them: a path outside the run must
+// never be among them), negative counts. Options are checked by Resume.
+func (st state) check() error {
+	if n, ok := checkpointStep(st.Dir); !ok || n != st.Step {
+		return fmt.Errorf("step %d, checkpoint %q: the checkpoint of step %d is %s", st.Step, st.Dir, st.Step, checkpointName(max(st.Step, 0)))
+	}
+	for _, k := range st.Kept {
+		if n, ok := checkpointStep(k); !ok || n > st.Step || filepath.Base(k) != k {
+			return fmt.Errorf("kept checkpoint %q is not a checkpoint folder of the run at or before step %d", k, st.Step)
+		}
+	}
+	if st.Images < 0 || !(st.WallS >= 0) || st.MetricsBytes != nil && *st.MetricsBytes < 0 {
+		return fmt.Errorf("negative counts: %d images, %g s, metrics log of %d bytes", st.Images, st.WallS, *cmp.Or(st.MetricsBytes, new(int64)))
+	}
+	return nil
 }
 
 // RunOptions returns the options of the run in the folder dir, as Resume
@@ -187,8 +214,10 @@ func killedEarly(dir string) bool {
 // Resume reopens the run folder dir and returns a trainer that continues it
 // with the same recipe, data order and random streams, from its latest
 // checkpoint (which may lie in the middle of an epoch). trainSet must be
-// the dataset the run trains on. A folder without a checkpoint yet gives
-// an error wrapping ErrNoCheckpoint.
+// the dataset the run trains on; a run that trains on it resized (vit
+// finetune at another resolution) is given it at its own size, and Resume
+// resizes it, and testSet, to the model's input. A folder without a
+// checkpoint yet gives an error wrapping ErrNoCheckpoint.
 func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	st, err := readState(dir)
 	if err != nil {
@@ -197,14 +226,15 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	if st.Options.Replicas == 0 {
 		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
 	}
-	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
-		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
-			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
-	}
 	ckpt := filepath.Join(dir, st.Dir)
 	m, err := checkpoint.Load(ckpt)
 	if err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
+	}
+	trainSet, testSet = resizeTo(m.Config, trainSet, testSet)
+	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
+		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
+			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
 	}
 	t, err := newTrainer(m, trainSet, testSet, st.Options, dir)
 	if err != nil {
@@ -233,6 +263,22 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 	}
 	removeOrphans(dir, st)
 	return t, nil
+}
+
+// resizeTo returns trainSet and testSet resized to the input of a model of
+// config c (Dataset.Resized) when their images have c's channels but
+// another size, as for a model fine-tuned at another resolution; otherwise
+// it returns them as they are. Resume then checks the resized set against
+// the run's fingerprint, so a resize never passes for other data.
+func resizeTo(c vit.Config, trainSet, testSet *data.Dataset) (*data.Dataset, *data.Dataset) {
+	if trainSet == nil || trainSet.C != c.Channels || trainSet.H == c.ImageHeight && trainSet.W == c.ImageWidth {
+		return trainSet, testSet
+	}
+	trainSet = trainSet.Resized(c.ImageHeight, c.ImageWidth)
+	if testSet != nil && testSet.C == c.Channels {
+		testSet = testSet.Resized(c.ImageHeight, c.ImageWidth)
+	}
+	return trainSet, testSet
 }
 
 // removeOrphans deletes what a session killed while saving leaves behind:

@@ -369,6 +369,15 @@ func TestRunFolderGuards(t *testing.T) {
 	if m := metricsOf(t, early); len(m) != 1 || m[0]["step"] != 1.0 || m[0]["loss"] == nil {
 		t.Fatalf("the new run's log holds %v, want its own first step only", m)
 	}
+
+	// A run folder that cannot be made is refused by New, before any training.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, out := range []string{file, filepath.Join(file, "run")} {
+		if _, err := New(tinyModel(t, train, 1), train, test, o, out); err == nil || !strings.Contains(err.Error(), out) {
+			t.Errorf("a new run into %s: %v, want a refusal naming it", out, err)
+		}
+	}
 }
 
 func TestParseInterval(t *testing.T) {
@@ -406,5 +415,63 @@ func TestEmptySets(t *testing.T) {
 	}
 	if _, err := New(tinyModel(t, train, 1), train.Subset(nil), test, o, ""); err == nil {
 		t.Fatal("an empty training set gave no error")
+	}
+}
+
+// Resume refuses a state.json no run writes, naming it, before it trains or
+// prunes anything: a checkpoint that is not the one of the step (a negative
+// step trained at a learning rate of −Inf), kept checkpoints outside the
+// run (pruning would delete them), negative counts, an augmentation the
+// loader panics on.
+func TestResumeRefusesCorruptState(t *testing.T) {
+	train, test, o := killSetup(t)
+	o.Epochs, o.Mix = 1, data.Mix{}
+	dir := filepath.Join(t.TempDir(), "run")
+	tr, err := New(tinyModel(t, train, 1), train, test, o, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(filepath.Dir(dir), "victim")
+	os.MkdirAll(victim, 0o755)
+	good, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	for name, mutate := range map[string]func(st map[string]any){
+		"negative step":   func(st map[string]any) { st["step"] = -5 },
+		"step past ckpt":  func(st map[string]any) { st["step"] = 50 },
+		"kept outside":    func(st map[string]any) { st["checkpoints"] = []string{"../victim", st["checkpoint"].(string)} },
+		"kept later":      func(st map[string]any) { st["checkpoints"] = []string{checkpointName(99), st["checkpoint"].(string)} },
+		"negative images": func(st map[string]any) { st["images"] = -1 },
+		"negative log":    func(st map[string]any) { st["metrics_bytes"] = -10 },
+		"negative pad": func(st map[string]any) {
+			st["options"].(map[string]any)["augment"] = map[string]any{"PadCrop": -3}
+		},
+		"erasing 5": func(st map[string]any) {
+			st["options"].(map[string]any)["augment"] = map[string]any{"RandomErasing": 5}
+		},
+	} {
+		var st map[string]any
+		if err := json.Unmarshal(good, &st); err != nil {
+			t.Fatal(err)
+		}
+		mutate(st)
+		b, _ := json.Marshal(st)
+		os.WriteFile(filepath.Join(dir, stateFile), b, 0o644)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: panic %v", name, p)
+				}
+			}()
+			r, err := Resume(dir, train, test)
+			if err == nil {
+				_, err = r.Run(context.Background())
+				t.Errorf("%s: resumed (run: %v), want a refusal", name, err)
+			}
+		}()
+		if _, err := os.Stat(victim); err != nil {
+			t.Fatalf("%s: a folder outside the run was removed", name)
+		}
 	}
 }

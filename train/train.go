@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -101,8 +102,22 @@ func (o Options) Validate() error {
 		return errors.New("give a positive number of epochs or steps")
 	case o.Optimizer != "adamw" && o.Optimizer != "sgd":
 		return fmt.Errorf("optimizer must be adamw or sgd, got %q", o.Optimizer)
-	case o.LR <= 0:
-		return fmt.Errorf("learning rate must be positive, got %g", o.LR)
+	case !(o.LR > 0 && o.LR <= math.MaxFloat32): // NaN fails every comparison
+		return fmt.Errorf("learning rate must be a positive number, got %g", o.LR)
+	case !within(float64(o.MinLR), 0, math.MaxFloat32):
+		return fmt.Errorf("the final learning rate must be a number ≥ 0, got %g", o.MinLR)
+	case !within(float64(o.WeightDecay), 0, math.MaxFloat32):
+		return fmt.Errorf("weight decay must be a number ≥ 0, got %g", o.WeightDecay)
+	case !within(float64(o.Momentum), 0, 1) || o.Momentum == 1:
+		return fmt.Errorf("momentum must be in [0, 1), got %g", o.Momentum)
+	case !within(o.ClipNorm, 0, math.MaxFloat64):
+		return fmt.Errorf("the gradient clipping norm must be a number ≥ 0 (0: none), got %g", o.ClipNorm)
+	case !within(float64(o.LabelSmoothing), 0, 1) || o.LabelSmoothing == 1:
+		return fmt.Errorf("label smoothing must be in [0, 1), got %g", o.LabelSmoothing)
+	case o.Augment.PadCrop < 0 || !within(float64(o.Augment.RandomErasing), 0, 1):
+		return fmt.Errorf("augmentation: padding must be 0 or more pixels and the erasing probability in [0, 1], got %d and %g", o.Augment.PadCrop, o.Augment.RandomErasing)
+	case o.WarmupSteps < 0 || o.EvalBatch < 0 || o.LogEvery < 0:
+		return fmt.Errorf("warm-up steps, evaluation batch and log interval must be 0 or more, got %d, %d, %d", o.WarmupSteps, o.EvalBatch, o.LogEvery)
 	case o.MixOffEpoch < 0:
 		return fmt.Errorf("mix-off epoch must be 0 (never) or more, got %d", o.MixOffEpoch)
 	case o.ValidationSize < 0:
@@ -116,6 +131,9 @@ func (o Options) Validate() error {
 	}
 	return o.Mix.Validate()
 }
+
+// within reports whether lo ≤ v ≤ hi; NaN is within nothing.
+func within(v, lo, hi float64) bool { return v >= lo && v <= hi }
 
 // StepStats describe one optimizer step.
 type StepStats struct {
@@ -254,8 +272,12 @@ func newOptimizer(o Options) optim.Optimizer {
 
 func checkShapes(c vit.Config, d *data.Dataset) error {
 	if d.C != c.Channels || d.H != c.ImageHeight || d.W != c.ImageWidth {
-		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: set --image/--channels to match",
-			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels)
+		fix := "resize the data to the model's input (data.Dataset.Resized)"
+		if d.C != c.Channels {
+			fix = "give data with the model's channels"
+		}
+		return fmt.Errorf("dataset %s has %d×%d images with %d channels, the model expects %d×%d with %d: %s",
+			d.Name, d.H, d.W, d.C, c.ImageHeight, c.ImageWidth, c.Channels, fix)
 	}
 	for i, y := range d.Labels {
 		if y < 0 || y >= c.Classes {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,5 +233,31 @@ func TestMixOffEpoch(t *testing.T) {
 	}
 	if (Options{Batch: 1, Epochs: 1, Optimizer: "adamw", LR: 1, MixOffEpoch: -1}).Validate() == nil {
 		t.Error("a negative mix-off epoch is accepted")
+	}
+}
+
+// Options.Validate refuses NaN, infinite and out-of-range numbers, which
+// would otherwise train silently on NaN (a NaN learning rate passed "≤ 0").
+func TestOptionsRefuseNonFinite(t *testing.T) {
+	good := Options{Batch: 1, Epochs: 1, Optimizer: "sgd", LR: 1, MinLR: 1e-5, Momentum: 0.9, ClipNorm: 1, LabelSmoothing: 0.1, WarmupSteps: 5}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for name, bad := range map[string]func(o *Options){
+		"LR NaN": func(o *Options) { o.LR = nan }, "LR Inf": func(o *Options) { o.LR = inf },
+		"MinLR NaN": func(o *Options) { o.MinLR = nan }, "MinLR -1": func(o *Options) { o.MinLR = -1 },
+		"WeightDecay NaN": func(o *Options) { o.WeightDecay = nan }, "WeightDecay -1": func(o *Options) { o.WeightDecay = -1 },
+		"Momentum NaN": func(o *Options) { o.Momentum = nan }, "Momentum 1": func(o *Options) { o.Momentum = 1 },
+		"ClipNorm NaN": func(o *Options) { o.ClipNorm = math.NaN() }, "ClipNorm -1": func(o *Options) { o.ClipNorm = -1 },
+		"LabelSmoothing NaN": func(o *Options) { o.LabelSmoothing = nan }, "LabelSmoothing 1": func(o *Options) { o.LabelSmoothing = 1 },
+		"WarmupSteps -1": func(o *Options) { o.WarmupSteps = -1 }, "EvalBatch -1": func(o *Options) { o.EvalBatch = -1 },
+		"LogEvery -1": func(o *Options) { o.LogEvery = -1 },
+	} {
+		o := good
+		bad(&o)
+		if o.Validate() == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package viz
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -50,6 +51,11 @@ func (r EpochRecord) HeldOut() (loss, accuracy float64, name string) {
 type RunMetrics struct {
 	Steps  []StepRecord  `json:"steps"`
 	Epochs []EpochRecord `json:"epochs"`
+	// Skipped counts the lines that are not records (not a JSON object, or
+	// a step or epoch record with fields of the wrong type); FirstSkipped
+	// is the 1-based number of the first of them, 0 when none is.
+	Skipped      int `json:"skipped,omitempty"`
+	FirstSkipped int `json:"first_skipped,omitempty"`
 }
 
 // MetricsFile is the metrics log's name inside a run folder.
@@ -58,7 +64,8 @@ const MetricsFile = "metrics.jsonl"
 // ReadMetrics reads the metrics log of a training run: path is the run
 // folder or the metrics.jsonl file itself. A step or epoch logged twice (a
 // run resumed from an earlier checkpoint) keeps its last record; lines that
-// are not valid JSON (such as a line cut short by a crash) are skipped.
+// are not records (such as a line cut short by a crash) are skipped and
+// counted in Skipped.
 func ReadMetrics(path string) (*RunMetrics, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, MetricsFile)
@@ -70,33 +77,49 @@ func ReadMetrics(path string) (*RunMetrics, error) {
 	defer f.Close()
 	steps := map[int]StepRecord{}
 	epochs := map[int]EpochRecord{}
+	m := &RunMetrics{}
+	skip := func(n int) {
+		if m.Skipped == 0 {
+			m.FirstSkipped = n
+		}
+		m.Skipped++
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		var kind struct {
 			Type string `json:"type"`
 		}
 		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
 		if json.Unmarshal(line, &kind) != nil {
+			skip(n)
 			continue
 		}
 		switch kind.Type {
+		case "": // null, a number, or an object that is no record
+			skip(n)
 		case "step":
 			var r StepRecord
-			if json.Unmarshal(line, &r) == nil {
-				steps[r.Step] = r
+			if json.Unmarshal(line, &r) != nil {
+				skip(n)
+				continue
 			}
+			steps[r.Step] = r
 		case "epoch":
 			var r EpochRecord
-			if json.Unmarshal(line, &r) == nil {
-				epochs[r.Epoch] = r
+			if json.Unmarshal(line, &r) != nil {
+				skip(n)
+				continue
 			}
+			epochs[r.Epoch] = r
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m := &RunMetrics{}
 	for _, r := range steps {
 		m.Steps = append(m.Steps, r)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"image"
@@ -54,6 +55,42 @@ type ReportInput struct {
 	// longest part) advances: done of total images. The other stages are
 	// logged through log/slog at info level.
 	Progress func(done, total int)
+}
+
+// check refuses an input the report would draw wrongly or crash on: no
+// model, images, names or labels that do not match N, labels outside
+// [−1, classes), a confusion matrix that is not classes × classes.
+func (in ReportInput) check() error {
+	if in.Model == nil {
+		return errors.New("viz: report: no model (nil)")
+	}
+	if err := in.Rollout.Validate(); err != nil {
+		return err
+	}
+	c := in.Model.Config
+	size := c.Channels * c.ImageHeight * c.ImageWidth
+	if in.N < 0 || len(in.Images) != in.N*size {
+		return fmt.Errorf("viz: %d pixel values for %d images of %d×%d×%d", len(in.Images), in.N, c.Channels, c.ImageHeight, c.ImageWidth)
+	}
+	if in.Names != nil && len(in.Names) != in.N || in.Labels != nil && len(in.Labels) != in.N {
+		return fmt.Errorf("viz: report: %d names and %d labels for %d images: give none or one per image", len(in.Names), len(in.Labels), in.N)
+	}
+	for i, l := range in.Labels {
+		if l < -1 || l >= c.Classes {
+			return fmt.Errorf("viz: report: image %d has label %d; the model has classes 0 to %d (−1: unknown)", i, l, c.Classes-1)
+		}
+	}
+	if in.Confusion != nil {
+		if len(in.Confusion) != c.Classes {
+			return fmt.Errorf("viz: report: a confusion matrix of %d rows for %d classes", len(in.Confusion), c.Classes)
+		}
+		for i, row := range in.Confusion {
+			if len(row) != c.Classes {
+				return fmt.Errorf("viz: report: row %d of the confusion matrix has %d counts for %d classes", i, len(row), c.Classes)
+			}
+		}
+	}
+	return nil
 }
 
 // ImageReport is the rollout of one image in report.json.
@@ -123,16 +160,13 @@ type section struct {
 // self-contained report.html (images inlined as data: URIs), and returns
 // the report.
 func BuildReport(dir string, in ReportInput) (*Report, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
 	m := in.Model
 	c := m.Config
 	g := GridOf(c)
-	if err := in.Rollout.Validate(); err != nil {
-		return nil, err
-	}
 	size := c.Channels * c.ImageHeight * c.ImageWidth
-	if len(in.Images) != in.N*size {
-		return nil, fmt.Errorf("viz: %d pixel values for %d images of %d×%d×%d", len(in.Images), in.N, c.Channels, c.ImageHeight, c.ImageWidth)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

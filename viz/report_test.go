@@ -202,3 +202,71 @@ func TestReportInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// ReadMetrics keeps the records of a log with garbage lines and counts the
+// lines it skipped, from the first, so a report can say its curves leave
+// them out.
+func TestReadMetricsSkipped(t *testing.T) {
+	log := `{"type":"step","step":1,"epoch":0,"loss":2}
+garbage
+{"type":"epoch","epoch":"x"}
+
+{"type":"step","step":2,"epoch":0,"loss":1}
+[1,2]
+null
+{"type":"step","step":1e400}
+{"type":"final","step":2}
+{"type":"st`
+	path := filepath.Join(t.TempDir(), MetricsFile)
+	os.WriteFile(path, []byte(log), 0o644)
+	rm, err := ReadMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rm.Steps) != 2 || rm.Skipped != 6 || rm.FirstSkipped != 2 {
+		t.Fatalf("%d steps, %d lines skipped from line %d; want 2 steps, 6 lines skipped from line 2", len(rm.Steps), rm.Skipped, rm.FirstSkipped)
+	}
+}
+
+// BuildReport refuses, before writing anything, inputs it would draw
+// wrongly or crash on: no model, labels and names that do not match the
+// images, labels outside the classes, a ragged confusion matrix.
+func TestBuildReportRefusesBadInput(t *testing.T) {
+	m, err := vit.New(tinyConfig(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	n := 2
+	px := make([]uint8, n*c.Channels*c.ImageHeight*c.ImageWidth)
+	square := make([][]int, c.Classes)
+	for i := range square {
+		square[i] = make([]int, c.Classes)
+	}
+	for name, in := range map[string]ReportInput{
+		"no model":         {},
+		"short images":     {Model: m, Images: px[:10], N: n},
+		"negative N":       {Model: m, N: -1},
+		"labels short":     {Model: m, Images: px, N: n, Labels: []int{0}},
+		"names long":       {Model: m, Images: px, N: n, Names: []string{"a", "b", "c"}},
+		"label past":       {Model: m, Images: px, N: n, Labels: []int{0, c.Classes}},
+		"label below":      {Model: m, Images: px, N: n, Labels: []int{-2, 0}},
+		"confusion rows":   {Model: m, Confusion: square[1:]},
+		"confusion ragged": {Model: m, Confusion: append(square[1:], []int{1})},
+	} {
+		dir := filepath.Join(t.TempDir(), "report")
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: panic %v", name, p)
+				}
+			}()
+			if _, err := BuildReport(dir, in); err == nil {
+				t.Errorf("%s: a report was built", name)
+			}
+		}()
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: the refused report left %s", name, dir)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/viz"
 )
 
@@ -82,8 +83,14 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err := opt.Validate(); err != nil {
 		return err
 	}
-	m, err := checkpoint.Load(f.model)
+	if err := atomicfile.CheckDir(f.out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	m, err := checkpoint.LoadContext(cmd.Context(), f.model)
 	if err != nil {
+		return err
+	}
+	if err := needSoftmax(m, f.model); err != nil {
 		return err
 	}
 	c := m.Config
@@ -218,4 +225,13 @@ func fileLabel(labels []string, k int) string {
 		return fmt.Sprint(k)
 	}
 	return l
+}
+
+// needSoftmax refuses, before any work, a model whose attention maps
+// cannot be read: the Performer never forms its attention matrix.
+func needSoftmax(m *vit.Model, path string) error {
+	if m.Config.Performer() {
+		return fmt.Errorf("%s uses Performer attention (FAVOR+), which never forms the attention maps that rollout and the figures read: use a model with softmax attention", path)
+	}
+	return nil
 }

@@ -118,3 +118,31 @@ func TestAttentionCommand(t *testing.T) {
 		}
 	}
 }
+
+// A Performer model has no attention maps: vit attention and vit report
+// say so in one line before any work, instead of failing after the
+// rollout has started (with a hint meant for library callers).
+func TestFiguresRefusePerformer(t *testing.T) {
+	c := vit.Config{ImageHeight: 16, ImageWidth: 16, Channels: 1, Patch: 4, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32,
+		Classes: 3, Attention: "performer", Features: 8, Mean: []float32{0.5}, Std: []float32{0.25}}
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	if err := checkpoint.Save(model, m); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "a.png")
+	writeImage(t, img, 16, 16)
+	out := filepath.Join(dir, "out")
+	for _, args := range [][]string{{"attention", "--model", model, "--out", out, img}, {"report", "--model", model, "--out", out}} {
+		var so, se strings.Builder
+		code := run(args, &so, &se)
+		msg := se.String()
+		if code == 0 || !strings.Contains(msg, "uses Performer attention") || strings.Count(msg, "\n") != 1 || strings.Contains(msg, "SetAttention") {
+			t.Errorf("vit %s on a Performer model: exit %d, stderr %q", args[0], code, msg)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	if err := atomicfile.CheckWritable(out); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	m, err := loadModel(model, "", 0)
+	m, err := loadModel(cmd.Context(), model, "", 0)
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,9 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("none of the %d images could be read: %s not written", len(files), out)
 	}
 	if jsonl {
 		err = atomicfile.WriteFile(out, func(w io.Writer) error {

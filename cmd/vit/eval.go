@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -49,16 +46,21 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return usageErrorf("--dtype: %v", err)
 	}
-	m, err := loadModel(f.model, f.attention, f.features)
+	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
 	if err := m.Config.CheckMemory(f.batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
-	_, test, err := data.Open(f.data)
+	_, test, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
+	}
+	if c := m.Config; test.C == c.Channels { // a model fine-tuned at another size: the data at its size
+		if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &test); err != nil {
+			return err
+		}
 	}
 	var agree *train.Agreement
 	var ev train.Metrics
@@ -73,10 +75,8 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	}
 	if dt == kernels.F32 || f.tta == "flip" {
 		m.PackWeights(dt)
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
 		bar := console.NewBar(stderr, test.N, "evaluating")
-		ev, err = train.EvaluateContext(ctx, m, test, train.EvalOptions{Batch: f.batch, Flip: f.tta == "flip",
+		ev, err = train.EvaluateContext(cmd.Context(), m, test, train.EvalOptions{Batch: f.batch, Flip: f.tta == "flip",
 			Progress: func(done, _ int) { bar.Add(done - bar.Done()) }})
 		bar.Finish()
 		if err != nil {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -64,21 +61,24 @@ func parseShots(s string) ([]int, error) {
 func runFewshot(cmd *cobra.Command, f *fewshotFlags) error {
 	stdout := cmd.OutOrStdout()
 	shots, _ := parseShots(f.shots)
-	m, err := loadModel(f.model, "", 0)
+	m, err := loadModel(cmd.Context(), f.model, "", 0)
 	if err != nil {
 		return err
 	}
 	if err := m.Config.CheckMemory(256, false); err != nil { // train.Features embeds batches of 256
 		return err
 	}
-	trainSet, testSet, err := data.Open(f.data)
+	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	if c := m.Config; trainSet.C == c.Channels { // a model fine-tuned at another size: the data at its size
+		if err := resizeSets(cmd.ErrOrStderr(), c.ImageHeight, c.ImageWidth, &trainSet, &testSet); err != nil {
+			return err
+		}
+	}
 	var bar *console.Bar
-	results, testImages, err := train.FewShot(ctx, m, trainSet, testSet,
+	results, testImages, err := train.FewShot(cmd.Context(), m, trainSet, testSet,
 		train.FewShotOptions{Shots: shots, Trials: f.trials, L2: f.l2, TestImages: f.testImages, Seed: f.seed,
 			Progress: func(done, total int) {
 				if bar == nil {

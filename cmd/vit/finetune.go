@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,15 +18,19 @@ type finetuneFlags struct {
 	lr                                    float64
 	probe, json                           bool
 	seed                                  uint64
+	run                                   runFlags
 }
 
 func finetuneCommand() *cobra.Command {
 	var f finetuneFlags
 	cmd := &cobra.Command{
-		Use:   "finetune --model PATH [--data SPEC] [--image SIZE] [--steps N] [--linear-probe] [--out RUN]",
+		Use:   "finetune --model PATH [--data SPEC] [--image SIZE] [--steps N] [--linear-probe] [--val N] [--out RUN]",
 		Short: "fine-tune a pre-trained model on new data, at a new resolution (the paper's transfer recipe)",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runFinetune(cmd, &f) },
+		Long: `Fine-tuning writes a run folder as vit train does: validation after every epoch, checkpoints
+within epochs (--save-every, --keep), the test score at the end. Continue an interrupted
+fine-tuning with vit train --resume RUN.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runFinetune(cmd, &f) },
 	}
 	fs := cmd.Flags()
 	fl := flags{fs}
@@ -48,12 +48,17 @@ func finetuneCommand() *cobra.Command {
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.enum(&f.attention, "attention", "", attentions, "fine-tune with softmax or performer attention instead of the model's own (a softmax-trained model can be fine-tuned as a Performer)")
 	fl.count(&f.features, "features", 0, 1, "Performer random features per head, with --attention performer (default ⌊dh·ln dh⌋)")
+	f.run.register(fl)
 	return cmd
 }
 
 func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	m, err := loadModel(f.model, f.attention, f.features)
+	given := cmd.Flags().Changed
+	if err := checkRunFolder(f.out); err != nil {
+		return err
+	}
+	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
@@ -67,7 +72,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if err := at.CheckMemory(f.batch, true); err != nil {
 		return fmt.Errorf("%w (--batch, --image)", err)
 	}
-	trainSet, testSet, err := data.Open(f.data)
+	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
@@ -75,20 +80,19 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if trainSet.C != c.Channels {
 		return fmt.Errorf("dataset %s has %d channels, the model %d", trainSet.Name, trainSet.C, c.Channels)
 	}
-	size := c.ImageHeight
+	h, w := c.ImageHeight, c.ImageWidth
 	if f.image > 0 {
-		size = f.image
+		h, w = f.image, f.image
 	}
-	if size != c.ImageHeight || size != c.ImageWidth {
-		if err := checkpoint.AdaptToImage(m, size, size, f.resize); err != nil {
+	if h != c.ImageHeight || w != c.ImageWidth {
+		if err := checkpoint.AdaptToImage(m, h, w, f.resize); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "position embeddings interpolated (%s) from %d×%d to %d×%d patches\n", f.resize,
 			c.GridH(), c.GridW(), m.Config.GridH(), m.Config.GridW())
 	}
-	if trainSet.H != size || trainSet.W != size {
-		fmt.Fprintf(stderr, "resizing %s from %d×%d to %d×%d...\n", trainSet.Name, trainSet.H, trainSet.W, size, size)
-		trainSet, testSet = trainSet.Resized(size, size), testSet.Resized(size, size)
+	if err := resizeSets(stderr, h, w, &trainSet, &testSet); err != nil {
+		return err
 	}
 	// The paper's recipe: a new zero-initialised head, SGD with momentum 0.9,
 	// warm-up and cosine decay, gradient clipping at global norm 1.
@@ -96,7 +100,12 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 		return err
 	}
 	o := train.Options{Steps: f.steps, Batch: f.batch, Optimizer: "sgd", Momentum: 0.9, LR: float32(f.lr),
-		WarmupSteps: min(f.warmup, f.steps/5), ClipNorm: 1, Seed: f.seed, LogEvery: 10, LinearProbe: f.probe}
+		WarmupSteps: min(f.warmup, f.steps/5), ClipNorm: 1, Seed: f.seed, LogEvery: 10, LinearProbe: f.probe,
+		Data: dataName(f.data, trainSet)}
+	f.run.applySaving(&o, given)
+	if o.ValidationSize, err = f.run.validationSize(trainSet.N, given); err != nil {
+		return err
+	}
 	dir := f.out
 	if dir == "" {
 		dir = "runs/finetune-" + time.Now().Format("20060102-150405")
@@ -109,21 +118,7 @@ func runFinetune(cmd *cobra.Command, f *finetuneFlags) error {
 	if f.probe {
 		mode = "linear probe"
 	}
-	fmt.Fprintf(stderr, "%s on %s (%d train, %d test images), %d steps. Run folder: %s\n", mode, trainSet.Name, trainSet.N, testSet.N, f.steps, dir)
-	tr.Observer = &progress{w: stderr}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	res, err := tr.Run(ctx)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return json.NewEncoder(stdout).Encode(struct {
-			train.Result
-			Run string `json:"run"`
-		}{res, dir})
-	}
-	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) after %d steps in %s. Model: %s\n",
-		100*res.TestAccuracy, res.TestLoss, res.Steps, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), dir)
-	return nil
+	fmt.Fprintf(stderr, "%s on %s (%d train, %d validation, %d test images), %d steps. Run folder: %s\n",
+		mode, trainSet.Name, tr.Train.N, o.ValidationSize, testSet.N, f.steps, dir)
+	return runTrainer(cmd.Context(), tr, stdout, stderr, f.json)
 }

@@ -208,7 +208,9 @@ func (in *imageArgs) close() {
 }
 
 // expandImages turns an argument into image paths: a file as given, a
-// folder walked for image files (sorted).
+// folder walked for image files (sorted). A folder without any is an
+// error: a command given only such folders would otherwise do nothing and
+// succeed.
 func expandImages(a string) ([]string, error) {
 	st, err := os.Stat(a)
 	if err != nil || !st.IsDir() {
@@ -221,6 +223,22 @@ func expandImages(a string) ([]string, error) {
 		}
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%s is a folder without images (%s)", a, imageExtList())
+	}
 	sort.Strings(found)
-	return found, err
+	return found, nil
+}
+
+// imageExtList lists imageExts: ".bmp, .gif, …".
+func imageExtList() string {
+	exts := make([]string, 0, len(imageExts))
+	for e := range imageExts {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return strings.Join(exts, ", ")
 }

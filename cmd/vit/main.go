@@ -7,11 +7,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
 	"unicode/utf8"
@@ -31,16 +33,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runWithInput(args, os.Stdin, stdout, stderr)
 }
 
-// runWithInput is run with stdin as the standard input.
+// runWithInput is run with stdin as the standard input. The first
+// Ctrl-C (os.Interrupt) cancels the command's context, which stops
+// downloads, loading, training and evaluation cleanly; a second one ends
+// the process.
 func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	context.AfterFunc(ctx, stop) // after the first, Ctrl-C kills
+	return runContext(ctx, args, stdin, stdout, stderr)
+}
+
+// runContext is runWithInput under ctx: the command stops when ctx is
+// done, saying it was interrupted.
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	con := console.NewWriter(stderr) // messages start on a fresh line, after any progress bar
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(console.NewHandler(con, "vit", slog.LevelInfo)))
-	name, err := execute(args, stdin, stdout, con)
+	name, err := execute(ctx, args, stdin, stdout, con)
 	if err == nil {
 		return 0
 	}
-	if err != errUsage { // errUsage alone: the usage is already printed
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		con.Printf("%s: interrupted", name)
+	case err != errUsage: // errUsage alone: the usage is already printed
 		con.Printf("%s: %v", name, err)
 	}
 	if errors.Is(err, errUsage) {
@@ -49,12 +66,12 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	return 1
 }
 
-// execute runs the command args name and returns its error and its name
-// ("vit predict").
-func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) (string, error) {
+// execute runs the command args name under ctx (the command's
+// cmd.Context()) and returns its error and its name ("vit predict").
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (string, error) {
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if cmd == nil {
 		cmd = root
 	}

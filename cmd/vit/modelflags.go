@@ -76,27 +76,30 @@ func changed(fs *pflag.FlagSet, name string) bool {
 	return f != nil && f.Changed
 }
 
-// config builds the model configuration; image, channels and classes fall
-// back to the given defaults (a dataset's) when the flags leave them unset.
-// A configuration Validate refuses is a usage error.
+// config builds the model configuration; the image height and width,
+// channels and classes fall back to the given defaults (a dataset's, whose
+// images need not be square) when the flags leave them unset. A
+// configuration Validate refuses is a usage error.
 // tf may be nil (commands that do not train).
-func (f *modelFlags) config(tf *trainingFlags, image, channels, classes int) (vit.Config, error) {
+func (f *modelFlags) config(tf *trainingFlags, height, width, channels, classes int) (vit.Config, error) {
 	set := func(dst *int, name string, v int) {
 		if f.set(name) {
 			*dst = v
 		}
 	}
-	set(&image, "image", f.image)
+	set(&height, "image", f.image)
+	set(&width, "image", f.image)
 	set(&channels, "channels", f.channels)
 	set(&classes, "classes", f.classes)
 	var c vit.Config
 	if f.preset != "" {
 		var err error
-		if c, err = vit.Preset(f.preset, image, channels, classes); err != nil && !changed(f.fs, "patch") {
+		if c, err = vit.Preset(f.preset, height, channels, classes); err != nil && !changed(f.fs, "patch") {
 			return c, usageErrorf("--model %s: %v", f.preset, err)
 		}
+		c.ImageWidth = width
 	} else {
-		c = vit.Config{ImageHeight: image, ImageWidth: image, Channels: channels, Classes: classes,
+		c = vit.Config{ImageHeight: height, ImageWidth: width, Channels: channels, Classes: classes,
 			Patch: 4, Dim: 128, Depth: 6, Heads: 4, MLPDim: 512}
 	}
 	if f.patch > 0 {
@@ -159,5 +162,5 @@ func (f *modelFlags) standalone(tf *trainingFlags) (vit.Config, error) {
 	if f.preset != "" {
 		image, channels, classes = 224, 3, 1000
 	}
-	return f.config(tf, image, channels, classes)
+	return f.config(tf, image, image, channels, classes)
 }

@@ -36,7 +36,7 @@ func TestRecipeModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		mf.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
-		c, err := mf.config(nil, 28, 1, 10)
+		c, err := mf.config(nil, 28, 28, 1, 10)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,17 +15,15 @@ import (
 	"github.com/vitgo/vit/kernels"
 )
 
-// loadModel loads a model and optionally switches its attention (with
-// features random features per head; 0 for the default).
-func loadModel(path, attention string, features int) (*vit.Model, error) {
+// loadModel loads a model under ctx and optionally switches its attention
+// (with features random features per head; 0 for the default).
+func loadModel(ctx context.Context, path, attention string, features int) (*vit.Model, error) {
 	if path == "" {
 		return nil, usageErrorf("--model is required: a model folder, a .safetensors or .npz file, or a run folder")
 	}
 	if features > 0 && attention != "performer" {
 		return nil, usageErrorf("--features %d: random features are for --attention performer", features)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	m, err := checkpoint.LoadContext(ctx, path)
 	if err != nil {
 		return nil, err
@@ -102,7 +98,7 @@ func needArgs(what string) cobra.PositionalArgs {
 
 func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	m, err := loadModel(f.model, f.attention, f.features)
+	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/train"
 	"github.com/vitgo/vit/viz"
@@ -57,8 +59,14 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	if err := opt.Validate(); err != nil {
 		return err
 	}
-	m, err := checkpoint.Load(f.model)
+	if err := atomicfile.CheckDir(f.out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	m, err := checkpoint.LoadContext(cmd.Context(), f.model)
 	if err != nil {
+		return err
+	}
+	if err := needSoftmax(m, f.model); err != nil {
 		return err
 	}
 	c := m.Config
@@ -91,9 +99,14 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		mf.done()
 		in.N = n
 	} else {
-		_, test, err = data.Open(f.data)
+		_, test, err = data.OpenContext(cmd.Context(), nil, f.data)
 		if err != nil {
 			return err
+		}
+		if test.C == c.Channels { // a model fine-tuned at another size: the data at its size
+			if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &test); err != nil {
+				return err
+			}
 		}
 		if test.C != c.Channels || test.H != c.ImageHeight || test.W != c.ImageWidth {
 			msg := fmt.Sprintf("%s has %d×%d images with %d channel(s) but the model takes %d×%d with %d", test.Name,
@@ -129,10 +142,14 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 			fmt.Fprintf(stderr, "no training curves: %v\n", err)
 		} else {
 			in.Metrics = rm
+			if rm.Skipped > 0 {
+				slog.Warn("the metrics log has lines that are not records: the training curves leave them out",
+					"run", f.run, "lines", rm.Skipped, "first", rm.FirstSkipped)
+			}
 		}
 		if test != nil {
 			fmt.Fprintf(stderr, "evaluating on %s (%d images)\n", test.Name, test.N)
-			ev, err := train.Evaluate(m, test, f.batch)
+			ev, err := train.EvaluateContext(cmd.Context(), m, test, train.EvalOptions{Batch: f.batch})
 			if err != nil {
 				return err
 			}

@@ -65,7 +65,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if len(f.models.order) == 0 {
 		return usageErrorf("--model NAME=PATH is required: the models to serve (repeat --model for more)")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	stderr := cmd.ErrOrStderr()
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -88,12 +88,17 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	// Live from here; ready once every model is loaded, packed and warmed.
 	for _, name := range f.models.order {
 		start := time.Now()
-		m, err := loadModel(f.models.paths[name], "", 0)
+		m, err := loadModel(ctx, f.models.paths[name], "", 0)
 		if err == nil {
 			err = packWeights(m, f.dtype, stderr)
 		}
 		if err == nil {
 			err = s.Add(name, m, time.Since(start))
+		}
+		if err != nil && ctx.Err() != nil {
+			hs.Close()
+			log.Info("stopped while loading the models")
+			return nil
 		}
 		if err != nil {
 			hs.Close()
@@ -102,9 +107,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		c := m.Config
 		log.Info("model ready", "model", name, "path", f.models.paths[name], "seconds", time.Since(start).Seconds(),
 			"input", fmt.Sprintf("%dx%dx%d", c.Channels, c.ImageHeight, c.ImageWidth), "classes", c.Classes, "dim", c.Dim)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	s.SetReady(true)
 	log.Info("ready", "addr", ln.Addr().String(), "models", s.Models())

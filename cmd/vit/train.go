@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,9 +29,8 @@ type trainFlags struct {
 	seed                   uint64
 	json                   bool
 	cutmix, mixup, mixProb float64
-	mixOff, replicas, val  int
-	keep                   int
-	saveEvery              string
+	mixOff, replicas       int
+	run                    runFlags
 }
 
 func trainCommand() *cobra.Command {
@@ -65,10 +60,8 @@ func trainCommand() *cobra.Command {
 	fl.nonNegative(&f.mixup, "mixup", 0, "Mixup: α of Beta(α, α) for the blend of each image with its partner; 0 disables (default: the recipe's)")
 	fl.probability(&f.mixProb, "mix-prob", 0, "probability that a batch is mixed by CutMix or Mixup (default: the recipe's, 1)")
 	fl.count(&f.mixOff, "mix-off-epoch", 0, 0, "stop CutMix and Mixup after this many epochs, to end on whole images; 0 never stops (default: the recipe's)")
-	fl.count(&f.val, "val", 5000, 0, "training images held out (the last of each class) to score after every epoch and choose recipes on; 0 holds none out; the default holds out a tenth of a training set under 50,000 images")
 	fl.count(&f.replicas, "replicas", 0, 1, "model replicas sharing each batch, one per core (data parallelism); 1 splits every matrix product among the cores instead (default: one per core, at least 8 images each)")
-	fl.count(&f.keep, "keep", 1, 1, "checkpoints the run folder keeps, newest first; older ones are removed once a newer one is complete")
-	fl.parsed(&f.saveEvery, "save-every", "", checkInterval, []string{"0", "-5", "soon", "1ms", ""}, "save a checkpoint within an epoch every N steps (500) or every duration (10m), besides the end of every epoch; a kill loses at most that much work (default 10m)")
+	f.run.register(fl)
 	f.model.register(fs)
 	f.training.register(fs)
 	return cmd
@@ -89,7 +82,10 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if ro, err := train.RunOptions(f.resume); f.resume != "" && !given("data") && err == nil {
 		f.data = ro.Data // a resumed run trains on its own data
 	}
-	trainSet, testSet, err := data.Open(f.data)
+	if err := checkRunFolder(f.out); f.resume == "" && err != nil {
+		return err
+	}
+	trainSet, testSet, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
@@ -117,12 +113,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			if err := tr.Model.Config.CheckMemory(tr.Options.Batch, true); err != nil {
 				return fmt.Errorf("%s: %w", f.resume, err)
 			}
-			if given("save-every") {
-				tr.Options.SaveEvery, _ = train.ParseInterval(f.saveEvery)
-			}
-			if given("keep") {
-				tr.Options.Keep = f.keep
-			}
+			f.run.applySaving(&tr.Options, given)
 			fmt.Fprintf(stderr, "Resuming %s at step %d.\n", f.resume, tr.Step())
 		}
 	}
@@ -155,12 +146,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		o.Seed = f.seed
 		o.Replicas = f.replicas
-		if given("save-every") {
-			o.SaveEvery, _ = train.ParseInterval(f.saveEvery)
-		}
-		o.Keep = f.keep
+		f.run.applySaving(&o, given)
 		o.Data = dataName(f.data, trainSet)
-		o.ValidationSize = train.DefaultValidationSize(trainSet.N)
+		if o.ValidationSize, err = f.run.validationSize(trainSet.N, given); err != nil {
+			return err
+		}
 		switch f.augment {
 		case "none":
 			o.Augment = data.Augment{}
@@ -176,12 +166,6 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		if given("mixup") {
 			o.Mix.Mixup = float32(f.mixup)
-		}
-		if given("val") {
-			if f.val > trainSet.N/2 {
-				return fmt.Errorf("--val %d: hold out 0 (none) to %d of the %d training images", f.val, trainSet.N/2, trainSet.N)
-			}
-			o.ValidationSize = f.val
 		}
 		if given("mix-prob") {
 			o.Mix.Prob = float32(f.mixProb)
@@ -199,12 +183,17 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if f.model.preset == "" {
 			f.model.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
-		c, err := f.model.config(&f.training, trainSet.H, trainSet.C, len(trainSet.Classes))
+		c, err := f.model.config(&f.training, trainSet.H, trainSet.W, trainSet.C, len(trainSet.Classes))
 		if err != nil {
 			return err
 		}
 		if err := c.CheckMemory(o.Batch, true); err != nil {
 			return fmt.Errorf("%s: %w (--batch)", describe(c), err)
+		}
+		if c.Channels == trainSet.C { // --image: the data at the model's size
+			if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &trainSet, &testSet); err != nil {
+				return err
+			}
 		}
 		m, err := vit.New(c, f.seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
@@ -221,31 +210,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			describe(c), float64(m.NumParams())/1e6, float64(c.FLOPs())/1e6, trainSet.Name, tr.Train.N, o.ValidationSize, testSet.N,
 			plural(tr.Options.Replicas, "model replica"), dir)
 	}
-	bar := &progress{w: stderr}
-	tr.Observer = bar
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	res, err := tr.Run(ctx)
-	bar.finish()
-	if err == context.Canceled {
-		fmt.Fprintf(stderr, "Interrupted at step %d; state saved. Continue with: vit train --resume %s\n", res.Steps, tr.Out)
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return json.NewEncoder(stdout).Encode(struct {
-			train.Result
-			Run string `json:"run"`
-		}{res, tr.Out})
-	}
-	if res.Split.Validation > 0 {
-		fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f, %d held-out training images)\n", 100*res.ValAccuracy, res.ValLoss, res.Split.Validation)
-	}
-	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f, final model, %d test images) after %d steps (%.1f epochs) in %s, %.0f images/s. Model: %s\n",
-		100*res.TestAccuracy, res.TestLoss, res.Split.TestImages, res.Steps, res.Epochs, time.Duration(res.WallS*float64(time.Second)).Round(time.Second), res.ImagesPerS, tr.Out)
-	return nil
+	return runTrainer(cmd.Context(), tr, stdout, stderr, f.json)
 }
 
 func describe(c vit.Config) string {
@@ -316,12 +281,4 @@ func dataName(spec string, d *data.Dataset) string {
 		return abs
 	}
 	return spec
-}
-
-// checkInterval checks a --save-every value (train.ParseInterval).
-func checkInterval(s string) error {
-	if _, err := train.ParseInterval(s); err != nil {
-		return errors.New("must be a step count ≥ 1 (500) or a duration ≥ 1s (10m, 90s)")
-	}
-	return nil
 }

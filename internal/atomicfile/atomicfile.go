@@ -104,6 +104,48 @@ func CheckWritable(path string) error {
 	return nil
 }
 
+// CheckDir reports, before any long work, whether files could be written
+// into the folder dir: dir is a folder that takes a new file, or does not
+// exist yet and could be created (its nearest existing parent is a folder
+// that takes a new entry). It creates nothing that it leaves behind. The
+// error names dir and says what is wrong.
+func CheckDir(dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	probe := dir // the nearest folder that exists: dir or a parent
+	for {
+		st, err := os.Stat(probe)
+		if err == nil {
+			if !st.IsDir() {
+				if probe == dir {
+					return fmt.Errorf("%s is a file: name a folder", dir)
+				}
+				return fmt.Errorf("cannot create the folder %s: %s is a file", dir, probe)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cannot write into %s: %w", dir, err)
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			return fmt.Errorf("cannot create the folder %s: %w", dir, err)
+		}
+		probe = parent
+	}
+	f, err := os.CreateTemp(probe, ".vit-check*")
+	if err != nil {
+		if probe == dir {
+			return fmt.Errorf("cannot write into %s: %w", dir, err)
+		}
+		return fmt.Errorf("cannot create the folder %s: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 // SyncDir fsyncs the directory dir so that the creation, renaming or
 // removal of its entries is durable. Platforms that cannot open or sync
 // directories are tolerated.

@@ -173,3 +173,32 @@ func TestCheckWritable(t *testing.T) {
 		t.Errorf("CheckWritable left %v", names)
 	}
 }
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, good := range []string{dir, filepath.Join(dir, "new"), filepath.Join(dir, "new", "deeper")} {
+		if err := CheckDir(good); err != nil {
+			t.Errorf("CheckDir(%s): %v", good, err)
+		}
+	}
+	for _, bad := range []string{file, filepath.Join(file, "out"), filepath.Join(file, "out", "deeper")} {
+		if err := CheckDir(bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("CheckDir(%s) = %v, want an error naming it", bad, err)
+		}
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("CheckDir left %v", names)
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		for _, bad := range []string{ro, filepath.Join(ro, "out")} {
+			if err := CheckDir(bad); err == nil || !strings.Contains(err.Error(), bad) {
+				t.Errorf("CheckDir(%s) = %v, want an error naming it", bad, err)
+			}
+		}
+		os.Chmod(ro, 0o755)
+	}
+}
