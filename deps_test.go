@@ -8,14 +8,14 @@ import (
 	"testing"
 )
 
-// A program that only wants labels imports vit (and imageio, checkpoint)
-// without the plotting stack of package viz.
+// A program that only wants labels imports vit (and imageio, checkpoint,
+// serve) without the plotting stack of package viz.
 func TestNoPlotDependency(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	for _, pkg := range []string{".", "./imageio", "./checkpoint"} {
+	for _, pkg := range []string{".", "./imageio", "./checkpoint", "./serve"} {
 		out, err := exec.Command(goTool, "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
