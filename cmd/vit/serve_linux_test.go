@@ -159,7 +159,12 @@ func TestServe(t *testing.T) {
 		resp.Body.Close()
 		inFlight <- resp.StatusCode
 	}()
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(scrape(t, url), "vit_serve_in_flight_requests 1"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -193,4 +198,16 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(log, `"msg":"draining`) || !strings.Contains(log, `"msg":"stopped"`) || !strings.Contains(log, `"status":503`) {
 		t.Errorf("log:\n%s", log)
 	}
+}
+
+// scrape returns the server's metrics.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
