@@ -304,6 +304,34 @@ func pngOf(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
+// multipartType is the Content-Type of multipartOf's bodies.
+const multipartType = "multipart/form-data; boundary=b0undary"
+
+// multipartOf holds each of parts as an "image" part.
+func multipartOf(t testing.TB, parts ...[]byte) []byte {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if err := mw.SetBoundary("b0undary"); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range parts {
+		w, _ := mw.CreateFormFile("image", fmt.Sprintf("%d.png", i))
+		w.Write(p)
+	}
+	mw.Close()
+	return buf.Bytes()
+}
+
+// TestTimeouts: slow clients cannot hold connections.
+func TestTimeouts(t *testing.T) {
+	hs := NewHTTPServer(http.NotFoundHandler(), Options{Timeout: 7 * time.Second})
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadHeaderTimeout > 30*time.Second || hs.IdleTimeout <= 0 ||
+		hs.ReadTimeout != 7*time.Second || hs.WriteTimeout < hs.ReadTimeout || hs.MaxHeaderBytes <= 0 {
+		t.Errorf("http.Server timeouts: header %v, idle %v, read %v, write %v, header bytes %d",
+			hs.ReadHeaderTimeout, hs.IdleTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.MaxHeaderBytes)
+	}
+}
+
 // TestErrors checks every error status, each answered as {"error": ...}.
 func TestErrors(t *testing.T) {
 	_, url := testServer(t, Options{MaxBody: 64 << 10, MaxPixels: 100 * 100})
@@ -333,6 +361,14 @@ func TestErrors(t *testing.T) {
 		{"v2 bad output", "POST", "/v2/models/tiny/infer", "application/json",
 			[]byte(`{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":[1]}],"outputs":[{"name":"x"}]}`), 400, `no output "x"`},
 		{"v2 unknown model", "GET", "/v2/models/nope", "", nil, 404, `no model "nope"`},
+		{"v2 body over --max-body", "POST", "/v2/models/tiny/infer", "application/json",
+			[]byte(`{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":[` + strings.Repeat("0,", 40<<10) + `0]}]}`), 413, "over the server's limit"},
+		{"v2 image over --max-pixels", "POST", "/v2/models/tiny/infer", "application/json",
+			[]byte(`{"inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["` + base64.StdEncoding.EncodeToString(pngOf(t, 200, 200)) + `"]}]}`), 413, "40000 pixels"},
+		{"v2 not base64", "POST", "/v2/models/tiny/infer", "application/json",
+			[]byte(`{"inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["%%%"]}]}`), 400, "not base64"},
+		{"multipart over --max-body", "POST", "/v1/models/tiny:predict", multipartType, multipartOf(t, make([]byte, 70<<10)), 413, "over the server's limit"},
+		{"multipart without image parts", "POST", "/v1/models/tiny:predict", multipartType, multipartOf(t), 400, `no "image" part`},
 	} {
 		req, _ := http.NewRequest(tc.method, url+tc.path, bytes.NewReader(tc.body))
 		if tc.ctype != "" {
