@@ -11,6 +11,16 @@
 //
 // Everything stays on the loopback interface. Each concurrency runs for at
 // most -seconds and -requests requests, whichever ends first.
+//
+// With -overload, it then checks the server at twice its capacity: the
+// capacity is the highest throughput the closed-loop levels measured, and
+// requests are sent open-loop (at a fixed rate, whether or not earlier ones
+// were answered) at twice that rate, or at -rate images/s, for -seconds.
+// Give a short -queue so that the excess is refused. It prints the p99 of
+// the accepted requests against the p99 at capacity, how fast the 429s
+// were answered (p50, p99, max) and the peak RSS:
+//
+//	go run ./bench/serveload -preset Ti/16 -image imageio/testdata/in/chelsea.png -concurrency 32 -queue 32 -overload
 package main
 
 import (
@@ -45,6 +55,8 @@ type config struct {
 	concurrency                 []int
 	seconds                     float64
 	requests                    int
+	overload                    bool    // then run open-loop at twice the capacity (or rate)
+	rate                        float64 // images/s of the overload run; 0: twice the capacity measured
 	opt                         serve.BatchOptions
 }
 
@@ -62,10 +74,15 @@ func main() {
 	flag.IntVar(&c.opt.MaxBatch, "max-batch", 16, "vit serve --max-batch")
 	flag.DurationVar(&c.opt.MaxDelay, "max-delay", 5*time.Millisecond, "vit serve --max-delay")
 	flag.IntVar(&c.opt.Queue, "queue", 256, "vit serve --queue")
+	flag.BoolVar(&c.overload, "overload", false, "after the closed-loop levels, send requests open-loop at twice the best throughput measured (or -rate) for -seconds")
+	flag.Float64Var(&c.rate, "rate", 0, "with -overload, the rate in requests per second instead of twice the capacity")
 	flag.Parse()
 	var err error
 	if c.concurrency, err = parseInts(conc); err != nil {
 		fail(fmt.Errorf("-concurrency %s: %w", conc, err))
+	}
+	if c.rate < 0 || c.rate > 1e5 {
+		fail(fmt.Errorf("-rate %g: want 0 (twice the capacity) or a rate up to 100000 requests per second", c.rate))
 	}
 	if err := run(c, os.Stdout); err != nil {
 		fail(err)
@@ -120,8 +137,10 @@ func loadModel(c config) (*vit.Model, error) {
 // level is what one concurrency measured.
 type level struct {
 	clients, requests, ok, refused, failed int
+	skipped                                int // open-loop requests not sent: too many outstanding
 	seconds                                float64
 	latency                                []time.Duration // of the answered requests
+	refusedLatency                         []time.Duration // of the 429s
 	batches                                []int
 }
 
@@ -168,17 +187,142 @@ func run(c config, out io.Writer) error {
 		s.Options().Queue, runtime.GOMAXPROCS(0))
 	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
 	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	d := time.Duration(c.seconds * float64(time.Second))
+	var best level
 	for _, n := range c.concurrency {
 		mu.Lock()
 		batches = batches[:0]
 		mu.Unlock()
-		l := load(client, url, img, n, c.requests, time.Duration(c.seconds*float64(time.Second)))
+		l := load(client, url, img, n, c.requests, d)
 		mu.Lock()
 		l.batches = append([]int(nil), batches...)
 		mu.Unlock()
 		fmt.Fprintln(out, l.row())
+		if l.throughput() > best.throughput() {
+			best = l
+		}
 	}
+	if !c.overload {
+		return nil
+	}
+	rate := c.rate
+	if rate == 0 {
+		rate = 2 * best.throughput()
+	}
+	if rate <= 0 {
+		return errors.New("-overload: no request was answered at any concurrency, so there is no capacity to double")
+	}
+	o := openLoop(client, url, img, rate, c.requests, d)
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, o.overloadReport(best, rate))
 	return nil
+}
+
+func (l level) throughput() float64 {
+	if l.seconds == 0 {
+		return 0
+	}
+	return float64(l.ok) / l.seconds
+}
+
+// post sends img and returns the status (0 when no answer came) and the
+// time to the whole answer.
+func post(client *http.Client, url string, img []byte) (int, time.Duration) {
+	t := time.Now()
+	resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(img))
+	if err != nil {
+		return 0, time.Since(t)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(t)
+}
+
+// record counts one answer.
+func (l *level) record(code int, lat time.Duration) {
+	l.requests++
+	switch code {
+	case http.StatusOK:
+		l.ok++
+		l.latency = append(l.latency, lat)
+	case http.StatusTooManyRequests:
+		l.refused++
+		l.refusedLatency = append(l.refusedLatency, lat)
+	default:
+		l.failed++
+	}
+}
+
+// maxOutstanding bounds the open-loop requests awaiting an answer; a
+// request due when that many are outstanding is not sent (and counted).
+const maxOutstanding = 4096
+
+// openLoop sends requests at rate per second, each on its own goroutine
+// whether or not the earlier ones were answered, until requests are sent
+// or d has passed, then waits for the answers.
+func openLoop(client *http.Client, url string, img []byte, rate float64, requests int, d time.Duration) level {
+	l := level{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxOutstanding)
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; i < requests; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(due))
+		select {
+		case sem <- struct{}{}:
+		default:
+			l.skipped++
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, lat := post(client, url, img)
+			<-sem
+			mu.Lock()
+			l.record(code, lat)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	l.seconds = time.Since(start).Seconds()
+	return l
+}
+
+// quantile returns the p-quantile of sorted durations in milliseconds (0
+// when there are none).
+func quantile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[min(len(sorted)-1, int(p*float64(len(sorted))))].Microseconds()) / 1000
+}
+
+// overloadReport describes the open-loop run l at rate requests/s against
+// the capacity level capacity, in the terms of the overload check.
+func (l level) overloadReport(capacity level, rate float64) string {
+	slices.Sort(l.latency)
+	slices.Sort(l.refusedLatency)
+	slices.Sort(capacity.latency)
+	var b strings.Builder
+	fmt.Fprintf(&b, "overload: %.1f requests/s offered open-loop (capacity %.1f images/s at %d clients, p99 %.2f ms) for %.1f s\n",
+		rate, capacity.throughput(), capacity.clients, quantile(capacity.latency, 0.99), l.seconds)
+	fmt.Fprintf(&b, "  sent %d: %d answered 200 (%.1f images/s), %d refused 429, %d other, %d not sent (at most %d outstanding)\n",
+		l.requests, l.ok, l.throughput(), l.refused, l.failed, l.skipped, maxOutstanding)
+	ratio := 0.0
+	if p := quantile(capacity.latency, 0.99); p > 0 {
+		ratio = quantile(l.latency, 0.99) / p
+	}
+	fmt.Fprintf(&b, "  accepted: p50 %.2f ms, p99 %.2f ms (%.2f× the p99 at capacity)\n", quantile(l.latency, 0.5), quantile(l.latency, 0.99), ratio)
+	fmt.Fprintf(&b, "  429s: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", quantile(l.refusedLatency, 0.5), quantile(l.refusedLatency, 0.99),
+		quantile(l.refusedLatency, 1))
+	fmt.Fprintf(&b, "  peak RSS %.0f MiB", float64(peakRSS())/(1<<20))
+	return b.String()
 }
 
 func name(c config) string {
@@ -209,26 +353,9 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 				}
 				sent++
 				mu.Unlock()
-				t := time.Now()
-				resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(img))
-				code := 0
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					code = resp.StatusCode
-				}
-				lat := time.Since(t)
+				code, lat := post(client, url, img)
 				mu.Lock()
-				l.requests++
-				switch code {
-				case http.StatusOK:
-					l.ok++
-					l.latency = append(l.latency, lat)
-				case http.StatusTooManyRequests:
-					l.refused++
-				default:
-					l.failed++
-				}
+				l.record(code, lat)
 				mu.Unlock()
 			}
 		}()
@@ -240,12 +367,7 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 
 func (l level) row() string {
 	slices.Sort(l.latency)
-	q := func(p float64) float64 {
-		if len(l.latency) == 0 {
-			return 0
-		}
-		return float64(l.latency[min(len(l.latency)-1, int(p*float64(len(l.latency))))].Microseconds()) / 1000
-	}
+	q := func(p float64) float64 { return quantile(l.latency, p) }
 	mean, mx := 0.0, 0
 	for _, b := range l.batches {
 		mean += float64(b)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,4 +48,49 @@ func TestRun(t *testing.T) {
 		t.Errorf("8 clients formed no batch of more than one image: %s", rows[5])
 	}
 	t.Log("\n" + out.String())
+}
+
+// TestOverload runs the overload check briefly on a tiny model with a
+// queue of one image and a rate far past the capacity: some requests are
+// refused 429, none fail otherwise, and the report gives the accepted p99,
+// the 429 latencies and the peak RSS.
+func TestOverload(t *testing.T) {
+	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{2},
+		seconds: 0.5, requests: 400, overload: true, rate: 2000,
+		opt: serve.BatchOptions{MaxBatch: 1, MaxDelay: time.Millisecond, Queue: 1}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := out.String()
+	t.Log("\n" + report)
+	for _, want := range []string{"overload: 2000.0 requests/s offered open-loop", "accepted: p50", "× the p99 at capacity", "429s: p50", "peak RSS"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	var sent, ok, refused, other, skipped int
+	i := strings.Index(report, "  sent ")
+	if i < 0 {
+		t.Fatal("no sent line")
+	}
+	if _, err := fmt.Sscanf(report[i:], "  sent %d: %d answered 200", &sent, &ok); err != nil {
+		t.Fatal(err)
+	}
+	j := strings.Index(report[i:], "images/s), ")
+	if _, err := fmt.Sscanf(report[i+j:], "images/s), %d refused 429, %d other, %d not sent", &refused, &other, &skipped); err != nil {
+		t.Fatal(err)
+	}
+	if ok == 0 || refused == 0 || other != 0 || ok+refused != sent {
+		t.Errorf("sent %d: %d answered, %d refused, %d other: want some answered, some refused and nothing else", sent, ok, refused, other)
+	}
 }
