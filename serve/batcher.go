@@ -34,8 +34,9 @@ func (e *TooManyImagesError) Error() string {
 type BatchOptions struct {
 	// MaxBatch is the most images run in one forward pass (default 16).
 	MaxBatch int
-	// MaxDelay is how long the first image of a batch waits for others
-	// before the batch runs anyway (default 5ms).
+	// MaxDelay is how long the first image of a batch waits for others,
+	// from when it was queued, before the batch runs anyway (default
+	// 5ms). Images queued while a batch runs are taken at once.
 	MaxDelay time.Duration
 	// Queue is the most images waiting for a forward pass; Run refuses
 	// more with ErrQueueFull (default 256).
@@ -89,6 +90,7 @@ type Batcher struct {
 	mu      sync.RWMutex // held for reading while sending to jobs; Close takes it to close jobs
 	closed  bool
 	done    chan struct{}
+	input   []float32 // the loop's: the images of a batch of several jobs, end to end
 }
 
 // job is a part of one Run call, of at most MaxBatch images.
@@ -212,33 +214,60 @@ func (b *Batcher) loop() {
 			b.pending.Add(-int64(first.n))
 			continue
 		}
-		batch := []*job{first}
-		size := first.n
-		timer := time.NewTimer(b.opt.MaxDelay)
-	gather:
-		for size < b.opt.MaxBatch {
-			select {
-			case j, ok := <-b.jobs:
-				if !ok {
-					break gather
-				}
-				if size+j.n > b.opt.MaxBatch {
-					next = j
-					break gather
-				}
-				if j.ctx.Err() != nil {
-					b.pending.Add(-int64(j.n))
-					continue
-				}
-				batch = append(batch, j)
-				size += j.n
-			case <-timer.C:
-				break gather
-			}
-		}
-		timer.Stop()
+		var batch []*job
+		batch, next = b.gather(first)
 		b.run(batch)
 	}
+}
+
+// gather forms a batch from first and the jobs queued after it: it takes
+// jobs until the batch holds MaxBatch images or MaxDelay has passed since
+// first was queued, whichever comes first. Jobs already queued are taken
+// without waiting, so images that queued during the previous forward pass
+// do not wait MaxDelay again. It returns the batch and a job taken that did
+// not fit (nil if none).
+func (b *Batcher) gather(first *job) (batch []*job, next *job) {
+	batch = []*job{first}
+	size := first.n
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for size < b.opt.MaxBatch {
+		var j *job
+		var ok bool
+		select {
+		case j, ok = <-b.jobs: // queued already
+		default:
+			left := b.opt.MaxDelay - time.Since(first.queued)
+			if left <= 0 {
+				return batch, nil
+			}
+			if timer == nil {
+				timer = time.NewTimer(left)
+			}
+			select {
+			case j, ok = <-b.jobs:
+			case <-timer.C:
+				return batch, nil
+			}
+		}
+		if !ok {
+			return batch, nil
+		}
+		if size+j.n > b.opt.MaxBatch {
+			return batch, j
+		}
+		if j.ctx.Err() != nil {
+			b.pending.Add(-int64(j.n))
+			continue
+		}
+		batch = append(batch, j)
+		size += j.n
+	}
+	return batch, nil
 }
 
 // run runs one batch and hands each job its rows. Jobs whose callers have
@@ -262,10 +291,11 @@ func (b *Batcher) run(batch []*job) {
 	}
 	x := batch[0].x
 	if len(batch) > 1 {
-		x = make([]float32, 0, n*len(batch[0].x)/batch[0].n)
+		x = b.input[:0]
 		for _, j := range batch {
 			x = append(x, j.x...)
 		}
+		b.input = x // reused: the forward pass keeps no reference to x
 	}
 	start := time.Now()
 	logits, features, err := b.forward(x, n)
