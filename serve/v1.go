@@ -233,7 +233,10 @@ func (s *Server) prepare(r *http.Request, m *model, imgs []*imageio.RGB) ([]floa
 	if err != nil {
 		return nil, fmt.Errorf("model %q config: %w", m.name, err)
 	}
-	x := make([]float32, 0, len(imgs)*in.Channels*in.Size.H*in.Size.W)
+	var x []float32
+	if len(imgs) > 1 {
+		x = make([]float32, 0, len(imgs)*in.Channels*in.Size.H*in.Size.W)
+	}
 	misfits, why := 0, ""
 	for i, img := range imgs {
 		if w := in.Misfit(img); w != "" {
@@ -245,6 +248,10 @@ func (s *Server) prepare(r *http.Request, m *model, imgs []*imageio.RGB) ([]floa
 		t, err := in.Tensor(img, p)
 		if err != nil {
 			return nil, errorf(http.StatusBadRequest, "image %d: %v", i+1, err)
+		}
+		if len(imgs) == 1 {
+			x = t // the common request of one image: no copy
+			break
 		}
 		x = append(x, t...)
 	}
