@@ -101,6 +101,21 @@ func (m *Model) checkInput(x []float32, batch int) error {
 	return nil
 }
 
+// OutputsIn is Outputs run in the caller's inference workspace ws (from
+// NewWorkspace(n, false) with n ≥ batch) instead of a pooled one, with the
+// same numbers: a caller that runs one batch at a time, such as a dynamic
+// batcher forming batches of every size up to n, keeps one workspace. ws
+// belongs to one goroutine at a time.
+func (m *Model) OutputsIn(ws *Workspace, x []float32, batch int) (logits, features []float32, err error) {
+	if err := m.checkInput(x, batch); err != nil {
+		return nil, nil, err
+	}
+	if ws.train {
+		return nil, nil, errors.New("vit: OutputsIn needs an inference workspace: NewWorkspace(batch, false)")
+	}
+	return m.outputs(ws, x, batch)
+}
+
 func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logits, features []float32, err error) {
 	if err := m.checkInput(x, batch); err != nil {
 		return nil, nil, err
@@ -108,6 +123,11 @@ func (m *Model) run(x []float32, batch int, capture func(int, []float32)) (logit
 	ws := m.workspace(batch)
 	defer m.release(ws)
 	ws.capture = capture
+	return m.outputs(ws, x, batch)
+}
+
+// outputs runs x in ws and returns copies of the logits and features.
+func (m *Model) outputs(ws *Workspace, x []float32, batch int) (logits, features []float32, err error) {
 	out, err := m.Forward(ws, x, batch)
 	if err != nil {
 		return nil, nil, err

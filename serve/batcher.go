@@ -90,7 +90,8 @@ type Batcher struct {
 	mu      sync.RWMutex // held for reading while sending to jobs; Close takes it to close jobs
 	closed  bool
 	done    chan struct{}
-	input   []float32 // the loop's: the images of a batch of several jobs, end to end
+	input   []float32      // the loop's: the images of a batch of several jobs, end to end
+	ws      *vit.Workspace // the loop's: one workspace of MaxBatch images runs every batch
 }
 
 // job is a part of one Run call, of at most MaxBatch images.
@@ -331,5 +332,8 @@ func (b *Batcher) forward(x []float32, n int) (logits, features []float32, err e
 			b.opt.Logger.Error("panic in a forward pass", "panic", fmt.Sprint(p), "images", n, "stack", string(err.(*PanicError).Stack))
 		}
 	}()
-	return b.m.Outputs(x, n)
+	if b.ws == nil {
+		b.ws = b.m.NewWorkspace(b.opt.MaxBatch, false)
+	}
+	return b.m.OutputsIn(b.ws, x, n)
 }

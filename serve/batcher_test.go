@@ -44,8 +44,9 @@ func TestGatherDelayFromQueued(t *testing.T) {
 
 // TestRunReusesInput: a batch of several jobs is put end to end in a
 // buffer the batcher reuses, not in a new one per batch (for ViT-Ti/16 at
-// batch 16 that would be 9.6 MB of garbage per forward pass); each job
-// still gets the rows of its own images.
+// batch 16 that would be 9.6 MB of garbage per forward pass), and runs in
+// the batcher's one workspace of MaxBatch images; each job still gets the
+// rows of its own images.
 func TestRunReusesInput(t *testing.T) {
 	m := tinyModel(t)
 	c := m.Config
@@ -83,6 +84,9 @@ func TestRunReusesInput(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
+	if b.ws == nil || b.ws.Batch() != b.opt.MaxBatch {
+		t.Errorf("the batcher's workspace is %v: want one of MaxBatch %d images that runs every batch", b.ws, b.opt.MaxBatch)
+	}
 	if perRun, input := (after.TotalAlloc-before.TotalAlloc)/runs, uint64(4*len(x)); perRun >= input {
 		t.Errorf("a batch of 2 jobs allocated %d bytes, at least its input's %d: the input buffer is not reused", perRun, input)
 	}
