@@ -3,32 +3,21 @@ package vit
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"sync"
 )
 
-// workspace borrows an inference workspace for at least batch images; put
-// it back with release. Workspaces are pooled per size class (batch rounded
-// up to a power of two; Forward runs a smaller batch in a larger workspace
-// with the same numbers), so a server calling Predict from many goroutines
-// reuses memory instead of allocating, and a dynamic batcher that forms
-// every batch size from 1 to 16 holds workspaces of 5 sizes, not 16.
+// workspace borrows an inference workspace for batch images; put it back
+// with release. Workspaces are pooled per batch size, so a server calling
+// Predict from many goroutines reuses memory instead of allocating, and a
+// batch allocates exactly what Config.CheckMemory counted for it. (A caller
+// forming batches of many sizes, such as a dynamic batcher, keeps one
+// workspace of its largest batch and uses OutputsIn.)
 func (m *Model) workspace(batch int) *Workspace {
-	size := workspaceClass(batch)
-	p, _ := m.pools.LoadOrStore(size, &sync.Pool{})
+	p, _ := m.pools.LoadOrStore(batch, &sync.Pool{})
 	if ws, ok := p.(*sync.Pool).Get().(*Workspace); ok {
 		return ws
 	}
-	return m.NewWorkspace(size, false)
-}
-
-// workspaceClass returns the batch size of the pooled workspace that runs
-// batch images: the smallest power of two at least batch (1 for batch ≤ 1).
-func workspaceClass(batch int) int {
-	if batch <= 1 {
-		return 1
-	}
-	return 1 << bits.Len(uint(batch-1))
+	return m.NewWorkspace(batch, false)
 }
 
 func (m *Model) release(ws *Workspace) {
