@@ -426,6 +426,44 @@ func TestQueueFullAndTimeout(t *testing.T) {
 	}
 }
 
+// TestQueueFullRefusedBeforeBody: with the queue full, a request is
+// answered 429 without its body being read, so an overloaded server spends
+// nothing decoding what it refuses (the body here never arrives).
+func TestQueueFullRefusedBeforeBody(t *testing.T) {
+	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: 10 * time.Second, Queue: 2}, Timeout: 3 * time.Second})
+	ct, body := multipartBody(t, "small.gif", "small420.jpg")
+	first := make(chan int)
+	go func() {
+		code, _ := post(t, url+"/v1/models/tiny:predict", ct, body, nil)
+		first <- code
+	}()
+	for deadline := time.Now().Add(5 * time.Second); s.Batcher("tiny").Pending() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first request never reached the queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, path := range []string{"/v1/models/tiny:predict", "/v2/models/tiny/infer"} {
+		pr, pw := io.Pipe() // a body that never comes
+		start := time.Now()
+		resp, err := http.Post(url+path, "image/png", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		pw.Close()
+		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s with the queue full: %d, Retry-After %q; want 429 before the body is read", path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("%s: the 429 took %v; it must come before the body", path, d)
+		}
+	}
+	if code := <-first; code != 504 {
+		t.Errorf("the request holding the queue: %d, want 504", code)
+	}
+}
+
 // TestConcurrentClients: 50 clients at once all get their own image's
 // answer, and batches of more than one image form.
 func TestConcurrentClients(t *testing.T) {

@@ -522,6 +522,21 @@ func (s *Server) lookup(r *http.Request, name string) (*model, error) {
 	return m, nil
 }
 
+// admit refuses at once a request to a model whose queue is already full,
+// before its body is read or decoded: it could not take even one image,
+// and an overloaded server must spend nothing on what it will refuse.
+// (A request that arrives while the queue has room is still checked
+// against the room left by Batcher.Run.)
+func admit(w http.ResponseWriter, m *model) error {
+	if m.b.Pending() >= m.b.Options().Queue {
+		// The body stays unread: the connection closes after the answer
+		// instead of draining whatever the client is still sending.
+		w.Header().Set("Connection", "close")
+		return ErrQueueFull
+	}
+	return nil
+}
+
 // run runs x: [n, channels, height, width] through m's batcher, noting
 // the batch, waits and images in the request's info.
 func (s *Server) run(r *http.Request, m *model, x []float32, n int) (Output, error) {

@@ -58,6 +58,9 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admit(w, m); err != nil {
+		return err
+	}
 	top, logits := 5, false
 	if verb == "predict" {
 		if top, logits, err = predictQuery(r); err != nil {

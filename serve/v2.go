@@ -118,6 +118,9 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admit(w, m); err != nil {
+		return err
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBody)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
