@@ -395,19 +395,7 @@ func TestErrors(t *testing.T) {
 // request waiting in the batcher.
 func TestQueueFullAndTimeout(t *testing.T) {
 	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: 10 * time.Second, Queue: 2}, Timeout: time.Second})
-	ct, body := multipartBody(t, "small.gif", "small420.jpg")
-	first := make(chan int)
-	go func() {
-		code, _ := post(t, url+"/v1/models/tiny:predict", ct, body, nil)
-		first <- code
-	}()
-	// Wait until the first request's two images fill the queue.
-	for deadline := time.Now().Add(5 * time.Second); s.Batcher("tiny").Pending() < 2; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first request never reached the queue")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	first := fillQueue(t, s, url)
 	start := time.Now()
 	resp, err := http.Post(url+"/v1/models/tiny:predict", "image/png", bytes.NewReader(readFile(t, "small.gif")))
 	if err != nil {
@@ -426,11 +414,11 @@ func TestQueueFullAndTimeout(t *testing.T) {
 	}
 }
 
-// TestQueueFullRefusedBeforeBody: with the queue full, a request is
-// answered 429 without its body being read, so an overloaded server spends
-// nothing decoding what it refuses (the body here never arrives).
-func TestQueueFullRefusedBeforeBody(t *testing.T) {
-	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: 10 * time.Second, Queue: 2}, Timeout: 3 * time.Second})
+// fillQueue posts two images to model tiny of a server whose queue holds
+// two, and returns once they wait in the queue; the request's status
+// arrives on the channel when it ends.
+func fillQueue(t *testing.T, s *Server, url string) <-chan int {
+	t.Helper()
 	ct, body := multipartBody(t, "small.gif", "small420.jpg")
 	first := make(chan int)
 	go func() {
@@ -443,6 +431,15 @@ func TestQueueFullRefusedBeforeBody(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	return first
+}
+
+// TestQueueFullRefusedBeforeBody: with the queue full, a request is
+// answered 429 without its body being read, so an overloaded server spends
+// nothing decoding what it refuses (the body here never arrives).
+func TestQueueFullRefusedBeforeBody(t *testing.T) {
+	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: 10 * time.Second, Queue: 2}, Timeout: 3 * time.Second})
+	first := fillQueue(t, s, url)
 	for _, path := range []string{"/v1/models/tiny:predict", "/v2/models/tiny/infer"} {
 		pr, pw := io.Pipe() // a body that never comes
 		start := time.Now()
