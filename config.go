@@ -13,6 +13,16 @@ import (
 // fields give the paper's model: class-token pooling, learned position
 // embeddings, biases on the query/key/value projection.
 type Config struct {
+	// Arch is the network family: "vit" (or empty) for a Vision
+	// Transformer, or another registered with RegisterArch, such as
+	// "resnet" (package resnet). Other families read the input fields
+	// (image size, channels, Mean, Std, Resample, CropPct), Classes,
+	// Labels, Depth and Width; the ViT's own fields stay zero.
+	Arch string `json:"arch,omitempty"`
+	// Width is a ResNet's base width (the stem's channels, the first
+	// stage's bottleneck width); unused by a ViT.
+	Width int `json:"width,omitempty"`
+
 	ImageHeight int `json:"image_height"` // pixels; divisible by Patch
 	ImageWidth  int `json:"image_width"`  // pixels; divisible by Patch
 	Channels    int `json:"channels"`     // 1 (grey) or 3 (RGB)
@@ -149,7 +159,12 @@ func Preset(name string, image, channels, classes int) (Config, error) {
 
 // Validate reports the first inconsistency in c, in words a user can act on.
 func (c Config) Validate() error {
+	if !c.IsViT() {
+		return c.archError()
+	}
 	switch {
+	case c.Width != 0:
+		return fmt.Errorf("width %d is a ResNet's: a ViT has dim instead", c.Width)
 	case c.boundsError() != nil:
 		return c.boundsError()
 	case c.Patch <= 0:
@@ -353,7 +368,15 @@ func (c Config) Performer() bool { return c.Attention == "performer" }
 // convolutions), the patch embedding,
 // every block (qkv, q·kᵀ, attention·v, output projection, MLP) and the head.
 // Elementwise work (norms, softmax, GELU) is left out; it is under 1%.
+//
+// A network of another family (Config.Arch) counts its own way.
 func (c Config) FLOPs() int64 {
+	if !c.IsViT() {
+		if a, err := c.arch(); err == nil {
+			return a.FLOPs(c)
+		}
+		return 0
+	}
 	n, t, d, m := int64(c.NumPatches()), int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)
 	embed := 2 * n * int64(c.PatchSize()) * d
 	attention := 2 * 2 * t * t * d // q·kᵀ and attention·v
@@ -387,7 +410,7 @@ func (c Config) FLOPs() int64 {
 // packed weights. The reference small ViT's last block skips 17.3 of its
 // 20.9 MFLOPs in training, 14% of the model.
 func (c Config) SkippedFLOPs(train bool) int64 {
-	if !c.ClassToken() || c.Performer() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
+	if !c.IsViT() || !c.ClassToken() || c.Performer() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
 		return 0
 	}
 	t, d, m := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)

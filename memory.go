@@ -35,6 +35,12 @@ func (m Memory) Total() int64 { return saturate(float64(m.State) + float64(m.Act
 // (train set) or run inference on batches of batch images. It trusts c's
 // dimensions to be positive (see Validate) and never overflows.
 func (c Config) Memory(batch int, train bool) Memory {
+	if !c.IsViT() {
+		if a, err := c.arch(); err == nil {
+			return a.Memory(c, batch, train)
+		}
+		return Memory{Batch: batch, Train: train}
+	}
 	p := c.tensorElems(false)
 	state := 3 * p
 	if train {
@@ -46,7 +52,15 @@ func (c Config) Memory(batch int, train bool) Memory {
 
 // NumParams counts the learnable values of a model of configuration c, as
 // Model.NumParams does, without building it.
-func (c Config) NumParams() int64 { return saturate(c.tensorElems(true)) }
+func (c Config) NumParams() int64 {
+	if !c.IsViT() {
+		if a, err := c.arch(); err == nil {
+			return a.NumParams(c)
+		}
+		return 0
+	}
+	return saturate(c.tensorElems(true))
+}
 
 // tensorElems counts the float32 values of every tensor of the model (only
 // the learnable ones with learnable set), as newZero allocates them.

@@ -115,6 +115,9 @@ func Zero(c Config) (*Model, error) { return newZero(c) }
 
 // newZero allocates every tensor of c, zeroed (LayerNorm weights 1).
 func newZero(c Config) (*Model, error) {
+	if !c.IsViT() {
+		return nil, fmt.Errorf("vit: a %s is no ViT Model: build it with NewNetwork", c.Arch)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
