@@ -113,6 +113,9 @@ func fitsWeights(c vit.Config, have int64, what string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	need, ok := modelValues(c)
+	if !c.IsViT() {
+		need, ok = c.NumParams(), true
+	}
 	if ok && (have > (math.MaxInt64-fitSlack)/2 || need <= 2*have+fitSlack) {
 		return nil
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/internal/atomicfile"
+	_ "github.com/vitgo/vit/resnet" // checkpoints of Config.Arch "resnet"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -40,11 +41,11 @@ const (
 	configKey   = "vit_config"
 )
 
-// Save writes m into dir (created if needed) as config.json and
-// model.safetensors. Each file is replaced atomically, so a failed Save
+// Save writes m (a *vit.Model, or another family's vit.Network) into dir
+// (created if needed) as config.json and model.safetensors. Each file is replaced atomically, so a failed Save
 // leaves an existing checkpoint in dir as it was, and removes dir if it
 // created it.
-func Save(dir string, m *vit.Model) (err error) {
+func Save(dir string, m vit.Network) (err error) {
 	if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
 		defer func() {
 			if err != nil {
@@ -55,7 +56,7 @@ func Save(dir string, m *vit.Model) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("saving %s: %w", dir, err)
 	}
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	cfg, err := json.MarshalIndent(m.Spec(), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -106,6 +107,27 @@ func LoadContext(ctx context.Context, path string) (*vit.Model, error) {
 	return p.Model, nil
 }
 
+// LoadNetwork is Load for a network of any family (vit.Config.Arch): a
+// folder written by Save, its model.safetensors or a training run folder
+// holding a ResNet loads as a resnet.Model; everything else as Load does.
+func LoadNetwork(path string) (vit.Network, error) {
+	return LoadNetworkContext(context.Background(), path)
+}
+
+// LoadNetworkContext is LoadNetwork that stops, with an error wrapping
+// ctx.Err(), when ctx is done before the last tensor is read.
+func LoadNetworkContext(ctx context.Context, path string) (vit.Network, error) {
+	if format, err := Detect(path); err != nil {
+		return nil, err
+	} else if format != FormatVit {
+		return LoadContext(ctx, path)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	return loadNetwork(ctx, path)
+}
+
 // runCheckpoint returns the latest checkpoint folder of the training run
 // folder dir, as its state.json names it; "" when dir holds no state.json
 // (it is no run folder). A state.json that cannot be read, or that names no
@@ -131,8 +153,22 @@ func runCheckpoint(dir string) (string, error) {
 	return filepath.Join(dir, run.Checkpoint), nil
 }
 
-// loadVit reads a model saved by Save.
+// loadVit reads a ViT saved by Save; another family's network is an error
+// that says where to load it.
 func loadVit(ctx context.Context, path string) (*vit.Model, error) {
+	n, err := loadNetwork(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := n.(*vit.Model)
+	if !ok {
+		return nil, fmt.Errorf("loading model %s: it is a %s, which this command cannot use (vit train, eval, info and bench take it)", path, n.Spec().Arch)
+	}
+	return m, nil
+}
+
+// loadNetwork reads a network of any family saved by Save.
+func loadNetwork(ctx context.Context, path string) (vit.Network, error) {
 	weights, ckpt := path, ""
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
@@ -177,7 +213,7 @@ func loadVit(ctx context.Context, path string) (*vit.Model, error) {
 	if err := fitsWeights(c, have, fmt.Sprintf("loading model %s: its config", weights)); err != nil {
 		return nil, err
 	}
-	m, err := vit.Zero(c)
+	m, err := vit.ZeroNetwork(c)
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", weights, err)
 	}
@@ -216,7 +252,7 @@ func LoadWeights(m *vit.Model, f *safetensors.File, path string) error {
 // loadWeights is LoadWeights, checking ctx before each tensor; with alias, float32 tensors that f can map
 // directly become the parameters' Data (marked Aliased) instead of being
 // copied, and it returns how many did.
-func loadWeights(ctx context.Context, m *vit.Model, f *safetensors.File, path string, alias bool) (aliased int, err error) {
+func loadWeights(ctx context.Context, m vit.Network, f *safetensors.File, path string, alias bool) (aliased int, err error) {
 	want := map[string]bool{}
 	for _, p := range m.Params() {
 		if err := ctx.Err(); err != nil {

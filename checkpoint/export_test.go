@@ -30,7 +30,7 @@ func TestSaveHFRoundTrip(t *testing.T) {
 		for _, save := range []struct {
 			format string
 			fn     func(string, *vit.Model) error
-		}{{FormatHF, SaveHF}, {FormatTimm, SaveTimm}, {FormatVit, Save}} {
+		}{{FormatHF, SaveHF}, {FormatTimm, SaveTimm}, {FormatVit, func(dir string, m *vit.Model) error { return Save(dir, m) }}} {
 			dir := filepath.Join(t.TempDir(), save.format)
 			if err := save.fn(dir, m); err != nil {
 				t.Fatal(err)

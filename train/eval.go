@@ -23,7 +23,7 @@ type Metrics struct {
 
 // Evaluate scores m on d in batches of batch images, normalising pixels with
 // the model's Mean and Std.
-func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
+func Evaluate(m vit.Network, d *data.Dataset, batch int) (Metrics, error) {
 	return EvaluateContext(context.Background(), m, d, EvalOptions{Batch: batch})
 }
 
@@ -32,7 +32,7 @@ func Evaluate(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
 // left-right mirror image. It suits data whose classes are symmetric under
 // the flip (Fashion-MNIST, natural photos; not digits) and costs two
 // forward passes per image.
-func EvaluateFlip(m *vit.Model, d *data.Dataset, batch int) (Metrics, error) {
+func EvaluateFlip(m vit.Network, d *data.Dataset, batch int) (Metrics, error) {
 	return EvaluateContext(context.Background(), m, d, EvalOptions{Batch: batch, Flip: true})
 }
 
@@ -47,8 +47,8 @@ type EvalOptions struct {
 
 // EvaluateContext is Evaluate (or EvaluateFlip, with o.Flip) that checks
 // ctx before each batch and reports its progress.
-func EvaluateContext(ctx context.Context, m *vit.Model, d *data.Dataset, o EvalOptions) (Metrics, error) {
-	c := m.Config
+func EvaluateContext(ctx context.Context, m vit.Network, d *data.Dataset, o EvalOptions) (Metrics, error) {
+	c := *m.Spec()
 	if d == nil || d.N == 0 {
 		return Metrics{}, errors.New("evaluation: the dataset is empty")
 	}

@@ -33,9 +33,9 @@ import (
 // machines with different numbers of cores sets Replicas to 2 or more
 // (TestGradientsCoreCount). A Gradients belongs to one goroutine at a time.
 type Gradients struct {
-	models  []*vit.Model // models[0] is the model itself
+	models  []vit.Network // models[0] is the model itself
 	params  [][]*nn.Param
-	ws      []*vit.Workspace
+	ws      []vit.Pass
 	dlogits [][]float32
 	loss    []float64
 	correct []int
@@ -66,7 +66,7 @@ type Targets struct {
 // none: one per core (kernels.Workers), but at least 8 images of a batch
 // per replica, and no more replicas than keep their extra gradients under
 // 1 GiB together.
-func DefaultReplicas(m *vit.Model, batch int) int {
+func DefaultReplicas(m vit.Network, batch int) int {
 	r := min(kernels.Workers, batch/8)
 	r = min(r, int((1<<30)/(4*max(1, m.NumParams()))))
 	return max(1, r)
@@ -76,7 +76,7 @@ func DefaultReplicas(m *vit.Model, batch int) int {
 // replicas ≤ 0) for batches of up to batch images, each with a training
 // workspace for its share. Make it after any change to m's structure
 // (SetAttention, ResetHead, FreezeBody).
-func NewGradients(m *vit.Model, batch, replicas int) *Gradients {
+func NewGradients(m vit.Network, batch, replicas int) *Gradients {
 	if replicas <= 0 {
 		replicas = DefaultReplicas(m, batch)
 	}
@@ -91,12 +91,12 @@ func NewGradients(m *vit.Model, batch, replicas int) *Gradients {
 	for r := range replicas {
 		rm := m
 		if r > 0 {
-			rm = m.Replica()
+			rm = m.ReplicaNetwork()
 		}
 		g.models = append(g.models, rm)
 		g.params = append(g.params, rm.Params())
-		g.ws = append(g.ws, rm.NewWorkspace(share, true))
-		g.dlogits = append(g.dlogits, make([]float32, share*m.Config.Classes))
+		g.ws = append(g.ws, rm.NewPass(share, true))
+		g.dlogits = append(g.dlogits, make([]float32, share*m.Spec().Classes))
 	}
 	g.part, g.sumPart = g.runPart, g.sumRange
 	return g
@@ -154,13 +154,13 @@ func (g *Gradients) runPart(r int) {
 	if lo == hi {
 		return
 	}
-	c := m.Config
+	c := m.Spec()
 	size := c.Channels * c.ImageHeight * c.ImageWidth
 	ws := g.ws[r]
 	// Replica 0 draws what a single model would, so one replica trains
 	// exactly as the model alone.
 	ws.Seed(g.seed+uint64(r)*0x9e3779b97f4a7c15, g.step)
-	logits, err := m.Forward(ws, g.x[lo*size:hi*size], hi-lo)
+	logits, err := ws.Forward(g.x[lo*size:hi*size], hi-lo)
 	if err != nil {
 		g.errs[r] = err
 		return
@@ -181,7 +181,7 @@ func (g *Gradients) runPart(r int) {
 		loss *= float64(hi-lo) / float64(n)
 	}
 	g.loss[r], g.correct[r] = loss, right
-	g.errs[r] = m.Backward(ws, dlogits, hi-lo)
+	g.errs[r] = ws.Backward(dlogits, hi-lo)
 }
 
 // sum adds the replicas' gradients into the model's, in replica order.

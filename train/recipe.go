@@ -146,8 +146,8 @@ func (r Recipe) Fit(o Options, trainImages int, keepMixOff bool) Options {
 // deviation of d's pixels, which become the model's input normalisation.
 // A model meant to take unnormalised pixels says so with Mean {0} and Std
 // {1}.
-func fillFromData(m *vit.Model, d *data.Dataset) {
-	c := &m.Config
+func fillFromData(m vit.Network, d *data.Dataset) {
+	c := m.Spec()
 	if c.Labels == nil && len(d.Classes) == c.Classes {
 		c.Labels = append([]string(nil), d.Classes...)
 	}

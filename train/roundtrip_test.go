@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/kernels"
+	"github.com/vitgo/vit/resnet"
 	"github.com/vitgo/vit/train"
 )
 
@@ -103,7 +105,7 @@ func sameBits(t *testing.T, what string, got, want []float32) {
 	}
 }
 
-func sameModel(t *testing.T, what string, got, want *vit.Model) {
+func sameModel(t *testing.T, what string, got, want vit.Network) {
 	t.Helper()
 	a, b := want.Params(), got.Params()
 	if len(a) != len(b) {
@@ -148,7 +150,7 @@ func TestResumeRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameModel(t, "resumed", resumed.Model, stopped.Model)
-			sameBits(t, "logits after resuming", probeLogits(t, resumed.Model, o.pack), probeLogits(t, stopped.Model, o.pack))
+			sameBits(t, "logits after resuming", probeLogits(t, resumed.Model.(*vit.Model), o.pack), probeLogits(t, stopped.Model.(*vit.Model), o.pack))
 			if _, err := resumed.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +158,70 @@ func TestResumeRoundTrip(t *testing.T) {
 				t.Fatalf("resumed run ended after %d steps, want 6", resumed.Step())
 			}
 			sameModel(t, "resumed run", resumed.Model, whole.Model)
-			sameBits(t, "logits of the resumed run", probeLogits(t, resumed.Model, o.pack), probeLogits(t, whole.Model, o.pack))
+			sameBits(t, "logits of the resumed run", probeLogits(t, resumed.Model.(*vit.Model), o.pack), probeLogits(t, whole.Model.(*vit.Model), o.pack))
 		})
+	}
+}
+
+// TestResumeRoundTripResNet is TestResumeRoundTrip for the CNN baseline:
+// package train drives a resnet.Model through vit.Network (two replicas),
+// saves it in the run folder and resumes it bit for bit; the trained
+// model's logits and test score come back from its checkpoint.
+func TestResumeRoundTripResNet(t *testing.T) {
+	trainSet, testSet := synthetic(40, 1), synthetic(8, 2)
+	newNet := func() vit.Network {
+		c := resnet.Config(26, 4, 8, 3, 3)
+		c.ImageWidth = 12
+		m, err := resnet.New(c, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	run := func(stopAt int, dir string) *train.Trainer {
+		tr, err := train.New(newNet(), trainSet, testSet, roundTripOptionsFor(stopAt), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	whole := run(0, filepath.Join(t.TempDir(), "whole"))
+	split := filepath.Join(t.TempDir(), "split")
+	run(3, split)
+	resumed, err := train.Resume(split, trainSet, testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := resumed.Model.(*resnet.Model); !ok {
+		t.Fatalf("resumed a %T, want a *resnet.Model", resumed.Model)
+	}
+	res, err := resumed.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameModel(t, "resumed run", resumed.Model, whole.Model)
+	if !res.Finished || resumed.Step() != 6 {
+		t.Fatalf("resumed run: finished %v after %d steps, want 6", res.Finished, resumed.Step())
+	}
+	loaded, err := checkpoint.LoadNetwork(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*3*8*12)
+	for i := range x {
+		x[i] = float32(i%7) / 7
+	}
+	got, err := loaded.Predict(x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := whole.Model.Predict(x, 2)
+	sameBits(t, "logits of the loaded checkpoint", got, want)
+	ev, err := train.Evaluate(loaded, testSet, 4)
+	if err != nil || ev.Accuracy != res.TestAccuracy {
+		t.Fatalf("evaluating the loaded checkpoint: %v, accuracy %v, want the run's %v", err, ev.Accuracy, res.TestAccuracy)
 	}
 }

@@ -227,11 +227,11 @@ func Resume(dir string, trainSet, testSet *data.Dataset) (*Trainer, error) {
 		st.Options.Replicas = 1 // a run folder from before replicas trained on one model
 	}
 	ckpt := filepath.Join(dir, st.Dir)
-	m, err := checkpoint.Load(ckpt)
+	m, err := checkpoint.LoadNetwork(ckpt)
 	if err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", dir, err)
 	}
-	trainSet, testSet = resizeTo(m.Config, trainSet, testSet)
+	trainSet, testSet = resizeTo(*m.Spec(), trainSet, testSet)
 	if fp := fingerprint(trainSet); st.Data != "" && st.Data != fp {
 		return nil, fmt.Errorf("resuming %s: the run trains on %s (%s), not on %s (%s): resume it on its own data (--data %s)",
 			dir, st.DataName, st.Data, trainSet.Name, fp, cmp.Or(st.Options.Data, "…"))
@@ -518,7 +518,7 @@ func (t *Trainer) save(dir string) (dropped []string, err error) {
 
 // writeCheckpoint writes the model and the optimizer's moments into the
 // folder dir.
-func writeCheckpoint(dir string, m *vit.Model, opt interface {
+func writeCheckpoint(dir string, m vit.Network, opt interface {
 	State([]*nn.Param) (map[string][]float32, int)
 }) error {
 	if err := checkpoint.Save(dir, m); err != nil {

@@ -1,4 +1,5 @@
-// Package train runs the training loop of a vit.Model: mini-batches from a
+// Package train runs the training loop of a vit.Network (a Vision
+// Transformer, or package resnet's CNN baseline): mini-batches from a
 // data.Loader, the loss, backward pass, gradient clipping and the optimizer
 // under a warm-up + cosine schedule; evaluation after each epoch; a metrics
 // log and resumable checkpoints in a run folder.
@@ -188,7 +189,7 @@ type Result struct {
 
 // Trainer trains one model on one dataset.
 type Trainer struct {
-	Model *vit.Model
+	Model vit.Network // a *vit.Model, or another family's network
 	// Train is the training set less the validation split, Validation.
 	Train      *data.Dataset
 	Validation *data.Dataset // nil when Options.ValidationSize is 0
@@ -214,7 +215,7 @@ type Trainer struct {
 // is "", and refuses a folder that already holds a run (continue that with
 // Resume); a folder left by a run killed before its first checkpoint is
 // started afresh.
-func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
+func New(m vit.Network, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := checkFolder(out); err != nil {
 		return nil, err
 	}
@@ -227,7 +228,7 @@ func New(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (
 }
 
 // newTrainer is New without the check of the run folder.
-func newTrainer(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
+func newTrainer(m vit.Network, trainSet, testSet *data.Dataset, o Options, out string) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -237,12 +238,12 @@ func newTrainer(m *vit.Model, trainSet, testSet *data.Dataset, o Options, out st
 	if testSet != nil && testSet.N == 0 {
 		return nil, fmt.Errorf("the test set of %s is empty: give a dataset with test images (or more images to split)", trainSet.Name)
 	}
-	if err := checkShapes(m.Config, trainSet); err != nil {
+	if err := checkShapes(*m.Spec(), trainSet); err != nil {
 		return nil, err
 	}
 	fillFromData(m, trainSet)
 	if testSet != nil {
-		if err := checkShapes(m.Config, testSet); err != nil {
+		if err := checkShapes(*m.Spec(), testSet); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +300,7 @@ func (t *Trainer) Step() int { return t.st.Step }
 func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	o := t.Options
 	m := t.Model
-	c := m.Config
+	c := *m.Spec()
 	loader := data.NewLoader(t.Train, o.Batch, data.LoaderOptions{
 		Shuffle: true, DropLast: t.Train.N >= o.Batch, Seed: o.Seed, Augment: &o.Augment,
 		Normalize: data.Normalize{Mean: c.Mean, Std: c.Std},
@@ -340,8 +341,8 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		cancelled := false
 		for b, ok := it.Next(); ok; b, ok = it.Next() {
 			step := t.st.Step
-			if every := c.RedrawEvery; every > 0 && step > 0 && step%every == 0 {
-				m.RedrawFeatures(o.Seed<<32 ^ uint64(step))
+			if vm, ok := m.(*vit.Model); ok && c.RedrawEvery > 0 && step > 0 && step%c.RedrawEvery == 0 {
+				vm.RedrawFeatures(o.Seed<<32 ^ uint64(step))
 			}
 			tg := Targets{Labels: b.Labels[:b.B], Smoothing: o.LabelSmoothing}
 			if o.mixes(epoch) {

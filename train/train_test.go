@@ -183,7 +183,7 @@ func TestLearnsFashionMNIST(t *testing.T) {
 	// The same trained model in bfloat16: the top class must agree with
 	// float32 on ≥ 99.5% of real test images, and logits stay within 3% of
 	// each image's largest logit (bf16 keeps 8 significant bits).
-	ag, scores, err := CompareDType(tr.Model, test, 100, kernels.BF16)
+	ag, scores, err := CompareDType(tr.Model.(*vit.Model), test, 100, kernels.BF16)
 	if err != nil {
 		t.Fatal(err)
 	}

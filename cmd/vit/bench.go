@@ -95,12 +95,16 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Fprintf(stderr, "measuring the peak %s multiply-add rate on %d workers...\n", dt, kernels.Workers)
 	peak, peakHow := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond)
 
-	m, err := vit.New(c, 1)
+	m, err := vit.NewNetwork(c, 1)
 	if err != nil {
 		return err
 	}
-	if !f.train && !f.noPack {
-		m.PackWeights(dt)
+	weightBytes := func() int64 { return 4 * m.NumParams() }
+	if vm, ok := m.(*vit.Model); ok {
+		if !f.train && !f.noPack {
+			vm.PackWeights(dt)
+		}
+		weightBytes = vm.WeightBytes
 	}
 	if dt == kernels.BF16 && !kernels.NativeBF16() {
 		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
@@ -186,7 +190,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		PeakHow:               peakHow,
 		NativeBF16:            kernels.NativeBF16(),
 		PeakRSSMiB:            float64(peakRSS()) / (1 << 20),
-		WeightsMiB:            float64(m.WeightBytes()) / (1 << 20),
+		WeightsMiB:            float64(weightBytes()) / (1 << 20),
 	}
 	res.PeakFraction = res.GFLOPs / res.PeakGFLOPs
 	if f.json {

@@ -17,7 +17,7 @@ import (
 
 // convertFormats are the formats vit convert writes, with their writers.
 var convertFormats = map[string]func(string, *vit.Model) error{
-	checkpoint.FormatVit:  checkpoint.Save,
+	checkpoint.FormatVit:  func(dir string, m *vit.Model) error { return checkpoint.Save(dir, m) },
 	checkpoint.FormatHF:   checkpoint.SaveHF,
 	checkpoint.FormatTimm: checkpoint.SaveTimm,
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
@@ -46,18 +47,22 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return usageErrorf("--dtype: %v", err)
 	}
-	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
+	net, err := loadNetwork(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
-	if err := m.Config.CheckMemory(f.batch, false); err != nil {
+	m, isViT := net.(*vit.Model)
+	if !isViT && (f.attention != "" || dt != kernels.F32) {
+		return usageErrorf("--attention and --dtype bf16 are for ViTs: a %s evaluates in fp32", net.Spec().Arch)
+	}
+	if err := net.Spec().CheckMemory(f.batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
 	_, test, err := data.OpenContext(cmd.Context(), nil, f.data)
 	if err != nil {
 		return err
 	}
-	if c := m.Config; test.C == c.Channels { // a model fine-tuned at another size: the data at its size
+	if c := net.Spec(); test.C == c.Channels { // a model fine-tuned at another size: the data at its size
 		if err := resizeSets(stderr, c.ImageHeight, c.ImageWidth, &test); err != nil {
 			return err
 		}
@@ -74,9 +79,11 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		agree, ev = &ag, scores
 	}
 	if dt == kernels.F32 || f.tta == "flip" {
-		m.PackWeights(dt)
+		if isViT {
+			m.PackWeights(dt)
+		}
 		bar := console.NewBar(stderr, test.N, "evaluating")
-		ev, err = train.EvaluateContext(cmd.Context(), m, test, train.EvalOptions{Batch: f.batch, Flip: f.tta == "flip",
+		ev, err = train.EvaluateContext(cmd.Context(), net, test, train.EvalOptions{Batch: f.batch, Flip: f.tta == "flip",
 			Progress: func(done, _ int) { bar.Add(done - bar.Done()) }})
 		bar.Finish()
 		if err != nil {

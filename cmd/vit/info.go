@@ -41,24 +41,30 @@ func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
 	stdout := cmd.OutOrStdout()
 	train, infer := c.Memory(batch, true), c.Memory(batch, false)
 	params := c.NumParams()
+	tokens := 0
+	if c.IsViT() {
+		tokens = c.Tokens()
+	}
 	info := struct {
 		Config           vit.Config `json:"config"`
 		Params           int64      `json:"params"`
 		FLOPsPerImage    int64      `json:"flops_per_image"`
-		Tokens           int        `json:"tokens"`
+		Tokens           int        `json:"tokens,omitempty"`
 		Batch            int        `json:"batch"`
 		TrainActivations int64      `json:"train_activation_bytes"`
 		InferActivations int64      `json:"inference_activation_bytes"`
 		WeightBytes      int64      `json:"weight_bytes"`
 		TrainStateBytes  int64      `json:"train_state_bytes"` // weights, gradients, AdamW moments
-	}{c, params, c.FLOPs(), c.Tokens(), batch, train.Activations, infer.Activations, 4 * params, 16 * params}
+	}{c, params, c.FLOPs(), tokens, batch, train.Activations, infer.Activations, 4 * params, 16 * params}
 	if jsonOut {
 		if err := json.NewEncoder(stdout).Encode(info); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
-		fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
+		if c.IsViT() {
+			fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
+		}
 		fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, vit.FormatBytes(info.WeightBytes))
 		fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)
 		fmt.Fprintf(stdout, "activations       %s training, %s inference, at batch %d\n", vit.FormatBytes(train.Activations), vit.FormatBytes(infer.Activations), batch)

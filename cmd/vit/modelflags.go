@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/resnet"
 )
 
 // modelFlags are the architecture flags of the commands that build a model
@@ -11,6 +12,8 @@ import (
 // the recipe's or the dataset's value (pflag's Changed tells which).
 type modelFlags struct {
 	fs                            *pflag.FlagSet
+	arch                          string // vit or resnet
+	width                         int    // a ResNet's base width
 	preset                        string
 	patch, dim, depth, heads, mlp int
 	image, channels, classes      int
@@ -32,13 +35,16 @@ type trainingFlags struct {
 func (f *modelFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	group(fs, "Model flags", func(fl flags) {
+		fl.enum(&f.arch, "arch", "vit", []string{"vit", "resnet"},
+			"architecture: vit (a Vision Transformer, or a hybrid with --stem) or resnet (the paper's CNN baseline, BiT's ResNet v2 with GroupNorm and weight standardisation; --depth 26 or 50, --width)")
+		fl.count(&f.width, "width", 0, 2, "ResNet base width: the stem's channels and the first stage's bottleneck width, even (default 16; the paper's ResNets have 64)")
 		fl.parsed(&f.preset, "model", "", parsePreset, []string{"Z/16", "B/0", "B", "B/x"},
 			"preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
 		fl.count(&f.patch, "patch", 0, 1, "patch side in pixels, or in feature-map cells with --stem (overrides the preset)")
 		fl.parsed(&f.stem, "stem", "", parseStem, []string{"32:3", "32:4:1", "x"},
 			"hybrid model: convolutions `C:K:S,...` (channels, odd kernel, stride; each followed by GELU; :ln adds a LayerNorm) whose feature map is cut into patches, e.g. 32:3:1,64:3:2; none for a plain ViT (default: the recipe's)")
 		fl.count(&f.dim, "dim", 0, 1, "token width")
-		fl.count(&f.depth, "depth", 0, 1, "number of encoder blocks")
+		fl.count(&f.depth, "depth", 0, 1, "number of encoder blocks; a ResNet's depth, 26 or 50 (default 26)")
 		fl.count(&f.heads, "heads", 0, 1, "attention heads")
 		fl.count(&f.mlp, "mlp", 0, 1, "MLP hidden width")
 		fl.count(&f.image, "image", 0, 1, "image side in pixels (default: the dataset's, or 224 for presets)")
@@ -91,6 +97,12 @@ func (f *modelFlags) config(tf *trainingFlags, height, width, channels, classes 
 	set(&width, "image", f.image)
 	set(&channels, "channels", f.channels)
 	set(&classes, "classes", f.classes)
+	if f.arch == resnet.Arch {
+		return f.resnetConfig(tf, height, width, channels, classes)
+	}
+	if f.set("width") {
+		return vit.Config{}, usageErrorf("--width %d: a ResNet's (--arch resnet); a ViT has --dim", f.width)
+	}
 	var c vit.Config
 	if f.preset != "" {
 		var err error
@@ -163,4 +175,31 @@ func (f *modelFlags) standalone(tf *trainingFlags) (vit.Config, error) {
 		image, channels, classes = 224, 3, 1000
 	}
 	return f.config(tf, image, image, channels, classes)
+}
+
+// vitOnly are the model flags a ResNet has no use for.
+var vitOnly = []string{"model", "patch", "stem", "dim", "heads", "mlp", "pool", "pos-embed", "attention", "features",
+	"dropout", "attention-dropout", "drop-path", "redraw-every"}
+
+// resnetConfig is config for --arch resnet: depth 26 or 50 (default 26)
+// and --width (default 16).
+func (f *modelFlags) resnetConfig(tf *trainingFlags, height, width, channels, classes int) (vit.Config, error) {
+	for _, name := range vitOnly {
+		if changed(f.fs, name) || tf != nil && changed(tf.fs, name) {
+			return vit.Config{}, usageErrorf("--%s: a ViT's flag; a ResNet (--arch resnet) takes --depth and --width", name)
+		}
+	}
+	depth, w := 26, 16
+	if changed(f.fs, "depth") {
+		depth = f.depth
+	}
+	if changed(f.fs, "width") {
+		w = f.width
+	}
+	c := resnet.Config(depth, w, height, channels, classes)
+	c.ImageWidth = width
+	if err := c.Validate(); err != nil {
+		return c, usageErrorf("model flags: %v", err)
+	}
+	return c, nil
 }

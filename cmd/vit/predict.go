@@ -36,6 +36,16 @@ func loadModel(ctx context.Context, path, attention string, features int) (*vit.
 	return m, nil
 }
 
+// loadNetwork is loadModel for commands that also take networks of other
+// families (vit.Config.Arch): a ResNet loads as itself, and takes no
+// attention.
+func loadNetwork(ctx context.Context, path, attention string, features int) (vit.Network, error) {
+	if path == "" || attention != "" || features > 0 {
+		return loadModel(ctx, path, attention, features)
+	}
+	return checkpoint.LoadNetworkContext(ctx, path)
+}
+
 // packWeights packs m's weights for inference in the number format named
 // by dtype, saying on stderr when bf16 runs without native instructions.
 func packWeights(m *vit.Model, dtype string, stderr io.Writer) error {

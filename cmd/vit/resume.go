@@ -17,7 +17,7 @@ import (
 // values; flags equal to the run's are fine. The schedule, data order and
 // model of a run are fixed when it starts.
 func resumeConflict(fs *pflag.FlagSet, tr *train.Trainer) error {
-	o, c := tr.Options, tr.Model.Config
+	o, c := tr.Options, *tr.Model.Spec()
 	f32 := func(v float32) func(string) (string, bool) {
 		return func(s string) (string, bool) {
 			g, err := strconv.ParseFloat(s, 64)

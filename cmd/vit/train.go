@@ -14,6 +14,7 @@ import (
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/console"
+	"github.com/vitgo/vit/resnet"
 	"github.com/vitgo/vit/train"
 )
 
@@ -110,7 +111,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			if err := resumeConflict(cmd.Flags(), tr); err != nil {
 				return err
 			}
-			if err := tr.Model.Config.CheckMemory(tr.Options.Batch, true); err != nil {
+			if err := tr.Model.Spec().CheckMemory(tr.Options.Batch, true); err != nil {
 				return fmt.Errorf("%s: %w", f.resume, err)
 			}
 			f.run.applySaving(&tr.Options, given)
@@ -177,10 +178,10 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			o.MixOffEpoch = f.mixOff
 		}
 		o = r.Fit(o, trainSet.N, given("mix-off-epoch"))
-		if !given("drop-path") {
+		if !given("drop-path") && f.model.arch == "vit" {
 			f.training.dropPath = float64(r.DropPath)
 		}
-		if f.model.preset == "" {
+		if f.model.preset == "" && f.model.arch == "vit" {
 			f.model.applyRecipe(r.Dim, r.MLPDim, r.Depth, r.Stem, r.Patch)
 		}
 		c, err := f.model.config(&f.training, trainSet.H, trainSet.W, trainSet.C, len(trainSet.Classes))
@@ -195,7 +196,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 				return err
 			}
 		}
-		m, err := vit.New(c, f.seed) // train.New sets the labels and normalisation from trainSet
+		m, err := vit.NewNetwork(c, f.seed) // train.New sets the labels and normalisation from trainSet
 		if err != nil {
 			return err
 		}
@@ -214,6 +215,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 }
 
 func describe(c vit.Config) string {
+	if c.Arch == resnet.Arch {
+		return fmt.Sprintf("ResNet-%d width %d (BiT: pre-activation, GroupNorm, weight standardisation), %d×%d×%d", c.Depth, c.Width, c.ImageHeight, c.ImageWidth, c.Channels)
+	}
 	kind := "ViT"
 	if len(c.Stem) > 0 {
 		kind = fmt.Sprintf("hybrid ViT (conv stem %s)", vit.FormatStem(c.Stem))
