@@ -2,6 +2,7 @@ package vit
 
 import (
 	"errors"
+	"math"
 
 	"github.com/vitgo/vit/nn"
 )
@@ -74,14 +75,9 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 	if c.ClassToken() {
 		first = 1
 	}
-	pos := m.PosEmbed
+	m.positionsBackward(dz, batch)
 	for b := range batch {
 		zb := dz[b*t*d : (b+1)*t*d]
-		if !pos.Frozen {
-			for i, v := range zb {
-				pos.Grad[i] += v
-			}
-		}
 		if first == 1 {
 			for j, v := range zb[:d] {
 				m.ClassToken.Grad[j] += v
@@ -222,7 +218,10 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	if b.Performer != nil {
 		b.Performer.Backward(g.dqkv, g.dattn, a.perf, a.qkv, batch, t)
 	} else {
-		b.Attn.Backward(g.dqkv, g.dprobs, probsGrad, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+		m.attention(ws, b).Backward(g.dqkv, g.dprobs, probsGrad, g.dattn, a.qkv, a.probs, a.dropped, a.attnMask, batch, t)
+		if b.RelPos != nil {
+			b.RelPos.Backward(g.dprobs, batch, float32(1/math.Sqrt(float64(b.Attn.HeadDim()))))
+		}
 	}
 	b.QKV.Backward(g.dln, g.dqkv, a.ln1, n)
 	if probsGrad != nil {

@@ -42,7 +42,7 @@ type Config struct {
 	Stem []StemConv `json:"stem,omitempty"`
 
 	Pool     string `json:"pool,omitempty"`      // "cls" (default) or "gap": class token or mean of the tokens
-	PosEmbed string `json:"pos_embed,omitempty"` // "learned" (default) or "sincos": fixed 2-D sine-cosine
+	PosEmbed string `json:"pos_embed,omitempty"` // one of PosEmbeds; "" is "learned"
 
 	NoQKVBias    bool    `json:"no_qkv_bias,omitempty"`
 	LayerNormEps float32 `json:"layer_norm_eps,omitempty"` // default 1e-6, as in the official JAX models
@@ -188,10 +188,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("classes must be positive, got %d", c.Classes)
 	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap":
 		return fmt.Errorf("pool must be cls or gap, got %q", c.Pool)
-	case c.PosEmbed != "" && c.PosEmbed != "learned" && c.PosEmbed != "sincos":
-		return fmt.Errorf("pos_embed must be learned or sincos, got %q", c.PosEmbed)
-	case c.PosEmbed == "sincos" && c.Dim%4 != 0:
-		return fmt.Errorf("sincos position embeddings need dim divisible by 4, got %d", c.Dim)
+	case c.posEmbedError() != nil:
+		return c.posEmbedError()
 	case !rate(c.Dropout) || !rate(c.AttentionDropout) || !rate(c.DropPath):
 		return fmt.Errorf("dropout rates must be in [0, 1), got %g, %g and %g", c.Dropout, c.AttentionDropout, c.DropPath)
 	case c.Attention != "" && c.Attention != "softmax" && c.Attention != "performer":

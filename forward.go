@@ -47,7 +47,6 @@ func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
 	ws.linear(m.PatchEmbed, ws.embed, m.patches(ws, x, batch), batch*np) // x_p·E
 	z0 := ws.z[0]
-	pos := m.PosEmbed.Data
 	first := 0
 	if c.ClassToken() {
 		first = 1
@@ -55,16 +54,11 @@ func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	for b := range batch {
 		zb := z0[b*t*d : (b+1)*t*d]
 		if first == 1 {
-			for j, v := range m.ClassToken.Data {
-				zb[j] = v + pos[j]
-			}
+			copy(zb, m.ClassToken.Data)
 		}
-		e := ws.embed[b*np*d : (b+1)*np*d]
-		p := pos[first*d:]
-		for i, v := range e {
-			zb[first*d+i] = v + p[i]
-		}
+		copy(zb[first*d:], ws.embed[b*np*d:(b+1)*np*d])
 	}
+	m.addPositions(z0[:batch*t*d], batch)
 	if ws.embedMask != nil {
 		nn.DropoutMask(ws.embedMask[:batch*t*d], c.Dropout, ws.rng)
 		nn.Mul(z0[:batch*t*d], ws.embedMask)
@@ -180,7 +174,7 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if b.Performer != nil {
 		b.Performer.Forward(a.attn, a.perf, a.qkv, batch, t)
 	} else {
-		b.Attn.Forward(a.attn, probs, a.dropped, a.attnMask, a.qkv, batch, t)
+		m.attention(ws, b).Forward(a.attn, probs, a.dropped, a.attnMask, a.qkv, batch, t)
 	}
 	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, probs[:batch*c.Heads*t*t])
@@ -194,6 +188,17 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
 	}
 	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
+}
+
+// attention returns block b's attention core, with its relative position
+// biases, if any, written into ws.
+func (m *Model) attention(ws *Workspace, b *Block) nn.Attention {
+	a := b.Attn
+	if b.RelPos != nil {
+		b.RelPos.Bias(ws.relBias)
+		a.Bias = ws.relBias
+	}
+	return a
 }
 
 // classShortcut lets the last block compute the class token's row alone
@@ -210,7 +215,7 @@ func (m *Model) classOnly(ws *Workspace) bool {
 	c := m.Config
 	l := c.Depth - 1
 	a := ws.acts(l)
-	return classShortcut && c.ClassToken() && m.Blocks[l].Performer == nil &&
+	return classShortcut && c.ClassToken() && m.Blocks[l].Performer == nil && m.Blocks[l].RelPos == nil &&
 		ws.capture == nil && ws.captureGrad == nil && ws.captureQKV == nil &&
 		a.attnMask == nil && a.projMask == nil
 }

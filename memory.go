@@ -67,8 +67,13 @@ func (c Config) NumParams() int64 {
 func (c Config) tensorElems(learnable bool) float64 {
 	d, mlp, cls := float64(c.Dim), float64(c.MLPDim), float64(c.Classes)
 	n := c.patchSizeF()*d + d // patch embedding
-	if !learnable || c.PosEmbed != "sincos" {
+	switch {
+	case c.PosEmbed == "sincos" && !learnable, c.PosEmbed == "" || c.PosEmbed == "learned":
 		n += c.tokensF() * d
+	case c.PosEmbed == "learned-2d":
+		n += (float64(c.GridH()) + float64(c.GridW())) * float64(c.Dim/2)
+	case c.Relative():
+		n += float64(c.Depth) * float64(nn.RelativeEntries(c.GridH(), c.GridW(), c.ClassToken())) * float64(c.Heads)
 	}
 	if c.ClassToken() {
 		n += d
@@ -135,6 +140,7 @@ func (c Config) activationElems(batch float64, train bool) float64 {
 	pooledRows := on(c.ClassToken(), b) + on(!c.ClassToken(), n)
 	total += 2*pooledRows*d + 2*pooledRows
 	total += on(c.ClassToken() && !c.Performer(), b*d+b*h*t)
+	total += on(c.Relative(), h*t*t)
 
 	// The stem, and in training its gradients.
 	var stemActs, dcols, dconv float64

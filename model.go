@@ -26,7 +26,9 @@ type Model struct {
 	// (channels are the stem's output channels in a hybrid).
 	PatchEmbed *nn.Linear
 	ClassToken *nn.Param // x_class: [dim]; nil with pool "gap"
-	PosEmbed   *nn.Param // E_pos: [tokens, dim]
+	PosEmbed   *nn.Param // E_pos: [tokens, dim] (learned or sincos); nil for the other Config.PosEmbed
+	// PosEmbed2D is the learned-2d position embedding; nil for the others.
+	PosEmbed2D *PosEmbed2D
 	Blocks     []*Block
 	Norm       *nn.LayerNorm // the final LayerNorm of Eq. 4
 	Head       *nn.Linear    // [classes, dim]
@@ -41,6 +43,10 @@ type Block struct {
 	Norm1 *nn.LayerNorm
 	QKV   *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
 	Attn  nn.Attention
+	// RelPos adds relative position biases to the attention logits
+	// (Config.PosEmbed "relative"); nil otherwise. It owns
+	// blocks.<l>.attn.relative_position_bias_table.
+	RelPos *nn.RelativePositionBias
 	// Performer replaces softmax attention when the config asks for it
 	// (nil otherwise). It owns its random features, the buffer
 	// blocks.<l>.attn.features: [features, dh], saved with the model.
@@ -90,11 +96,15 @@ func New(c Config, seed uint64) (*Model, error) {
 	for _, s := range m.Stem {
 		lecunNormal(rng, s.Conv.Dense.W.Data, s.Conv.ColSize())
 	}
-	if c.PosEmbed == "sincos" {
+	switch {
+	case c.PosEmbed == "sincos":
 		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.ClassToken())
-	} else {
+	case m.PosEmbed != nil:
 		normal(rng, m.PosEmbed.Data, 0.02)
-	}
+	case m.PosEmbed2D != nil:
+		normal(rng, m.PosEmbed2D.Row.Data, 0.02)
+		normal(rng, m.PosEmbed2D.Col.Data, 0.02)
+	} // relative position biases start at zero, as in BEiT
 	for _, b := range m.Blocks {
 		xavierUniform(rng, b.QKV.W.Data, c.Dim, c.Dim)
 		xavierUniform(rng, b.Proj.W.Data, c.Dim, c.Dim)
@@ -125,7 +135,6 @@ func newZero(c Config) (*Model, error) {
 	m := &Model{
 		Config:     c,
 		PatchEmbed: nn.NewLinear("patch_embed", c.PatchSize(), c.Dim, true),
-		PosEmbed:   nn.NewParam("pos_embed", true, c.Tokens(), c.Dim),
 		Norm:       nn.NewLayerNorm("norm", c.Dim, eps),
 		Head:       nn.NewLinear("head", c.Dim, c.Classes, true),
 	}
@@ -139,8 +148,14 @@ func newZero(c Config) (*Model, error) {
 		m.Stem = append(m.Stem, s)
 		in = sc.Channels
 	}
-	m.PosEmbed.Frozen = c.PosEmbed == "sincos"
-	m.PosEmbed.Buffer = m.PosEmbed.Frozen
+	switch {
+	case c.absolutePos():
+		m.PosEmbed = nn.NewParam("pos_embed", true, c.Tokens(), c.Dim)
+		m.PosEmbed.Frozen = c.PosEmbed == "sincos"
+		m.PosEmbed.Buffer = m.PosEmbed.Frozen
+	case c.PosEmbed == "learned-2d":
+		m.PosEmbed2D = newPosEmbed2D(c.GridH(), c.GridW(), c.Dim)
+	}
 	if c.ClassToken() {
 		m.ClassToken = nn.NewParam("cls_token", true, c.Dim)
 	}
@@ -155,6 +170,9 @@ func newZero(c Config) (*Model, error) {
 			FC1:   nn.NewLinear(p+"mlp.fc1", c.Dim, c.MLPDim, true),
 			FC2:   nn.NewLinear(p+"mlp.fc2", c.MLPDim, c.Dim, true),
 		})
+		if c.Relative() {
+			m.Blocks[i].RelPos = nn.NewRelativePositionBias(p+"attn.relative_position_bias_table", c.Heads, c.GridH(), c.GridW(), c.ClassToken())
+		}
 	}
 	if c.Performer() {
 		m.setPerformer(0)
@@ -221,7 +239,12 @@ func (m *Model) Params() []*nn.Param {
 	if m.ClassToken != nil {
 		ps = append(ps, m.ClassToken)
 	}
-	ps = append(ps, m.PosEmbed)
+	if m.PosEmbed != nil {
+		ps = append(ps, m.PosEmbed)
+	}
+	if m.PosEmbed2D != nil {
+		ps = append(ps, m.PosEmbed2D.Params()...)
+	}
 	for _, b := range m.Blocks {
 		ps = append(ps, b.Params()...)
 	}
@@ -232,7 +255,12 @@ func (m *Model) Params() []*nn.Param {
 // Params lists the block's tensors.
 func (b *Block) Params() []*nn.Param {
 	var ps []*nn.Param
-	for _, l := range [][]*nn.Param{b.Norm1.Params(), b.QKV.Params(), b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
+	ps = append(ps, b.Norm1.Params()...)
+	ps = append(ps, b.QKV.Params()...)
+	if b.RelPos != nil {
+		ps = append(ps, b.RelPos.Params()...)
+	}
+	for _, l := range [][]*nn.Param{b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
 		ps = append(ps, l...)
 	}
 	if b.Performer != nil {
@@ -411,7 +439,6 @@ func (m *Model) Replica() *Model {
 	r := &Model{
 		Config:     m.Config,
 		PatchEmbed: m.PatchEmbed.Replica(),
-		PosEmbed:   m.PosEmbed.Share(),
 		Norm:       m.Norm.Replica(),
 		Head:       m.Head.Replica(),
 		frozenBody: m.frozenBody,
@@ -426,6 +453,12 @@ func (m *Model) Replica() *Model {
 	if m.ClassToken != nil {
 		r.ClassToken = m.ClassToken.Share()
 	}
+	if m.PosEmbed != nil {
+		r.PosEmbed = m.PosEmbed.Share()
+	}
+	if m.PosEmbed2D != nil {
+		r.PosEmbed2D = m.PosEmbed2D.Replica()
+	}
 	for _, b := range m.Blocks {
 		rb := &Block{
 			Norm1: b.Norm1.Replica(),
@@ -438,6 +471,9 @@ func (m *Model) Replica() *Model {
 		}
 		if b.Performer != nil {
 			rb.Performer = b.Performer.Replica()
+		}
+		if b.RelPos != nil {
+			rb.RelPos = b.RelPos.Replica()
 		}
 		r.Blocks = append(r.Blocks, rb)
 	}

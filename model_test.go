@@ -32,6 +32,10 @@ func backwardCases() []struct {
 		{"cls", func(*Config) {}},
 		{"gap", func(c *Config) { c.Pool = "gap" }},
 		{"sincos", func(c *Config) { c.PosEmbed = "sincos"; c.NoQKVBias = true }},
+		{"no-pos", func(c *Config) { c.PosEmbed = "none" }},
+		{"learned-2d", func(c *Config) { c.PosEmbed = "learned-2d" }},
+		{"relative", func(c *Config) { c.PosEmbed = "relative" }},
+		{"relative-gap", func(c *Config) { c.PosEmbed = "relative"; c.Pool = "gap" }},
 		{"dropout", func(c *Config) { c.Dropout = 0.2; c.AttentionDropout = 0.2; c.DropPath = 0.3 }},
 		{"droppath", func(c *Config) { c.DropPath = 0.5 }},
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
@@ -66,6 +70,11 @@ func newGradProblem(t *testing.T, edit func(*Config)) *gradProblem {
 	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
 	if m.ClassToken != nil {
 		copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+	}
+	for _, b := range m.Blocks {
+		if b.RelPos != nil { // zero at initialisation, like BEiT's
+			copy(b.RelPos.Table.Data, gradcheck.Random(rng, b.RelPos.Table.Size(), 0.5))
+		}
 	}
 	if len(m.Stem) > 0 {
 		// GELU maps much of a random map near 0, and LayerNorm

@@ -30,6 +30,8 @@ type Workspace struct {
 	classIn    []float32 // [batch, dim]: the class token's row of its input
 	classProbs []float32 // [batch, heads, tokens]: the class token's attention
 
+	relBias []float32 // [heads, tokens, tokens]: the block's relative position biases (PosEmbed "relative")
+
 	// Training only.
 	embedMask []float32 // dropout after the position embedding: [batch, tokens, dim]
 	pcg       *rand.PCG
@@ -123,6 +125,9 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	ws.pooledIn, ws.pooledOut = f(pooledRows*d), f(pooledRows*d)
 	if c.ClassToken() && !c.Performer() {
 		ws.classIn, ws.classProbs = f(batch*d), f(batch*h*t)
+	}
+	if c.Relative() {
+		ws.relBias = f(h * t * t)
 	}
 	ws.normMean, ws.normRstd = f(pooledRows), f(pooledRows)
 	nz, nb := 2, 1
@@ -230,7 +235,7 @@ func (ws *Workspace) Bytes() int64 {
 		}
 	}
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask,
-		ws.classIn, ws.classProbs, ws.inputScratch, ws.inputCols)
+		ws.classIn, ws.classProbs, ws.inputScratch, ws.inputCols, ws.relBias)
 	add(ws.z...)
 	for _, s := range ws.stem {
 		add(s.cols, s.conv, s.mean, s.rstd)

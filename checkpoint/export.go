@@ -20,6 +20,9 @@ func exportable(m *vit.Model, to string) error {
 	if m.Config.Performer() {
 		return fmt.Errorf("%s has no Performer attention: switch the model to softmax attention first", to)
 	}
+	if m.PosEmbed == nil {
+		return fmt.Errorf("%s has no ViT with %s position embeddings: keep the model in vit's own format (checkpoint.Save)", to, m.Config.PosEmbed)
+	}
 	if len(m.Config.Stem) > 0 {
 		return fmt.Errorf("%s has no ViT with this convolution stem (a hybrid): keep the model in vit's own format (checkpoint.Save)", to)
 	}

@@ -166,8 +166,11 @@ func keys(x, a float64) float64 {
 
 // AdaptToImage changes m, in place, to take height×width images: the
 // configuration's image size changes and learned position embeddings are
-// resampled with method (one of ResizeMethods); fixed sin-cos embeddings
-// are recomputed. Both sides must be multiples of the patch. Other
+// resampled with method (one of ResizeMethods): the 1-D table over the
+// patch grid, learned-2d's row and column tables each along its axis, and
+// each block's relative position biases over the grid of offsets (their
+// class-token entries kept, as BEiT does when fine-tuning at another
+// resolution); fixed sin-cos embeddings are recomputed. Both sides must be multiples of the patch. Other
 // tensors are untouched: a ViT's weights do not depend on the resolution.
 // m must not be in use by other goroutines during the call.
 func AdaptToImage(m *vit.Model, height, width int, method string) error {
@@ -181,6 +184,30 @@ func AdaptToImage(m *vit.Model, height, width int, method string) error {
 	}
 	old := m.Config
 	if old.ImageHeight == height && old.ImageWidth == width {
+		return nil
+	}
+	gh, gw := c.GridH(), c.GridW()
+	switch {
+	case m.PosEmbed2D != nil:
+		p := m.PosEmbed2D
+		h := c.Dim / 2
+		p.Row = resizedParam(p.Row, ResizePosEmbed(p.Row.Data, old.GridH(), 1, gh, 1, h, false, method), gh, h)
+		p.Col = resizedParam(p.Col, ResizePosEmbed(p.Col.Data, 1, old.GridW(), 1, gw, h, false, method), gw, h)
+	case c.Relative():
+		for _, b := range m.Blocks {
+			r := b.RelPos
+			n := (2*r.GridH - 1) * (2*r.GridW - 1)
+			grid := ResizePosEmbed(r.Table.Data[:n*r.Heads], 2*r.GridH-1, 2*r.GridW-1, 2*gh-1, 2*gw-1, r.Heads, false, method)
+			nr := nn.NewRelativePositionBias(r.Table.Name, r.Heads, gh, gw, r.ClassToken)
+			copy(nr.Table.Data, grid)
+			copy(nr.Table.Data[len(grid):], r.Table.Data[n*r.Heads:]) // the class token's entries
+			nr.Table.Frozen = r.Table.Frozen
+			b.RelPos = nr
+		}
+	}
+	if m.PosEmbed == nil {
+		m.Config = c
+		m.ResetWorkspaces()
 		return nil
 	}
 	var data []float32
@@ -200,4 +227,10 @@ func AdaptToImage(m *vit.Model, height, width int, method string) error {
 	m.PosEmbed = np
 	m.ResetWorkspaces() // the pooled ones are sized for the old token count
 	return nil
+}
+
+// resizedParam is p with new data of shape [rows, cols].
+func resizedParam(p *nn.Param, data []float32, rows, cols int) *nn.Param {
+	return &nn.Param{Name: p.Name, Shape: []int{rows, cols}, Data: data, Grad: make([]float32, len(data)),
+		NoDecay: p.NoDecay, Frozen: p.Frozen, Buffer: p.Buffer}
 }

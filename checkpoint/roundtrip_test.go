@@ -30,6 +30,9 @@ func modelOptions() []modelOption {
 		{name: "performer-redraw", edit: func(c *vit.Config) { c.Attention = "performer"; c.Features = 12; c.RedrawEvery = 5 }, redraw: true},
 		{name: "gap", edit: func(c *vit.Config) { c.Pool = "gap" }},
 		{name: "sincos", edit: func(c *vit.Config) { c.PosEmbed = "sincos" }},
+		{name: "no-pos", edit: func(c *vit.Config) { c.PosEmbed = "none" }},
+		{name: "learned-2d", edit: func(c *vit.Config) { c.PosEmbed = "learned-2d" }},
+		{name: "relative", edit: func(c *vit.Config) { c.PosEmbed = "relative" }},
 		{name: "hybrid", edit: func(c *vit.Config) {
 			c.Stem = []vit.StemConv{{Channels: 4, Kernel: 3, Stride: 2, Norm: true}, {Channels: 6, Kernel: 1, Stride: 1}}
 			c.Patch = 2
@@ -126,6 +129,53 @@ func TestSaveLoadLogits(t *testing.T) {
 					sameBits(t, b[i].Name, b[i].Data, a[i].Data)
 				}
 				sameBits(t, "logits after loading", logits(t, got, o), want)
+			}
+		})
+	}
+}
+
+// TestAdaptPositionKinds adapts a model of every position embedding from
+// 8×12 to 16×12 images (a 2×3 patch grid to 4×3) with the corner-aligned
+// bilinear method: the tables grow, values at aligned positions are kept
+// (the first and last rows, the relative bias of offset (0, 0) and the
+// class token's three entries), and the adapted model runs.
+func TestAdaptPositionKinds(t *testing.T) {
+	for _, kind := range []string{"none", "learned", "learned-2d", "sincos", "relative"} {
+		t.Run(kind, func(t *testing.T) {
+			m := trainedLike(t, modelOption{edit: func(c *vit.Config) { c.PosEmbed = kind }})
+			var row, rel []float32
+			if m.PosEmbed2D != nil {
+				row = append([]float32(nil), m.PosEmbed2D.Row.Data...)
+			}
+			if m.Blocks[0].RelPos != nil {
+				rel = append([]float32(nil), m.Blocks[0].RelPos.Table.Data...)
+			}
+			if err := checkpoint.AdaptToImage(m, 16, 12, checkpoint.ResizeBilinearJAX); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Predict(make([]float32, 3*16*12), 1); err != nil {
+				t.Fatal(err)
+			}
+			if n := m.NumParams(); n != m.Config.NumParams() {
+				t.Errorf("%d parameters after adapting, the config counts %d", n, m.Config.NumParams())
+			}
+			if row != nil {
+				r := m.PosEmbed2D.Row
+				if r.Shape[0] != 4 {
+					t.Fatalf("row table of %v after adapting, want 4 rows", r.Shape)
+				}
+				sameBits(t, "first row", r.Data[:4], row[:4])
+				sameBits(t, "last row", r.Data[3*4:], row[4:])
+			}
+			if rel != nil {
+				tb := m.Blocks[0].RelPos.Table
+				heads := 2
+				if want := (7*5 + 3) * heads; len(tb.Data) != want {
+					t.Fatalf("relative table of %d values after adapting, want %d", len(tb.Data), want)
+				}
+				// Offset (0, 0) is the centre of the 3×5 grid and of the 7×5 one.
+				sameBits(t, "offset (0, 0)", tb.Data[(3*5+2)*heads:][:heads], rel[(1*5+2)*heads:][:heads])
+				sameBits(t, "class entries", tb.Data[35*heads:], rel[15*heads:])
 			}
 		})
 	}

@@ -16,6 +16,11 @@ import (
 // with the heads concatenated.
 type Attention struct {
 	Heads, Dim int // Dim = Heads·dh
+	// Bias, when not nil, is added to every image's attention logits
+	// (after the 1/√dh scaling), [heads, tokens, tokens]: relative position
+	// biases (RelativePositionBias). Backward then leaves scale·∂L/∂logits
+	// in its dprobs for RelativePositionBias.Backward.
+	Bias []float32
 }
 
 // HeadDim is dh, the width of one head.
@@ -53,16 +58,22 @@ func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, toke
 			}
 			p := probs[bh*tt : (bh+1)*tt]
 			o := out[b*tokens*a.Dim+h*dh:]
-			if mask == nil {
+			if mask == nil && a.Bias == nil {
 				kernels.AttentionHead(q, k, v, d3, tokens, dh, scale, o, a.Dim, p)
 				continue
 			}
 			kernels.SgemmSerial(false, true, tokens, tokens, dh, scale, q, d3, k, d3, 0, p, tokens)
+			if a.Bias != nil {
+				kernels.AddTo(p, a.Bias[h*tt:(h+1)*tt])
+			}
 			SoftmaxRows(p, tokens, tokens)
-			// Attention dropout: the dropped weights multiply V.
-			weights := dropped[bh*tt : (bh+1)*tt]
-			for i, m := range mask[bh*tt : (bh+1)*tt] {
-				weights[i] = p[i] * m
+			weights := p
+			if mask != nil {
+				// Attention dropout: the dropped weights multiply V.
+				weights = dropped[bh*tt : (bh+1)*tt]
+				for i, m := range mask[bh*tt : (bh+1)*tt] {
+					weights[i] = p[i] * m
+				}
 			}
 			kernels.SgemmSerial(false, false, tokens, dh, tokens, 1, weights, tokens, v, d3, 0, o, a.Dim)
 		}
@@ -111,6 +122,9 @@ func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 			n := min(rows, tokens-q0)
 			q := qkv[base+q0*d3+h*dh:]
 			kernels.SgemmSerial(false, true, n, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
+			if a.Bias != nil {
+				kernels.AddTo(scores[:n*tokens], a.Bias[(h*tokens+q0)*tokens:][:n*tokens])
+			}
 			SoftmaxRows(scores, n, tokens)
 			kernels.SgemmSerial(false, false, n, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
 		}
@@ -158,7 +172,7 @@ func (a Attention) Backward(dqkv, dprobs, probsGrad, dout, qkv, probs, dropped, 
 				weights = dropped[bh*tt : (bh+1)*tt]
 			}
 			dp := dprobs[bh*tt : (bh+1)*tt]
-			if mask == nil && probsGrad == nil {
+			if mask == nil && probsGrad == nil && a.Bias == nil {
 				kernels.AttentionHeadBackward(q, k, v, d3, do, a.Dim, p, tokens, dh, scale, dq, dk, dv, d3, dp)
 				continue
 			}

@@ -31,6 +31,8 @@ func roundTripOptions() []roundTripOption {
 		{name: "performer-redraw", edit: func(c *vit.Config) { performer(c); c.RedrawEvery = 2 }},
 		{name: "gap", edit: func(c *vit.Config) { c.Pool = "gap" }},
 		{name: "sincos", edit: func(c *vit.Config) { c.PosEmbed = "sincos" }},
+		{name: "learned-2d", edit: func(c *vit.Config) { c.PosEmbed = "learned-2d" }},
+		{name: "relative", edit: func(c *vit.Config) { c.PosEmbed = "relative" }},
 		{name: "hybrid", edit: func(c *vit.Config) {
 			c.Stem = []vit.StemConv{{Channels: 4, Kernel: 3, Stride: 2, Norm: true}, {Channels: 6, Kernel: 1, Stride: 1}}
 			c.Patch = 2

@@ -161,10 +161,14 @@ func CosineSimilarity(x []float32, n, dim int) [][]float64 {
 // PositionSimilarity returns the cosine similarity between the position
 // embeddings of every pair of patches of m, [patch][patch], patches in
 // row-major grid order, the class token's embedding left out (Figure 7,
-// centre).
+// centre); nil for a model without per-token position embeddings
+// (Config.PosEmbed none or relative).
 func PositionSimilarity(m *vit.Model) [][]float64 {
 	c := m.Config
-	pos := m.PosEmbed.Data
+	pos := m.PositionTable()
+	if pos == nil {
+		return nil
+	}
 	if c.ClassToken() {
 		pos = pos[c.Dim:]
 	}

@@ -311,18 +311,20 @@ func BuildReport(dir string, in ReportInput) (*Report, error) {
 	s7.Figures = append(s7.Figures, f)
 
 	rep.PositionSimilarity = PositionSimilarity(m)
-	posKind := "learned"
-	if c.PosEmbed == "sincos" {
-		posKind = "fixed sine-cosine"
+	posKind := map[string]string{"sincos": "fixed sine-cosine", "learned-2d": "learned 2-D (row and column)"}[c.PosEmbed]
+	if posKind == "" {
+		posKind = "learned"
 	}
-	f, err = save("position-similarity.png", SimilarityImage(rep.PositionSimilarity, g.H, g.W), "Position embedding similarity (Figure 7, centre)",
-		fmt.Sprintf("Tile (r, c) shows the cosine similarity of the %s position embedding of the patch at row r, column c with those of all "+
-			"%d×%d patches (dark purple −1, yellow 1). The paper finds that closer patches have more similar embeddings and that "+
-			"a row-column structure appears: patches in the same row or column have similar embeddings.", posKind, g.H, g.W))
-	if err != nil {
-		return nil, err
+	if rep.PositionSimilarity != nil {
+		f, err := save("position-similarity.png", SimilarityImage(rep.PositionSimilarity, g.H, g.W), "Position embedding similarity (Figure 7, centre)",
+			fmt.Sprintf("Tile (r, c) shows the cosine similarity of the %s position embedding of the patch at row r, column c with those of all "+
+				"%d×%d patches (dark purple −1, yellow 1). The paper finds that closer patches have more similar embeddings and that "+
+				"a row-column structure appears: patches in the same row or column have similar embeddings.", posKind, g.H, g.W))
+		if err != nil {
+			return nil, err
+		}
+		s7.Figures = append(s7.Figures, f)
 	}
-	s7.Figures = append(s7.Figures, f)
 
 	if in.N > 0 {
 		progress("mean attention distance over %d images", in.N)

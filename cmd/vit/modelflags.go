@@ -51,7 +51,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 		fl.intChoice(&f.channels, "channels", 0, []int{1, 3}, "input channels, 1 or 3 (default: the dataset's, or 3 for presets)")
 		fl.count(&f.classes, "classes", 0, 1, "number of classes (default: the dataset's, or 1000 for presets)")
 		fl.enum(&f.pool, "pool", "cls", []string{"cls", "gap"}, "pooling: cls (class token) or gap (global average of tokens)")
-		fl.enum(&f.posEmbed, "pos-embed", "learned", []string{"learned", "sincos"}, "position embeddings: learned or sincos (fixed 2-D)")
+		fl.enum(&f.posEmbed, "pos-embed", "learned", vit.PosEmbeds, "position embeddings (the paper's Table 8): none, learned (1-D, one per token), learned-2d (row and column embeddings of dim/2 each), sincos (fixed 2-D sine-cosine) or relative (a learned bias per head and relative offset in every attention)")
 		fl.enum(&f.attention, "attention", "softmax", attentions, "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
 		fl.count(&f.features, "features", 0, 1, "Performer random features per head (default ⌊dh·ln dh⌋)")
 	})
