@@ -108,7 +108,13 @@ func (st *Study) Plot() (image.Image, error) {
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = vg.Points(-80)
+	if st.Kind == "data-size" {
+		var xs []float64
+		for _, q := range pts {
+			xs = append(xs, q.X)
+		}
+		p.X.Tick.Marker = valueTicks(xs)
+	}
 	for _, fam := range []string{"vit", "hybrid", "resnet"} {
 		var xy, front plotter.XYs
 		var bars plotter.YErrors
@@ -161,6 +167,21 @@ func (st *Study) Plot() (image.Image, error) {
 	c := vgimg.NewWith(vgimg.UseWH(7*vg.Inch, 4.8*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 	p.Draw(draw.New(c))
 	return c.Image(), nil
+}
+
+// valueTicks labels the given values (the training-set sizes) on a log
+// axis.
+type valueTicks []float64
+
+// Ticks implements plot.Ticker.
+func (v valueTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, x := range v {
+		if x >= lo && x <= hi && !slices.ContainsFunc(ts, func(t plot.Tick) bool { return t.Value == x }) {
+			ts = append(ts, plot.Tick{Value: x, Label: fmt.Sprint(x)})
+		}
+	}
+	return ts
 }
 
 var page = template.Must(template.New("study").Funcs(template.FuncMap{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -148,5 +149,27 @@ func TestPosEmbedAndCompute(t *testing.T) {
 		if !front {
 			t.Errorf("%s has no Pareto front", fam)
 		}
+	}
+}
+
+// TestPlotPNG writes the plot of the last data-size study run by hand
+// (STUDY_DIR) for a look; skipped otherwise.
+func TestPlotPNG(t *testing.T) {
+	dir := os.Getenv("STUDY_DIR")
+	if dir == "" {
+		t.Skip("set STUDY_DIR to a study folder")
+	}
+	st := readStudy(t, dir)
+	img, err := st.Plot()
+	if err != nil || img == nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "plot.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,6 +42,7 @@ func resumeConflict(fs *pflag.FlagSet, tr *train.Trainer) error {
 		"augment": str(augmentName(o.Augment), ""),
 		"cutmix":  f32(o.Mix.CutMix), "mixup": f32(o.Mix.Mixup), "mix-prob": f32(cmp.Or(o.Mix.Prob, 1)),
 		"mix-off-epoch": num(o.MixOffEpoch), "replicas": num(o.Replicas), "val": num(o.ValidationSize),
+		"arch": str(c.Arch, "vit"), "width": num(c.Width),
 		"patch": num(c.Patch), "dim": num(c.Dim), "depth": num(c.Depth), "heads": num(c.Heads), "mlp": num(c.MLPDim),
 		"image": num(c.ImageHeight), "channels": num(c.Channels), "classes": num(c.Classes),
 		"pool": str(c.Pool, "cls"), "pos-embed": str(c.PosEmbed, "learned"), "attention": str(c.Attention, "softmax"),
