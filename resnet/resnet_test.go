@@ -89,6 +89,11 @@ func TestCounts(t *testing.T) {
 		if got, want := c.NumParams(), m.NumParams(); got != want {
 			t.Errorf("%+v: Config.NumParams %d, model %d", c, got, want)
 		}
+		for _, train := range []bool{false, true} {
+			if got, want := c.Memory(3, train).Activations, m.NewWorkspace(3, train).Bytes(); got != want {
+				t.Errorf("%+v, train %v: Memory counts %d bytes of activations, the workspace holds %d", c, train, got, want)
+			}
+		}
 	}
 	// The paper's ResNet-50 at 224: 25.5 M parameters with a 1000-class head
 	// (torchvision's resnet50 has 25.557 M; BiT's has no batch-norm

@@ -77,17 +77,19 @@ func (l layout) alloc(batch int, train bool, f func(n int) []float32) *Workspace
 	}
 	for _, s := range l.blocks {
 		in, out := batch*s.h*s.w, batch*s.oh*s.ow
-		a := blockActs{pre: f(in * s.in), a: f(in * s.mid), b: f(in * s.mid), cols2: f(cs(3, s.stride, s.h, s.w, s.mid)),
+		cols2, dsCols := cs(3, s.stride, s.h, s.w, s.mid), 0
+		a := blockActs{pre: f(in * s.in), a: f(in * s.mid), b: f(in * s.mid), cols2: f(cols2),
 			c: f(out * s.mid), d: f(out * s.mid), out: f(out * s.out)}
 		a.mean1, a.rstd1 = stats(s.in)
 		a.mean2, a.rstd2 = stats(s.mid)
 		a.mean3, a.rstd3 = stats(s.mid)
 		if s.down {
-			a.dsCols, a.short = f(cs(1, s.stride, s.h, s.w, s.in)), f(out*s.out)
+			dsCols = cs(1, s.stride, s.h, s.w, s.in)
+			a.dsCols, a.short = f(dsCols), f(out*s.out)
 		}
 		ws.blocks = append(ws.blocks, a)
 		maxMap = max(maxMap, in*s.in, in*s.mid, out*s.out)
-		maxCols = max(maxCols, len(a.cols2), len(a.dsCols))
+		maxCols = max(maxCols, cols2, dsCols)
 	}
 	last := l.last()
 	pos := last.oh * last.ow
@@ -98,7 +100,7 @@ func (l layout) alloc(batch int, train bool, f func(n int) []float32) *Workspace
 		ws.grads = &grads{dout: f(maxMap), din: f(maxMap), dpre: f(maxMap), da: f(maxMap), db: f(maxMap), dc: f(maxMap), dd: f(maxMap),
 			dcols: f(maxCols), dpooled: f(batch * l.final), dnormed: f(batch * pos * l.final)}
 		if !l.small {
-			ws.grads.dstem = f(len(ws.stem))
+			ws.grads.dstem = f(batch * l.stemH * l.stemW * l.width)
 		}
 	}
 	return ws
@@ -124,4 +126,24 @@ func (l layout) activations(batch float64, train bool) float64 {
 		n += float64(l.poolH * l.poolW * l.width) // the max pool's int32 winners
 	}
 	return n * batch // every buffer is proportional to the batch
+}
+
+// Bytes is the memory the workspace holds, in bytes (what Memory
+// estimates as its activations).
+func (ws *Workspace) Bytes() int64 {
+	var n int
+	add := func(xs ...[]float32) {
+		for _, x := range xs {
+			n += len(x)
+		}
+	}
+	add(ws.stemCols, ws.stem, ws.pool, ws.normed, ws.mean, ws.rstd, ws.pooled, ws.logits)
+	n += len(ws.poolArg) // int32, as wide as a float32
+	for _, a := range ws.blocks {
+		add(a.pre, a.mean1, a.rstd1, a.dsCols, a.short, a.a, a.b, a.mean2, a.rstd2, a.cols2, a.c, a.d, a.mean3, a.rstd3, a.out)
+	}
+	if g := ws.grads; g != nil {
+		add(g.dout, g.din, g.dpre, g.da, g.db, g.dc, g.dd, g.dcols, g.dpooled, g.dnormed, g.dstem)
+	}
+	return 4 * int64(n)
 }
