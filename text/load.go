@@ -81,6 +81,8 @@ func ParseConfig(b []byte) (Config, error) {
 			tc = hfTextConfig{}
 		}
 	case "clip_text_model", "siglip_text_model":
+	case "":
+		return Config{}, fmt.Errorf("no model_type: not a Hugging Face CLIP or SigLIP config")
 	default:
 		return Config{}, fmt.Errorf("model_type %q has no text tower here (valid: clip, clip_text_model, siglip, siglip_text_model)", hc.ModelType)
 	}
