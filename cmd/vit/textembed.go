@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit/internal/atomicfile"
-	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/safetensors"
 	"github.com/vitgo/vit/text"
 )
@@ -71,12 +70,9 @@ func runTextEmbed(cmd *cobra.Command, model, out, dtype string, texts []string) 
 
 // packTower packs a text tower's weights in the number format dtype.
 func packTower(t *text.Tower, dtype string, stderr io.Writer) error {
-	dt, err := kernels.ParseDType(dtype)
+	dt, err := inferenceDType(dtype, stderr)
 	if err != nil {
-		return fmt.Errorf("--dtype: %w", err)
-	}
-	if dt == kernels.BF16 && !kernels.NativeBF16() {
-		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; the products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
+		return err
 	}
 	t.Pack(dt)
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
-	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/text"
 	"github.com/vitgo/vit/zeroshot"
 )
@@ -95,14 +93,6 @@ func parseLabels(s string) ([]string, error) {
 	return labels, nil
 }
 
-// zeroshotResult is one image's line of vit zeroshot --json.
-type zeroshotResult struct {
-	File  string      `json:"file"`
-	Top   []vit.Class `json:"top,omitempty"`
-	Probs []float32   `json:"probs,omitempty"` // one per label, in the order of --labels
-	Error string      `json:"error,omitempty"`
-}
-
 func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if f.model == "" {
@@ -143,26 +133,7 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 	if err := img.config.CheckMemory(f.batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
-	failed := 0
-	enc := json.NewEncoder(stdout)
-	emit := func(r zeroshotResult) {
-		if r.Error != "" {
-			failed++
-			console.NewWriter(stderr).Printf("vit zeroshot: %s", r.Error)
-		}
-		if f.json {
-			enc.Encode(r)
-			return
-		}
-		if r.Error != "" {
-			return
-		}
-		parts := make([]string, len(r.Top))
-		for i, t := range r.Top {
-			parts[i] = fmt.Sprintf("%s %.1f%%", t.Label, 100*t.Prob)
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", r.File, strings.Join(parts, ", "))
-	}
+	pp := newPredictionPrinter("zeroshot", f.json, stdout, stderr)
 	k := len(labels)
 	err = imageBatches(in, img.config, f.batch, func(x []float32, names []string) error {
 		e, err := img.embed(x, len(names))
@@ -175,19 +146,19 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 		}
 		for i, name := range names {
 			row := p[i*k : (i+1)*k]
-			r := zeroshotResult{File: name, Top: topLabels(row, labels, f.top)}
+			r := prediction{File: name, Top: topLabels(row, labels, f.top)}
 			if f.json {
 				r.Probs = row
 			}
-			emit(r)
+			pp.emit(r)
 		}
 		return nil
-	}, func(name string, err error) { emit(zeroshotResult{File: name, Error: err.Error()}) })
+	}, func(name string, err error) { pp.emit(prediction{File: name, Error: err.Error()}) })
 	if err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
+	if pp.failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", pp.failed, len(files))
 	}
 	return nil
 }

@@ -146,7 +146,7 @@ func TestZeroshot(t *testing.T) {
 			t.Fatalf("%s: %d lines for %d images:\n%s", kind, len(lines), len(gd.Probs), out)
 		}
 		for i, l := range lines {
-			var r zeroshotResult
+			var r prediction
 			if err := json.Unmarshal([]byte(l), &r); err != nil {
 				t.Fatal(err)
 			}
