@@ -49,7 +49,7 @@ func TestHostileConfigs(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(c.config), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, weightsFile), w, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), w, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Load(context.Background(), dir)

@@ -4,25 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/vitgo/vit/safetensors"
-	"github.com/vitgo/vit/torchbin"
+	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/boundedread"
 )
 
 // Hugging Face file names.
 const (
 	ConfigFile      = "config.json"
-	weightsFile     = "model.safetensors"
-	weightsIndex    = "model.safetensors.index.json"
-	torchFile       = "pytorch_model.bin"
 	maxConfigBytes  = 64 << 20
-	maxShards       = 4096
 	logitScaleName  = "logit_scale"
 	logitBiasName   = "logit_bias"
 	projectionName  = "text_projection.weight"
@@ -116,7 +110,7 @@ func ParseConfig(b []byte) (Config, error) {
 // than the weights hold.
 func Load(ctx context.Context, dir string) (*Model, error) {
 	cfgPath := filepath.Join(dir, ConfigFile)
-	b, err := readBounded(cfgPath, maxConfigBytes)
+	b, err := boundedread.File(cfgPath, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("loading text tower: %w (a Hugging Face model needs its %s)", err, ConfigFile)
 	}
@@ -124,15 +118,15 @@ func Load(ctx context.Context, dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading text tower: %s: %w", cfgPath, err)
 	}
-	w, err := openWeights(dir)
+	t, err := checkpoint.OpenTensors(dir)
 	if err != nil {
 		return nil, fmt.Errorf("loading text tower: %w", err)
 	}
-	defer w.close()
-	return load(ctx, c, w)
+	defer t.Close()
+	return load(ctx, c, weights{t})
 }
 
-func load(ctx context.Context, c Config, w *weights) (*Model, error) {
+func load(ctx context.Context, c Config, w weights) (*Model, error) {
 	d := c.Dim
 	p := textPrefix
 	// The projection: its presence and width come from the weights.
@@ -243,7 +237,7 @@ func load(ctx context.Context, c Config, w *weights) (*Model, error) {
 // reader copies tensors into a model, remembering the first error.
 type reader struct {
 	ctx context.Context
-	w   *weights
+	w   weights
 	err error
 }
 
@@ -299,150 +293,20 @@ func product(sh []int) int {
 	return n
 }
 
-// tensorFile is one weights file: safetensors or a PyTorch checkpoint.
-type tensorFile interface {
-	Names() []string
-	Info(name string) (dtype string, shape []int, ok bool)
-	Float32(name string) ([]float32, []int, error)
-	Close() error
-}
+// weights are a checkpoint's tensors.
+type weights struct{ *checkpoint.Tensors }
 
-// weights are the tensors of one checkpoint, in one file or its shards.
-type weights struct {
-	files []tensorFile
-	where map[string]tensorFile
-}
-
-// openWeights opens dir's model.safetensors, the shards its
-// model.safetensors.index.json lists, or its pytorch_model.bin.
-func openWeights(dir string) (*weights, error) {
-	w := &weights{where: map[string]tensorFile{}}
-	if p := filepath.Join(dir, weightsFile); exists(p) {
-		return w, w.open(p)
-	}
-	if p := filepath.Join(dir, weightsIndex); exists(p) {
-		b, err := readBounded(p, maxConfigBytes)
-		if err != nil {
-			return nil, err
-		}
-		var idx struct {
-			WeightMap map[string]string `json:"weight_map"`
-		}
-		if err := json.Unmarshal(b, &idx); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		var shards []string
-		for _, f := range idx.WeightMap {
-			if !filepath.IsLocal(f) {
-				return nil, fmt.Errorf("%s: shard %q leaves the folder", p, f)
-			}
-			if !slices.Contains(shards, f) {
-				if len(shards) == maxShards {
-					return nil, fmt.Errorf("%s: over %d shards", p, maxShards)
-				}
-				shards = append(shards, f)
-			}
-		}
-		slices.Sort(shards)
-		for _, f := range shards {
-			if err := w.open(filepath.Join(dir, f)); err != nil {
-				w.close()
-				return nil, err
-			}
-		}
-		return w, nil
-	}
-	if p := filepath.Join(dir, torchFile); exists(p) {
-		return w, w.open(p)
-	}
-	return nil, fmt.Errorf("%s: no %s, %s or %s", dir, weightsFile, weightsIndex, torchFile)
-}
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func (w *weights) open(path string) error {
-	var f tensorFile
-	var err error
-	if strings.HasSuffix(path, ".bin") {
-		var t *torchbin.File
-		t, err = torchbin.Open(path)
-		f = t
-	} else {
-		var s *safetensors.File
-		s, err = safetensors.Open(path)
-		f = s
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	w.files = append(w.files, f)
-	for _, n := range f.Names() {
-		if _, dup := w.where[n]; dup {
-			return fmt.Errorf("%s: tensor %q is also in another shard", path, n)
-		}
-		w.where[n] = f
-	}
-	return nil
-}
-
-func (w *weights) close() {
-	for _, f := range w.files {
-		f.Close()
-	}
-}
-
-func (w *weights) names() []string {
-	var ns []string
-	for n := range w.where {
-		ns = append(ns, n)
-	}
-	slices.Sort(ns)
-	return ns
-}
-
-func (w *weights) has(name string) bool { _, ok := w.where[name]; return ok }
-
-func (w *weights) shape(name string) ([]int, bool) {
-	f, ok := w.where[name]
-	if !ok {
-		return nil, false
-	}
-	_, sh, ok := f.Info(name)
-	return sh, ok
-}
-
-func (w *weights) read(name string) ([]float32, error) {
-	f, ok := w.where[name]
-	if !ok {
-		return nil, fmt.Errorf("missing")
-	}
-	v, _, err := f.Float32(name)
-	return v, err
-}
+func (w weights) has(name string) bool                { _, ok := w.Shape(name); return ok }
+func (w weights) shape(name string) ([]int, bool)     { return w.Shape(name) }
+func (w weights) read(name string) ([]float32, error) { return w.Float32(name) }
+func (w weights) names() []string                     { return w.Names() }
 
 // layers counts the consecutive layers 0, 1, … named by format, up to
 // limit+1.
-func (w *weights) layers(format string, limit int) int {
+func (w weights) layers(format string, limit int) int {
 	n := 0
 	for n <= limit && w.has(fmt.Sprintf(format, n)) {
 		n++
 	}
 	return n
-}
-
-// readBounded reads a file of at most limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is over %d MiB", path, limit>>20)
-	}
-	return b, nil
 }

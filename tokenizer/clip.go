@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/vitgo/vit/internal/boundedread"
 )
 
 // CLIP file names in a Hugging Face folder.
@@ -368,19 +369,5 @@ func parseTokenizerConfig(b []byte, path string) (tokenizerConfig, error) {
 	return c, nil
 }
 
-// readBounded reads a file of at most maxFileBytes.
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileBytes {
-		return nil, fmt.Errorf("%s is over %d MiB: not a tokenizer file", path, maxFileBytes>>20)
-	}
-	return b, nil
-}
+// readBounded reads a tokenizer file of at most maxFileBytes.
+func readBounded(path string) ([]byte, error) { return boundedread.File(path, maxFileBytes) }
