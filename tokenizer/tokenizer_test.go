@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +106,76 @@ func equalTokens(got, want []Token, sp *SentencePiece) bool {
 		}
 	}
 	return true
+}
+
+// TestCLIPConfig: tokenizer_config.json's pad_token (an AddedToken object
+// here, as OpenCLIP's conversions write "!") and model_max_length are
+// honoured; truncation keeps <|endoftext|> last.
+func TestCLIPConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{VocabFile, MergesFile} {
+		b, err := os.ReadFile("testdata/clip/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/"+f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := `{"pad_token": {"content": "!", "lstrip": false}, "model_max_length": 6}`
+	if err := os.WriteFile(dir+"/"+TokenizerConfigFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := LoadCLIP(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Pad != tok.vocab["!"] || tok.Context != 6 {
+		t.Fatalf("pad %d (want %d), context %d (want 6)", tok.Pad, tok.vocab["!"], tok.Context)
+	}
+	long := tok.Tokenize("a photo of a very fluffy cat")
+	enc := tok.Encode("a photo of a very fluffy cat")
+	if want := append(append([]int{tok.Start}, enc[:4]...), tok.End); !slices.Equal(long, want) {
+		t.Errorf("truncated: %v, want %v", long, want)
+	}
+	if short := tok.Tokenize("a"); !slices.Equal(short[3:], []int{tok.Pad, tok.Pad, tok.Pad}) || short[2] != tok.End {
+		t.Errorf("padded: %v", short)
+	}
+	if err := os.WriteFile(dir+"/"+TokenizerConfigFile, []byte(`{"pad_token": "<nope>"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCLIP(dir); err == nil || !strings.Contains(err.Error(), `pad_token "<nope>" is not in vocab.json`) {
+		t.Errorf("unknown pad token: %v", err)
+	}
+}
+
+// TestBadTokenizerFiles: broken files are refused with an error naming
+// what is wrong.
+func TestBadTokenizerFiles(t *testing.T) {
+	vocab, _ := os.ReadFile("testdata/clip/vocab.json")
+	for _, c := range []struct {
+		vocab, merges, want string
+	}{
+		{`{"a": 1}`, "#v\n", "has no <|startoftext|> token"},
+		{`{"<|startoftext|>": -1, "<|endoftext|>": 2}`, "#v\n", "has id -1"},
+		{`[`, "#v\n", "vocab.json"},
+		{string(vocab), "#v\na b c\n", `line 2: "a b c" is not a merge of two symbols`},
+	} {
+		if _, err := NewCLIP([]byte(c.vocab), []byte(c.merges)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("vocab %.30q, merges %q: %v, want %q", c.vocab, c.merges, err, c.want)
+		}
+	}
+	model, _ := os.ReadFile("testdata/siglip/spiece.model")
+	for _, c := range []struct {
+		b    []byte
+		want string
+	}{
+		{model[:len(model)/2], "truncated"},
+		{[]byte{0x0a, 0x03, 0x0a, 0x01, 'a'}, "no unknown piece"},
+		{[]byte{0x12, 0x02, 0x18, 0x02, 0x0a, 0x09, 0x0a, 0x05, '<', 'u', 'n', 'k', '>', 0x18, 0x02}, "model type 2 is not supported"},
+	} {
+		if _, err := ParseSentencePiece(c.b); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d bytes: %v, want %q", len(c.b), err, c.want)
+		}
+	}
 }
