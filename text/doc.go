@@ -2,7 +2,8 @@
 // the Transformers that turn a tokenised text into a vector in the space
 // of their image towers' embeddings, and their loading from Hugging Face
 // folders (CLIPModel, CLIPTextModel, CLIPTextModelWithProjection,
-// SiglipModel, SiglipTextModel).
+// SiglipModel, SiglipTextModel) and from OpenCLIP's (its CLIP text
+// Transformer, as the hub stores it with open_clip_config.json).
 //
 // Both are pre-LayerNorm Transformers over token plus position
 // embeddings, with a final LayerNorm:

@@ -28,6 +28,44 @@ func FuzzParseConfig(f *testing.F) {
 	})
 }
 
+func FuzzParseOpenCLIPConfig(f *testing.F) {
+	b, err := os.ReadFile("testdata/openclip/" + OpenCLIPConfigFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"model_cfg":{"text_cfg":{"width":16,"heads":2,"mlp_ratio":1e300}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseOpenCLIPConfig(b)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseOpenCLIPConfig returned an invalid config: %v", err)
+		}
+	})
+}
+
+func TestOpenCLIPRefused(t *testing.T) {
+	for _, c := range []struct{ config, want string }{
+		{`{"model_cfg":{"text_cfg":{"hf_model_name":"roberta-base"}}}`, "hf_model_name"},
+		{`{"model_cfg":{"text_cfg":{"ls_init_value":0.1}}}`, "LayerScale"},
+		{`{"model_cfg":{"text_cfg":{"pool_type":"last"}}}`, `pool_type "last"`},
+		{`{"model_cfg":{"text_cfg":{"no_causal_mask":true}}}`, "no_causal_mask"},
+		{`{"model_cfg":{"text_cfg":{"norm_kwargs":{"eps":1e-6}}}}`, "norm_kwargs"},
+	} {
+		if _, err := ParseOpenCLIPConfig([]byte(c.config)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.config, err, c.want)
+		}
+	}
+	dir := t.TempDir()
+	b, _ := os.ReadFile("testdata/openclip/" + OpenCLIPConfigFile)
+	os.WriteFile(filepath.Join(dir, OpenCLIPConfigFile), b, 0o644)
+	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "has no open_clip_model.safetensors or open_clip_pytorch_model.bin") {
+		t.Errorf("no weights: %v", err)
+	}
+}
+
 // TestHostileConfigs loads the CLIP checkpoint under configs that do not
 // match its weights: each is refused with a clear error before anything
 // is allocated.

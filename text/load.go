@@ -3,25 +3,26 @@ package text
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/internal/boundedread"
+	"github.com/vitgo/vit/nn"
 )
 
 // Hugging Face file names.
 const (
-	ConfigFile      = "config.json"
-	maxConfigBytes  = 64 << 20
-	logitScaleName  = "logit_scale"
-	logitBiasName   = "logit_bias"
-	projectionName  = "text_projection.weight"
-	textPrefix      = "text_model."
-	positionIDsName = "text_model.embeddings.position_ids"
+	ConfigFile     = "config.json"
+	maxConfigBytes = 64 << 20
+	logitScaleName = "logit_scale"
+	logitBiasName  = "logit_bias"
 )
 
 // hfTextConfig is the part of transformers' CLIPTextConfig and
@@ -103,14 +104,21 @@ func ParseConfig(b []byte) (Config, error) {
 	return c, c.Validate()
 }
 
-// Load reads the text tower of the Hugging Face model in dir (a folder
-// with config.json and model.safetensors, its shards, or
-// pytorch_model.bin). Every tensor's shape is checked against the config
+// Load reads the text tower of the model in dir: a Hugging Face folder
+// (config.json and model.safetensors, its shards, or pytorch_model.bin),
+// or an OpenCLIP one (open_clip_config.json and
+// open_clip_model.safetensors or open_clip_pytorch_model.bin; see
+// LoadOpenCLIP). Every tensor's shape is checked against the config
 // before the model is allocated, so a config cannot make it allocate more
 // than the weights hold.
 func Load(ctx context.Context, dir string) (*Model, error) {
 	cfgPath := filepath.Join(dir, ConfigFile)
 	b, err := boundedread.File(cfgPath, maxConfigBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, OpenCLIPConfigFile)); err == nil {
+			return LoadOpenCLIP(ctx, dir)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading text tower: %w (a Hugging Face model needs its %s)", err, ConfigFile)
 	}
@@ -123,70 +131,137 @@ func Load(ctx context.Context, dir string) (*Model, error) {
 		return nil, fmt.Errorf("loading text tower: %w", err)
 	}
 	defer t.Close()
-	return load(ctx, c, weights{t})
+	return load(ctx, c, weights{t}, hfLayout(c.Kind))
 }
 
-func load(ctx context.Context, c Config, w weights) (*Model, error) {
-	d := c.Dim
-	p := textPrefix
-	// The projection: its presence and width come from the weights.
-	projName := projectionName
-	if c.Kind == SigLIP {
-		projName = p + "head.weight"
+// layout names a checkpoint's tensors of a text tower.
+type layout struct {
+	tokenEmbed, posEmbed, finalNorm string
+	layer                           string // the prefix of layer %d
+	norm1, norm2, fc1, fc2, outProj string // within a layer
+	q, k, v                         string // separate projections, or
+	qkv                             string // one stacked [3·dim, dim] projection
+	proj                            string // the output projection's weight
+	projBias                        string // its bias, or ""
+	projTransposed                  bool   // proj is stored [dim, out] (used as x·P)
+	own                             string // the prefix of the tower's names: others are left alone
+	ignore                          []string
+}
+
+// hfLayout is transformers' CLIPTextModel / SiglipTextModel naming.
+func hfLayout(k Kind) layout {
+	l := layout{
+		tokenEmbed: "text_model.embeddings.token_embedding.weight", posEmbed: "text_model.embeddings.position_embedding.weight",
+		finalNorm: "text_model.final_layer_norm", layer: "text_model.encoder.layers.%d.",
+		norm1: "layer_norm1", norm2: "layer_norm2", fc1: "mlp.fc1", fc2: "mlp.fc2", outProj: "self_attn.out_proj",
+		q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj",
+		proj: "text_projection.weight", own: "text_model.", ignore: []string{"text_model.embeddings.position_ids"},
 	}
-	if sh, ok := w.shape(projName); ok {
-		if len(sh) != 2 || sh[1] != d {
-			return nil, fmt.Errorf("loading text tower: %s has shape %v, want [out, %d]", projName, sh, d)
+	if k == SigLIP {
+		l.proj, l.projBias = "text_model.head.weight", "text_model.head.bias"
+	}
+	return l
+}
+
+// tensorSpec is one tensor to read: its name, shape and destination.
+type tensorSpec struct {
+	name  string
+	shape []int
+	dst   func(m *Model) []float32
+}
+
+// specs lists every tensor of a tower of config c in layout l.
+func (l layout) specs(c Config) []tensorSpec {
+	d := c.Dim
+	var s []tensorSpec
+	add := func(name string, dst func(m *Model) []float32, shape ...int) {
+		s = append(s, tensorSpec{name, shape, dst})
+	}
+	norm := func(name string, ln func(m *Model) *nn.LayerNorm) {
+		add(name+".weight", func(m *Model) []float32 { return ln(m).G.Data }, d)
+		add(name+".bias", func(m *Model) []float32 { return ln(m).B.Data }, d)
+	}
+	linear := func(name string, lin func(m *Model) *nn.Linear, out, in int) {
+		add(name+".weight", func(m *Model) []float32 { return lin(m).W.Data }, out, in)
+		add(name+".bias", func(m *Model) []float32 { return lin(m).B.Data }, out)
+	}
+	add(l.tokenEmbed, func(m *Model) []float32 { return m.TokenEmbed.Data }, c.Vocab, d)
+	add(l.posEmbed, func(m *Model) []float32 { return m.PosEmbed.Data }, c.Positions, d)
+	for i := range c.Depth {
+		p := fmt.Sprintf(l.layer, i)
+		blk := func(m *Model) *Block { return m.Blocks[i] }
+		norm(p+l.norm1, func(m *Model) *nn.LayerNorm { return blk(m).Norm1 })
+		if l.qkv != "" {
+			add(p+l.qkv+"_weight", func(m *Model) []float32 { return blk(m).QKV.W.Data }, 3*d, d)
+			add(p+l.qkv+"_bias", func(m *Model) []float32 { return blk(m).QKV.B.Data }, 3*d)
+		} else {
+			for j, n := range []string{l.q, l.k, l.v} {
+				add(p+n+".weight", func(m *Model) []float32 { return blk(m).QKV.W.Data[j*d*d : (j+1)*d*d] }, d, d)
+				add(p+n+".bias", func(m *Model) []float32 { return blk(m).QKV.B.Data[j*d : (j+1)*d] }, d)
+			}
 		}
-		if sh[0] != c.Out {
-			return nil, fmt.Errorf("loading text tower: %s has %d outputs, the config says %d", projName, sh[0], c.Out)
+		linear(p+l.outProj, func(m *Model) *nn.Linear { return blk(m).Proj }, d, d)
+		norm(p+l.norm2, func(m *Model) *nn.LayerNorm { return blk(m).Norm2 })
+		linear(p+l.fc1, func(m *Model) *nn.Linear { return blk(m).FC1 }, c.MLPDim, d)
+		linear(p+l.fc2, func(m *Model) *nn.Linear { return blk(m).FC2 }, d, c.MLPDim)
+	}
+	norm(l.finalNorm, func(m *Model) *nn.LayerNorm { return m.Norm })
+	if c.Out > 0 {
+		shape := []int{c.Out, d}
+		if l.projTransposed {
+			shape = []int{d, c.Out}
+		}
+		add(l.proj, func(m *Model) []float32 { return m.Proj.W.Data }, shape...)
+		if l.projBias != "" {
+			add(l.projBias, func(m *Model) []float32 { return m.Proj.B.Data }, c.Out)
+		}
+	}
+	return s
+}
+
+func load(ctx context.Context, c Config, w weights, l layout) (*Model, error) {
+	d := c.Dim
+	// The projection: its presence and width come from the weights.
+	if sh, ok := w.shape(l.proj); ok {
+		out, in := 0, 0
+		if len(sh) == 2 {
+			out, in = sh[0], sh[1]
+			if l.projTransposed {
+				out, in = in, out
+			}
+		}
+		if in != d {
+			return nil, fmt.Errorf("loading text tower: %s has shape %v, want an output projection of width %d", l.proj, sh, d)
+		}
+		if out != c.Out {
+			return nil, fmt.Errorf("loading text tower: %s has %d outputs, the config says %d", l.proj, out, c.Out)
 		}
 	} else if c.Kind == SigLIP {
-		return nil, fmt.Errorf("loading text tower: no %s in the weights: not a SigLIP text model", projName)
+		return nil, fmt.Errorf("loading text tower: no %s in the weights: not a SigLIP text model", l.proj)
 	} else {
 		c.Out = 0
 	}
-	if !w.has(p + "embeddings.token_embedding.weight") {
-		return nil, fmt.Errorf("loading text tower: no %sembeddings.token_embedding.weight in the weights: not a CLIP or SigLIP model with a text tower", p)
+	if !w.has(l.tokenEmbed) {
+		return nil, fmt.Errorf("loading text tower: no %s in the weights: not a CLIP or SigLIP model with a text tower", l.tokenEmbed)
 	}
-	// Every shape, before anything is allocated.
-	want := map[string][]int{
-		p + "embeddings.token_embedding.weight":    {c.Vocab, d},
-		p + "embeddings.position_embedding.weight": {c.Positions, d},
-		p + "final_layer_norm.weight":              {d},
-		p + "final_layer_norm.bias":                {d},
-	}
-	if c.Out > 0 {
-		want[projName] = []int{c.Out, d}
-		if c.Kind == SigLIP {
-			want[p+"head.bias"] = []int{c.Out}
-		}
-	}
-	if n := w.layers(p+"encoder.layers.%d.layer_norm1.weight", c.Depth); n != c.Depth {
+	if n := w.layers(l.layer+l.norm1+".weight", c.Depth); n != c.Depth {
 		return nil, fmt.Errorf("loading text tower: the config says %d layers, the weights hold %d", c.Depth, n)
 	}
-	for i := range c.Depth {
-		l := fmt.Sprintf("%sencoder.layers.%d.", p, i)
-		for _, n := range []string{"layer_norm1", "layer_norm2"} {
-			want[l+n+".weight"], want[l+n+".bias"] = []int{d}, []int{d}
-		}
-		for _, n := range []string{"q_proj", "k_proj", "v_proj", "out_proj"} {
-			want[l+"self_attn."+n+".weight"], want[l+"self_attn."+n+".bias"] = []int{d, d}, []int{d}
-		}
-		want[l+"mlp.fc1.weight"], want[l+"mlp.fc1.bias"] = []int{c.MLPDim, d}, []int{c.MLPDim}
-		want[l+"mlp.fc2.weight"], want[l+"mlp.fc2.bias"] = []int{d, c.MLPDim}, []int{d}
-	}
-	for name, sh := range want {
-		got, ok := w.shape(name)
+	// Every shape, before anything is allocated.
+	specs := l.specs(c)
+	named := map[string]bool{}
+	for _, s := range specs {
+		named[s.name] = true
+		got, ok := w.shape(s.name)
 		if !ok {
-			return nil, fmt.Errorf("loading text tower: tensor %q is missing", name)
+			return nil, fmt.Errorf("loading text tower: tensor %q is missing", s.name)
 		}
-		if !slices.Equal(got, sh) {
-			return nil, fmt.Errorf("loading text tower: tensor %q has shape %v, the config wants %v", name, got, sh)
+		if !slices.Equal(got, s.shape) {
+			return nil, fmt.Errorf("loading text tower: tensor %q has shape %v, the config wants %v", s.name, got, s.shape)
 		}
 	}
 	for _, name := range w.names() {
-		if strings.HasPrefix(name, p) && want[name] == nil && name != positionIDsName {
+		if l.owns(name) && !named[name] && !slices.Contains(l.ignore, name) {
 			return nil, fmt.Errorf("loading text tower: unexpected tensor %q (not part of the text tower this loader understands)", name)
 		}
 	}
@@ -195,32 +270,11 @@ func load(ctx context.Context, c Config, w weights) (*Model, error) {
 		return nil, fmt.Errorf("loading text tower: %w", err)
 	}
 	r := &reader{ctx: ctx, w: w}
-	r.into(m.TokenEmbed.Data, p+"embeddings.token_embedding.weight")
-	r.into(m.PosEmbed.Data, p+"embeddings.position_embedding.weight")
-	for i, blk := range m.Blocks {
-		l := fmt.Sprintf("%sencoder.layers.%d.", p, i)
-		r.into(blk.Norm1.G.Data, l+"layer_norm1.weight")
-		r.into(blk.Norm1.B.Data, l+"layer_norm1.bias")
-		for j, n := range []string{"q_proj", "k_proj", "v_proj"} {
-			r.into(blk.QKV.W.Data[j*d*d:(j+1)*d*d], l+"self_attn."+n+".weight")
-			r.into(blk.QKV.B.Data[j*d:(j+1)*d], l+"self_attn."+n+".bias")
-		}
-		r.into(blk.Proj.W.Data, l+"self_attn.out_proj.weight")
-		r.into(blk.Proj.B.Data, l+"self_attn.out_proj.bias")
-		r.into(blk.Norm2.G.Data, l+"layer_norm2.weight")
-		r.into(blk.Norm2.B.Data, l+"layer_norm2.bias")
-		r.into(blk.FC1.W.Data, l+"mlp.fc1.weight")
-		r.into(blk.FC1.B.Data, l+"mlp.fc1.bias")
-		r.into(blk.FC2.W.Data, l+"mlp.fc2.weight")
-		r.into(blk.FC2.B.Data, l+"mlp.fc2.bias")
+	for _, s := range specs {
+		r.into(s.dst(m), s.name)
 	}
-	r.into(m.Norm.G.Data, p+"final_layer_norm.weight")
-	r.into(m.Norm.B.Data, p+"final_layer_norm.bias")
-	if m.Proj != nil {
-		r.into(m.Proj.W.Data, projName)
-		if m.Proj.B != nil {
-			r.into(m.Proj.B.Data, p+"head.bias")
-		}
+	if l.projTransposed && m.Proj != nil && r.err == nil {
+		transposeInPlace(m.Proj.W.Data, d, c.Out)
 	}
 	if w.has(logitScaleName) {
 		m.LogitScale, m.HasLogits = r.scalar(logitScaleName), true
@@ -232,6 +286,32 @@ func load(ctx context.Context, c Config, w weights) (*Model, error) {
 		return nil, r.err
 	}
 	return m, nil
+}
+
+// owns reports whether a tensor name belongs to the tower in layout l.
+func (l layout) owns(name string) bool {
+	if l.own != "" {
+		return strings.HasPrefix(name, l.own)
+	}
+	// OpenCLIP keeps the text tower's tensors at the top level, beside
+	// visual.*.
+	for _, p := range []string{"token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// transposeInPlace turns x: [rows, cols] into its transpose [cols, rows].
+func transposeInPlace(x []float32, rows, cols int) {
+	t := make([]float32, len(x))
+	for i := range rows {
+		for j := range cols {
+			t[j*rows+i] = x[i*cols+j]
+		}
+	}
+	copy(x, t)
 }
 
 // reader copies tensors into a model, remembering the first error.

@@ -38,17 +38,22 @@ func readGoldens(t *testing.T) map[string]golden {
 	return g
 }
 
-// TestGoldens loads each checkpoint, tokenises the texts with package
+// TestGoldens loads each checkpoint (transformers' layouts, and OpenCLIP's), tokenises the texts with package
 // tokenizer (ids equal to the reference's) and compares the embeddings
 // with the PyTorch reference's, within 1e-4.
 func TestGoldens(t *testing.T) {
 	g := readGoldens(t)
 	for _, c := range []struct {
-		dir  string
-		kind Kind
-		out  int
-		act  string
-	}{{"clip", CLIP, 12, ActQuickGELU}, {"clip_text", CLIP, 10, ActGELU}, {"siglip", SigLIP, 16, ActGELUTanh}} {
+		dir, golden string
+		kind        Kind
+		out         int
+		act         string
+	}{
+		{"clip", "clip", CLIP, 12, ActQuickGELU},
+		{"clip_text", "clip_text", CLIP, 10, ActGELU},
+		{"siglip", "siglip", SigLIP, 16, ActGELUTanh},
+		{"openclip", "clip", CLIP, 12, ActQuickGELU}, // clip's tower in OpenCLIP's layout
+	} {
 		t.Run(c.dir, func(t *testing.T) {
 			m, err := Load(context.Background(), "testdata/"+c.dir)
 			if err != nil {
@@ -58,7 +63,7 @@ func TestGoldens(t *testing.T) {
 				t.Fatalf("loaded %+v, want kind %v, output %d, %s", m.Config, c.kind, c.out, c.act)
 			}
 			tok := testTokenizer(t, c.kind)
-			gd := g[c.dir]
+			gd := g[c.golden]
 			var ids [][]int
 			for i, text := range gd.Texts {
 				id := tok.Tokenize(text)

@@ -17,6 +17,10 @@ clip/        CLIPModel: legacy eos_token_id 2 (pooled at the largest id),
              the text loader must leave alone.
 clip_text/   CLIPTextModelWithProjection: eos_token_id 913, exact gelu.
 siglip/      SiglipModel: gelu_pytorch_tanh, head, logit_scale, logit_bias.
+openclip/    the clip/ tower in OpenCLIP's layout (open_clip_config.json,
+             open_clip_model.safetensors: transformer.resblocks.N with a
+             stacked in_proj, text_projection as [width, embed_dim]): its
+             embeddings are clip/'s.
 goldens.json per model: texts, ids, text embeddings (get_text_features),
              and zero-shot probabilities of fixed image embeddings.
 """
@@ -178,6 +182,8 @@ def build(name, config, text_cfg, siglip, extra, gen):
         tensors["text_projection.weight"] = proj.weight
     tensors.update(extra.get("tensors", {}))
     save_safetensors(os.path.join(name, "model.safetensors"), tensors)
+    if name == "clip":
+        save_openclip(tensors, text_cfg, extra["projection_dim"])
     with open(os.path.join(name, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
 
@@ -186,6 +192,32 @@ def build(name, config, text_cfg, siglip, extra, gen):
             y = tt(torch.tensor(ids))
             return proj(y) if proj is not None else y
     return features
+
+
+def save_openclip(t, c, embed_dim):
+    """Writes the CLIP tower t (transformers' names) as OpenCLIP names it."""
+    os.makedirs("openclip", exist_ok=True)
+    o = {"token_embedding.weight": t["text_model.embeddings.token_embedding.weight"],
+         "positional_embedding": t["text_model.embeddings.position_embedding.weight"],
+         "ln_final.weight": t["text_model.final_layer_norm.weight"], "ln_final.bias": t["text_model.final_layer_norm.bias"],
+         "text_projection": t["text_projection.weight"].t(), "logit_scale": t["logit_scale"],
+         "visual.proj": t["visual_projection.weight"].t()}
+    for i in range(c["num_hidden_layers"]):
+        h, p = f"text_model.encoder.layers.{i}.", f"transformer.resblocks.{i}."
+        o[p + "attn.in_proj_weight"] = torch.cat([t[h + f"self_attn.{n}_proj.weight"] for n in "qkv"])
+        o[p + "attn.in_proj_bias"] = torch.cat([t[h + f"self_attn.{n}_proj.bias"] for n in "qkv"])
+        for a, b in [("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"),
+                     ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")]:
+            o[p + a + ".weight"], o[p + a + ".bias"] = t[h + b + ".weight"], t[h + b + ".bias"]
+    save_safetensors("openclip/open_clip_model.safetensors", o)
+    cfg = {"model_cfg": {"embed_dim": embed_dim, "quick_gelu": True,
+                         "vision_cfg": {"image_size": 16, "layers": 1, "width": 8, "patch_size": 8},
+                         "text_cfg": {"context_length": c["max_position_embeddings"], "vocab_size": c["vocab_size"],
+                                      "width": c["hidden_size"], "heads": c["num_attention_heads"],
+                                      "layers": c["num_hidden_layers"], "mlp_ratio": c["intermediate_size"] / c["hidden_size"]}},
+           "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}}
+    with open("openclip/open_clip_config.json", "w") as f:
+        json.dump(cfg, f, indent=2)
 
 
 def zeroshot(text_emb, image_emb, scale, bias, siglip):
