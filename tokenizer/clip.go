@@ -175,7 +175,8 @@ func (t *CLIP) Encode(text string) []int {
 // encode is Encode, stopping once it has limit ids (limit < 0: none).
 func (t *CLIP) encode(text string, limit int) []int {
 	var ids []int
-	for _, w := range clipPattern.FindAllString(t.Clean(text), -1) {
+	// Every word gives at least one token: limit words are enough.
+	for _, w := range clipPattern.FindAllString(t.Clean(text), max(limit, -1)) {
 		if limit >= 0 && len(ids) >= limit {
 			break
 		}
