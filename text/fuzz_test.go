@@ -95,6 +95,10 @@ func TestHostileConfigs(t *testing.T) {
 			t.Errorf("config %s: error %v, want one containing %q", c.config, err, c.want)
 		}
 	}
+	c, err := ParseConfig([]byte(`{"model_type":"clip","text_config_dict":{"hidden_size":16,"num_attention_heads":2}}`))
+	if err != nil || c.Dim != 16 || c.Heads != 2 || c.Depth != 12 {
+		t.Errorf("text_config_dict: %+v, %v", c, err)
+	}
 	if _, err := Load(context.Background(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "needs its config.json") {
 		t.Errorf("empty folder: %v", err)
 	}

@@ -46,6 +46,7 @@ type hfTextConfig struct {
 type hfConfig struct {
 	hfTextConfig
 	TextConfig    *hfTextConfig `json:"text_config"`
+	TextConfigOld *hfTextConfig `json:"text_config_dict"` // configs written before transformers 4.27
 	ProjectionDim *int          `json:"projection_dim"` // CLIPConfig's, or CLIPTextConfig's in a text model's own config
 }
 
@@ -70,6 +71,9 @@ func ParseConfig(b []byte) (Config, error) {
 	var c Config
 	switch hc.ModelType {
 	case "clip", "siglip":
+		if hc.TextConfig == nil {
+			hc.TextConfig = hc.TextConfigOld
+		}
 		if hc.TextConfig != nil {
 			tc = *hc.TextConfig
 		} else {
