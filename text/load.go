@@ -47,7 +47,7 @@ type hfConfig struct {
 	hfTextConfig
 	TextConfig    *hfTextConfig `json:"text_config"`
 	TextConfigOld *hfTextConfig `json:"text_config_dict"` // configs written before transformers 4.27
-	ProjectionDim *int          `json:"projection_dim"` // CLIPConfig's, or CLIPTextConfig's in a text model's own config
+	ProjectionDim *int          `json:"projection_dim"`   // CLIPConfig's, or CLIPTextConfig's in a text model's own config
 }
 
 func orDefault[T any](p *T, def T) T {
