@@ -8,9 +8,10 @@ import (
 
 // TestForwardCausal compares ForwardCausal with a plain evaluation of
 // softmax(q·kᵀ/√dh + mask)·v, mask −∞ above the diagonal, at sizes that
-// take one and several query blocks.
+// take one and several query blocks (one head of 100 tokens is split
+// among the workers).
 func TestForwardCausal(t *testing.T) {
-	for _, c := range []struct{ batch, tokens, heads, dim int }{{2, 5, 2, 8}, {1, 77, 4, 32}, {3, 1, 1, 4}} {
+	for _, c := range []struct{ batch, tokens, heads, dim int }{{2, 5, 2, 8}, {1, 77, 4, 32}, {3, 1, 1, 4}, {1, 100, 1, 8}} {
 		a := Attention{Heads: c.heads, Dim: c.dim}
 		rng := rand.New(rand.NewPCG(1, uint64(c.tokens)))
 		qkv := make([]float32, c.batch*c.tokens*3*c.dim)
