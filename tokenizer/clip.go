@@ -51,9 +51,11 @@ var clipPattern = regexp.MustCompile(`(?i)<\|startoftext\|>|<\|endoftext\|>|'s|'
 // CLIP is CLIP's byte-level BPE tokenizer. It is safe for concurrent use.
 //
 // Text is prepared as simple_tokenizer.py's basic_clean and
-// whitespace_clean do, with one change: ftfy.fix_text, which repairs
-// mojibake, is replaced by Unicode NFC normalisation (the part of fix_text
-// that applies to text that was not garbled). Then HTML entities are
+// whitespace_clean do, with one change: of ftfy.fix_text only the final
+// Unicode NFC normalisation is applied. Its other repairs (mojibake, curly
+// quotes straightened, ligatures such as ﬁ and full-width forms expanded,
+// control characters removed) are not, so such text is tokenised as given,
+// as transformers' CLIPTokenizerFast tokenises it. Then HTML entities are
 // unescaped twice, every run of whitespace becomes one space, the ends are
 // trimmed and the text is lower-cased as Python's str.lower does.
 type CLIP struct {
