@@ -367,9 +367,9 @@ func paeth3(cur, prev []byte) {
 		p := prev[i : i+3 : i+3]
 		q := cur[i : i+3 : i+3]
 		b0, b1, b2 := int(p[0]), int(p[1]), int(p[2])
-		a0 = int(q[0]+paethPredict(a0, b0, c0))
-		a1 = int(q[1]+paethPredict(a1, b1, c1))
-		a2 = int(q[2]+paethPredict(a2, b2, c2))
+		a0 = int(q[0] + paethPredict(a0, b0, c0))
+		a1 = int(q[1] + paethPredict(a1, b1, c1))
+		a2 = int(q[2] + paethPredict(a2, b2, c2))
 		q[0], q[1], q[2] = uint8(a0), uint8(a1), uint8(a2)
 		c0, c1, c2 = b0, b1, b2
 	}

@@ -144,7 +144,7 @@ func generatedPNGs() map[string][]byte {
 			for _, interlaced := range []bool{false, true} {
 				for _, withTRNS := range []bool{false, true} {
 					t := testPNG{w: size[0], h: size[1], ctype: kind[0], depth: kind[1], interlaced: interlaced,
-						level: []int{zlib.NoCompression, zlib.BestSpeed, zlib.DefaultCompression, zlib.BestCompression}[si],
+						level:   []int{zlib.NoCompression, zlib.BestSpeed, zlib.DefaultCompression, zlib.BestCompression}[si],
 						filters: []byte{0, 1, 2, 3, 4}, idat: []int{0, 7, 100, 0}[si]}
 					if kind[0] == pngPalette {
 						n := min(1<<kind[1], 5+k) // a short palette: indices past it are black
@@ -226,17 +226,17 @@ func TestPNGFastPathRefuses(t *testing.T) {
 	idat := bytes.Index(good, []byte("IDAT"))
 	iend := bytes.Index(good, []byte("IEND"))
 	cases := map[string][]byte{
-		"bad CRC":          flip(good, 30),
-		"bad zlib data":    flip(good, idat+10),
-		"bad adler":        flip(good, iend-8-4-1),
-		"truncated":        good[:len(good)-20],
-		"no IEND":          good[:iend-4],
-		"bad filter type":  testPNG{w: 9, h: 5, ctype: pngRGB, depth: 8, level: 6, filters: []byte{4, 5}}.encode(1),
-		"palette no PLTE":  testPNG{w: 4, h: 4, ctype: pngPalette, depth: 8, level: 6}.encode(1),
-		"PLTE for grey":    testPNG{w: 4, h: 4, ctype: pngGrey, depth: 8, level: 6, plte: []byte{1, 2, 3}}.encode(1),
-		"bad tRNS length":  testPNG{w: 4, h: 4, ctype: pngRGB, depth: 8, level: 6, trns: []byte{1, 2}}.encode(1),
-		"tRNS with alpha":  testPNG{w: 4, h: 4, ctype: pngRGBA, depth: 8, level: 6, trns: []byte{0, 1}}.encode(1),
-		"PLTE too long":    testPNG{w: 4, h: 4, ctype: pngPalette, depth: 1, level: 6, plte: make([]byte, 9)}.encode(1),
+		"bad CRC":         flip(good, 30),
+		"bad zlib data":   flip(good, idat+10),
+		"bad adler":       flip(good, iend-8-4-1),
+		"truncated":       good[:len(good)-20],
+		"no IEND":         good[:iend-4],
+		"bad filter type": testPNG{w: 9, h: 5, ctype: pngRGB, depth: 8, level: 6, filters: []byte{4, 5}}.encode(1),
+		"palette no PLTE": testPNG{w: 4, h: 4, ctype: pngPalette, depth: 8, level: 6}.encode(1),
+		"PLTE for grey":   testPNG{w: 4, h: 4, ctype: pngGrey, depth: 8, level: 6, plte: []byte{1, 2, 3}}.encode(1),
+		"bad tRNS length": testPNG{w: 4, h: 4, ctype: pngRGB, depth: 8, level: 6, trns: []byte{1, 2}}.encode(1),
+		"tRNS with alpha": testPNG{w: 4, h: 4, ctype: pngRGBA, depth: 8, level: 6, trns: []byte{0, 1}}.encode(1),
+		"PLTE too long":   testPNG{w: 4, h: 4, ctype: pngPalette, depth: 1, level: 6, plte: make([]byte, 9)}.encode(1),
 	}
 	// image/png takes bytes after the zlib stream in the last IDAT chunk
 	// when its read-ahead swallowed them; the fast path leaves such files
