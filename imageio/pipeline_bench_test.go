@@ -55,3 +55,21 @@ func BenchmarkPNGDecode(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPreprocess prepares a decoded photo for a 224×224 model.
+func BenchmarkPreprocess(b *testing.B) {
+	img, err := Load("testdata/in/chelsea.png")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{Size: Size{224, 224}, Channels: 3, Mean: InceptionMean[:], Std: InceptionStd[:]}
+	p, err := in.Preprocessor()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := in.Tensor(img, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
