@@ -19,7 +19,7 @@
 // PNG, the format most images sent to a server come in, has a decoder of
 // its own that writes RGB directly (with its own zlib inflate; see
 // png.go): pixel for pixel what image/png and the conversion above give,
-// in about half the time. It holds the file in memory, so it takes files
+// without an image.Image in between. It holds the file in memory, so it takes files
 // of up to 4 bytes a pixel plus 1 MiB; larger ones, and any file it does
 // not accept, go to image/png, whose answer stands.
 //
