@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,18 @@ import (
 	"github.com/vitgo/vit/serve"
 )
 
-func TestMain(m *testing.M) { offline.Main(m) }
+// TestMain is also the server process the tests start (serverEnv).
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(serverEnv); cfg != "" {
+		serverMain(cfg)
+		return
+	}
+	offline.Main(m)
+}
 
-// TestRun runs the load generator briefly on a tiny model: every request
-// is answered and the table has a row per concurrency, with batches of
-// more than one image at 8 clients.
+// TestRun runs the load generator briefly on a tiny model, served in this
+// process: every request is answered and the table has a row per
+// concurrency, with batches of more than one image at 8 clients.
 func TestRun(t *testing.T) {
 	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
 	m, err := vit.New(c, 1)
@@ -30,7 +38,7 @@ func TestRun(t *testing.T) {
 	}
 	var out strings.Builder
 	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{1, 8},
-		seconds: 0.5, requests: 200, opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
+		seconds: 0.5, requests: 200, server: "inproc", opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +81,8 @@ func TestOverload(t *testing.T) {
 	}
 	report := out.String()
 	t.Log("\n" + report)
-	for _, want := range []string{"overload: 2000.0 requests/s offered open-loop", "accepted: p50", "× the p99 at capacity", "429s: p50", "peak RSS"} {
+	for _, want := range []string{"overload: 2000.0 requests/s offered open-loop", "accepted: p50", "× the p99 at capacity", "429s at the clients (request sent to answer read): p50",
+		"429s in the server (handler entered to answer written)", "in its own process", "the server's peak RSS"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q", want)
 		}
@@ -93,4 +102,37 @@ func TestOverload(t *testing.T) {
 	if ok == 0 || refused == 0 || other != 0 || ok+refused != sent {
 		t.Errorf("sent %d: %d answered, %d refused, %d other: want some answered, some refused and nothing else", sent, ok, refused, other)
 	}
+}
+
+// TestURL measures a server already running, given by its URL: every
+// request is answered; the batches and RSS, not known, are shown as "-".
+func TestURL(t *testing.T) {
+	srv, err := startServer(serverConfig{Preset: "", Model: tinyModelDir(t), DType: "fp32", MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.close()
+	var out strings.Builder
+	err = run(config{url: srv.url, image: "../../imageio/testdata/in/small.gif", concurrency: []int{2}, seconds: 0.3, requests: 50}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
+	f := strings.Split(rows[len(rows)-1], "|")
+	if len(f) != 14 || f[3] == " 0 " || f[4] != " 0 " || f[5] != " 0 " || f[10] != " - " || f[12] != " - " {
+		t.Errorf("want every request answered and no batch or RSS:\n%s", out.String())
+	}
+}
+
+func tinyModelDir(t *testing.T) string {
+	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
+	m, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
