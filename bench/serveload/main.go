@@ -36,6 +36,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -49,6 +51,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/serve"
 )
@@ -64,6 +67,7 @@ type config struct {
 	rate                        float64 // images/s of the overload run; 0: twice the capacity measured
 	opt                         serve.BatchOptions
 	server                      string // "process" or "inproc"
+	httpProcs                   int    // serverConfig.HTTPProcs
 	url                         string // a running server's predict URL instead
 }
 
@@ -77,7 +81,7 @@ func main() {
 	flag.StringVar(&c.model, "model", "", "the model to serve: anything vit predict reads")
 	flag.StringVar(&c.preset, "preset", "", "instead of -model, a random model of this preset at 224×224 (Ti/16, S/16, B/16)")
 	flag.IntVar(&c.classes, "classes", 1000, "classes of the -preset model")
-	flag.StringVar(&c.image, "image", "", "the image every request posts")
+	flag.StringVar(&c.image, "image", "", "the image every request posts: a file, or fashion-mnist:N for test image N of Fashion-MNIST as a PNG")
 	flag.StringVar(&c.dtype, "dtype", "fp32", "fp32 or bf16")
 	flag.StringVar(&conc, "concurrency", "1,8,32,128", "the numbers of clients, comma separated")
 	flag.Float64Var(&c.seconds, "seconds", 20, "the longest each concurrency runs")
@@ -89,6 +93,7 @@ func main() {
 	flag.Float64Var(&c.rate, "rate", 0, "with -overload, the rate in requests per second instead of twice the capacity")
 	flag.StringVar(&c.server, "server", "process", "where the server runs: process (its own) or inproc (this one)")
 	flag.StringVar(&c.url, "url", "", "instead of starting a server, measure this one: its predict URL, e.g. http://127.0.0.1:8080/v1/models/NAME:predict")
+	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
 	flag.Parse()
 	var err error
 	if c.concurrency, err = parseInts(conc); err != nil {
@@ -96,6 +101,9 @@ func main() {
 	}
 	if c.server != "process" && c.server != "inproc" {
 		fail(fmt.Errorf("-server %s: want process or inproc", c.server))
+	}
+	if c.httpProcs < 0 || c.httpProcs > 64 {
+		fail(fmt.Errorf("-http-procs %d: want 0 to 64", c.httpProcs))
 	}
 	if c.rate < 0 || c.rate > 1e5 {
 		fail(fmt.Errorf("-rate %g: want 0 (twice the capacity) or a rate up to 100000 requests per second", c.rate))
@@ -164,12 +172,12 @@ func run(c config, out io.Writer) error {
 	if c.image == "" {
 		return errors.New("give -image FILE: the image each request posts")
 	}
-	img, err := os.ReadFile(c.image)
+	img, err := readImage(c.image)
 	if err != nil {
 		return err
 	}
 	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
-		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue}
+		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs}
 	var srv *server
 	switch {
 	case c.url != "":
@@ -417,4 +425,32 @@ func peakRSS() int64 {
 		return int64(ru.Maxrss)
 	}
 	return int64(ru.Maxrss) * 1024
+}
+
+// readImage reads the image file every request posts, or, for
+// "fashion-mnist:N", encodes test image N of Fashion-MNIST (found where vit
+// train finds it) as a 28×28 grey PNG.
+func readImage(spec string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(spec, "fashion-mnist:")
+	if !ok {
+		return os.ReadFile(spec)
+	}
+	i, err := strconv.Atoi(rest)
+	if err != nil || i < 0 {
+		return nil, fmt.Errorf("-image %s: want fashion-mnist:N with N a test image's index", spec)
+	}
+	_, test, err := data.FashionMNIST("")
+	if err != nil {
+		return nil, err
+	}
+	if i >= test.N || test.C != 1 {
+		return nil, fmt.Errorf("-image %s: the test set has %d images", spec, test.N)
+	}
+	m := image.NewGray(image.Rect(0, 0, test.W, test.H))
+	copy(m.Pix, test.Image(i))
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +137,20 @@ func tinyModelDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestFashionImage: -image fashion-mnist:N posts a test image of
+// Fashion-MNIST as a 28×28 PNG (skipped where the data set is absent).
+func TestFashionImage(t *testing.T) {
+	b, err := readImage("fashion-mnist:3")
+	if err != nil {
+		t.Skipf("no Fashion-MNIST here: %v", err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width != 28 || cfg.Height != 28 {
+		t.Errorf("fashion-mnist:3: %v, %dx%d", err, cfg.Width, cfg.Height)
+	}
+	if _, err := readImage("fashion-mnist:x"); err == nil {
+		t.Error("fashion-mnist:x was taken")
+	}
 }

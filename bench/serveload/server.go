@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/serve"
 )
 
@@ -31,6 +32,13 @@ type serverConfig struct {
 	Classes              int
 	MaxBatch, Queue      int
 	MaxDelay             time.Duration
+	// HTTPProcs > 0 raises the server's GOMAXPROCS to kernels.Workers
+	// (the goroutines of a forward pass, one a core) plus HTTPProcs, so
+	// that HTTP handling (accepting, answering 429s, decoding) always has
+	// a P of its own while a batch computes; the kernel then shares the
+	// cores. vit serve does not do this; the flag measures whether it
+	// should.
+	HTTPProcs int
 }
 
 // statsPath answers the server's side of a measurement (stats, as JSON);
@@ -114,6 +122,9 @@ func (r *recorder) read(reset bool) *stats {
 // startServer serves the model of c as vit serve does, under the name
 // "m", on 127.0.0.1 at a free port, in this process.
 func startServer(c serverConfig) (*server, error) {
+	if c.HTTPProcs > 0 {
+		runtime.GOMAXPROCS(kernels.Workers + c.HTTPProcs)
+	}
 	start := time.Now()
 	m, err := loadModel(c)
 	if err != nil {
@@ -142,8 +153,8 @@ func startServer(c serverConfig) (*server, error) {
 	cfg, o := m.Config, s.Options()
 	return &server{
 		url: "http://" + ln.Addr().String() + "/v1/models/m:predict",
-		about: fmt.Sprintf("model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d; server: GOMAXPROCS %d",
-			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0)),
+		about: fmt.Sprintf("model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d; server: GOMAXPROCS %d, %d compute workers",
+			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0), kernels.Workers),
 		get: func(reset bool) (*stats, error) { return rec.read(reset), nil },
 		close: func() {
 			hs.Close()
