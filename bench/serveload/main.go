@@ -66,9 +66,10 @@ type config struct {
 	overload                    bool    // then run open-loop at twice the capacity (or rate)
 	rate                        float64 // images/s of the overload run; 0: twice the capacity measured
 	opt                         serve.BatchOptions
-	server                      string // "process" or "inproc"
-	httpProcs                   int    // serverConfig.HTTPProcs
-	url                         string // a running server's predict URL instead
+	server                      string  // "process" or "inproc"
+	httpProcs                   int     // serverConfig.HTTPProcs
+	forwardSeconds              float64 // serverConfig.ForwardSeconds
+	url                         string  // a running server's predict URL instead
 }
 
 func main() {
@@ -94,6 +95,7 @@ func main() {
 	flag.StringVar(&c.server, "server", "process", "where the server runs: process (its own) or inproc (this one)")
 	flag.StringVar(&c.url, "url", "", "instead of starting a server, measure this one: its predict URL, e.g. http://127.0.0.1:8080/v1/models/NAME:predict")
 	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
+	flag.Float64Var(&c.forwardSeconds, "forward-seconds", 10, "first measure the model alone at batch -max-batch for this long, as vit bench does, in the server process (0: not)")
 	flag.Parse()
 	var err error
 	if c.concurrency, err = parseInts(conc); err != nil {
@@ -177,7 +179,8 @@ func run(c config, out io.Writer) error {
 		return err
 	}
 	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
-		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs}
+		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs,
+		ForwardSeconds: c.forwardSeconds}
 	var srv *server
 	switch {
 	case c.url != "":
@@ -196,9 +199,13 @@ func run(c config, out io.Writer) error {
 	defer srv.close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096, Proxy: nil}, Timeout: time.Minute}
 
-	fmt.Fprintf(out, "%s; clients: GOMAXPROCS %d\n\n", srv.about, runtime.GOMAXPROCS(0))
-	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
-	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(out, "%s; clients: GOMAXPROCS %d\n", srv.about, runtime.GOMAXPROCS(0))
+	if srv.forward > 0 {
+		fmt.Fprintf(out, "the model alone at --max-batch (as vit bench measures it, in the server process): %.1f images/s\n", srv.forward)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | % of the model alone | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
+	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	d := time.Duration(c.seconds * float64(time.Second))
 	var best level
 	for _, n := range c.concurrency {
@@ -211,7 +218,7 @@ func run(c config, out io.Writer) error {
 			return err
 		}
 		l.server = st
-		fmt.Fprintln(out, l.row())
+		fmt.Fprintln(out, l.row(srv.forward))
 		if l.throughput() > best.throughput() {
 			best = l
 		}
@@ -396,7 +403,9 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 	return l
 }
 
-func (l level) row() string {
+// row is the table row of l; forward is the model's images/s alone (0:
+// not known).
+func (l level) row(forward float64) string {
 	slices.Sort(l.latency)
 	q := func(p float64) float64 { return quantile(l.latency, p) }
 	mean, mx, rss := "-", "-", "-"
@@ -411,8 +420,12 @@ func (l level) row() string {
 		}
 		mx, rss = strconv.Itoa(m), fmt.Sprintf("%.0f", float64(st.PeakRSS)/(1<<20))
 	}
-	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %s | %s | %s |",
-		l.clients, l.requests, l.ok, l.refused, l.failed, float64(l.ok)/l.seconds, q(0.50), q(0.95), q(0.99), mean, mx, rss)
+	share := "-"
+	if forward > 0 {
+		share = fmt.Sprintf("%.0f%%", 100*l.throughput()/forward)
+	}
+	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s |",
+		l.clients, l.requests, l.ok, l.refused, l.failed, l.throughput(), share, q(0.50), q(0.95), q(0.99), mean, mx, rss)
 }
 
 // peakRSS is the process's peak resident memory in bytes (0 if unknown).

@@ -40,21 +40,21 @@ func TestRun(t *testing.T) {
 	}
 	var out strings.Builder
 	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{1, 8},
-		seconds: 0.5, requests: 200, server: "inproc", opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
+		seconds: 0.5, requests: 200, server: "inproc", forwardSeconds: 0.1, opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(rows) != 6 {
-		t.Fatalf("want a header line, a blank line, a table header and 2 rows:\n%s", out.String())
+	if len(rows) != 7 || !strings.Contains(rows[1], "the model alone at --max-batch") {
+		t.Fatalf("want a header line, the model's speed alone, a blank line, a table header and 2 rows:\n%s", out.String())
 	}
-	for _, r := range rows[4:] {
+	for _, r := range rows[5:] {
 		f := strings.Split(r, "|")
-		if f[4] != " 0 " || f[5] != " 0 " || f[3] == " 0 " {
-			t.Errorf("row %s: want every request answered 200", r)
+		if len(f) != 15 || f[4] != " 0 " || f[5] != " 0 " || f[3] == " 0 " || !strings.HasSuffix(f[7], "% ") {
+			t.Errorf("row %s: want every request answered 200, and the share of the model's speed alone", r)
 		}
 	}
-	if f := strings.Split(rows[5], "|"); f[11] == " 1 " {
+	if f := strings.Split(rows[6], "|"); f[12] == " 1 " {
 		t.Errorf("8 clients formed no batch of more than one image: %s", rows[5])
 	}
 	t.Log("\n" + out.String())
@@ -121,7 +121,7 @@ func TestURL(t *testing.T) {
 	}
 	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
 	f := strings.Split(rows[len(rows)-1], "|")
-	if len(f) != 14 || f[3] == " 0 " || f[4] != " 0 " || f[5] != " 0 " || f[10] != " - " || f[12] != " - " {
+	if len(f) != 15 || f[3] == " 0 " || f[4] != " 0 " || f[5] != " 0 " || f[7] != " - " || f[11] != " - " || f[13] != " - " {
 		t.Errorf("want every request answered and no batch or RSS:\n%s", out.String())
 	}
 }

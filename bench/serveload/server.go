@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/serve"
 )
@@ -39,6 +41,10 @@ type serverConfig struct {
 	// cores. vit serve does not do this; the flag measures whether it
 	// should.
 	HTTPProcs int
+	// ForwardSeconds > 0 first measures the model alone, as vit bench
+	// does (Model.Predict on a batch of MaxBatch random images, two passes
+	// of warm-up), in the server process, for that long.
+	ForwardSeconds float64
 }
 
 // statsPath answers the server's side of a measurement (stats, as JSON);
@@ -54,10 +60,11 @@ type stats struct {
 
 // server is the server under load.
 type server struct {
-	url   string                           // its predict route
-	about string                           // the model and options, for the report
-	get   func(reset bool) (*stats, error) // nil when not known
-	close func()
+	forward float64                          // images/s of the model alone at MaxBatch; 0 when not measured
+	url     string                           // its predict route
+	about   string                           // the model and options, for the report
+	get     func(reset bool) (*stats, error) // nil when not known
+	close   func()
 }
 
 func (s *server) stats(reset bool) (*stats, error) {
@@ -137,6 +144,14 @@ func startServer(c serverConfig) (*server, error) {
 		s.Close()
 		return nil, err
 	}
+	o := s.Options()
+	var forward float64
+	if c.ForwardSeconds > 0 {
+		if forward, err = forwardRate(m, o.MaxBatch, c.ForwardSeconds); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.SetReady(true)
 	mux := s.Handler()
 	mux.HandleFunc("GET "+statsPath, func(w http.ResponseWriter, r *http.Request) {
@@ -150,9 +165,10 @@ func startServer(c serverConfig) (*server, error) {
 	}
 	hs := serve.NewHTTPServer(mux, s.Options())
 	go hs.Serve(ln)
-	cfg, o := m.Config, s.Options()
+	cfg := m.Config
 	return &server{
-		url: "http://" + ln.Addr().String() + "/v1/models/m:predict",
+		forward: forward,
+		url:     "http://" + ln.Addr().String() + "/v1/models/m:predict",
 		about: fmt.Sprintf("model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d; server: GOMAXPROCS %d, %d compute workers",
 			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0), kernels.Workers),
 		get: func(reset bool) (*stats, error) { return rec.read(reset), nil },
@@ -163,9 +179,36 @@ func startServer(c serverConfig) (*server, error) {
 	}, nil
 }
 
+// forwardRate measures m alone as vit bench does: Predict on a batch of
+// random images, after two passes of warm-up, for seconds (and at least
+// three passes); it returns images per second.
+func forwardRate(m *vit.Model, batch int, seconds float64) (float64, error) {
+	c := m.Config
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := make([]float32, batch*c.Channels*c.ImageHeight*c.ImageWidth)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for range 2 {
+		if _, err := m.Predict(x, batch); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	start := time.Now()
+	for time.Since(start).Seconds() < seconds || n < 3 {
+		if _, err := m.Predict(x, batch); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return float64(n*batch) / time.Since(start).Seconds(), nil
+}
+
 // hello is the server process's first line on its standard output.
 type hello struct {
 	Addr, About string
+	Forward     float64
 	Err         string
 }
 
@@ -184,7 +227,7 @@ func serverMain(cfg string) {
 	if err != nil {
 		h.Err = err.Error()
 	} else {
-		h.Addr, h.About = strings.TrimSuffix(srv.url, "/v1/models/m:predict"), srv.about
+		h.Addr, h.About, h.Forward = strings.TrimSuffix(srv.url, "/v1/models/m:predict"), srv.about, srv.forward
 	}
 	json.NewEncoder(os.Stdout).Encode(h)
 	if err != nil {
@@ -244,8 +287,9 @@ func startProcess(c serverConfig) (*server, error) {
 	base := h.Addr
 	client := &http.Client{Timeout: 30 * time.Second}
 	return &server{
-		url:   base + "/v1/models/m:predict",
-		about: fmt.Sprintf("%s, in its own process (pid %d)", h.About, cmd.Process.Pid),
+		forward: h.Forward,
+		url:     base + "/v1/models/m:predict",
+		about:   fmt.Sprintf("%s, in its own process (pid %d)", h.About, cmd.Process.Pid),
 		get: func(reset bool) (*stats, error) {
 			u := base + statsPath
 			if reset {
