@@ -14,11 +14,7 @@ func BenchmarkDecodePreprocess(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in := Input{Size: Size{224, 224}, Channels: 3, Mean: InceptionMean[:], Std: InceptionStd[:]}
-		p, err := in.Preprocessor()
-		if err != nil {
-			b.Fatal(err)
-		}
+		in, p := vitInput(b)
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				img, err := Decode(bytes.NewReader(data))
@@ -62,14 +58,21 @@ func BenchmarkPreprocess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := Input{Size: Size{224, 224}, Channels: 3, Mean: InceptionMean[:], Std: InceptionStd[:]}
-	p, err := in.Preprocessor()
-	if err != nil {
-		b.Fatal(err)
-	}
+	in, p := vitInput(b)
 	for b.Loop() {
 		if _, err := in.Tensor(img, p); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// vitInput is the input of a 224×224 ViT that resizes like Hugging Face's
+// ViTImageProcessor.
+func vitInput(b *testing.B) (Input, Preprocessor) {
+	in := Input{Size: Size{224, 224}, Channels: 3, Mean: InceptionMean[:], Std: InceptionStd[:]}
+	p, err := in.Preprocessor()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return in, p
 }

@@ -29,17 +29,9 @@ func TestMain(m *testing.M) {
 // process: every request is answered and the table has a row per
 // concurrency, with batches of more than one image at 8 clients.
 func TestRun(t *testing.T) {
-	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
-	m, err := vit.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := checkpoint.Save(dir, m); err != nil {
-		t.Fatal(err)
-	}
+	dir := tinyModelDir(t)
 	var out strings.Builder
-	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{1, 8},
+	err := run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{1, 8},
 		seconds: 0.5, requests: 200, server: "inproc", forwardSeconds: 0.1, opt: serve.BatchOptions{MaxBatch: 8, MaxDelay: 2 * time.Millisecond}}, &out)
 	if err != nil {
 		t.Fatal(err)
@@ -65,17 +57,9 @@ func TestRun(t *testing.T) {
 // refused 429, none fail otherwise, and the report gives the accepted p99,
 // the 429 latencies and the peak RSS.
 func TestOverload(t *testing.T) {
-	c := vit.Config{ImageHeight: 32, ImageWidth: 32, Channels: 3, Patch: 8, Dim: 16, Depth: 1, Heads: 2, MLPDim: 32, Classes: 3}
-	m, err := vit.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := checkpoint.Save(dir, m); err != nil {
-		t.Fatal(err)
-	}
+	dir := tinyModelDir(t)
 	var out strings.Builder
-	err = run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{2},
+	err := run(config{model: dir, image: "../../imageio/testdata/in/small.gif", dtype: "fp32", concurrency: []int{2},
 		seconds: 0.5, requests: 400, overload: true, rate: 2000,
 		opt: serve.BatchOptions{MaxBatch: 1, MaxDelay: time.Millisecond, Queue: 1}}, &out)
 	if err != nil {
