@@ -26,8 +26,8 @@
 // Input is untrusted. The format is told from the first bytes (anything
 // else fails at once, without reading on), the input is streamed (but for
 // the PNG fast path's bounded read), and no more than a byte limit
-// ([MaxImageBytes], 256 MiB by default) is read. Before any pixel is decoded the header's dimensions are
-// checked against a pixel limit ([MaxImagePixels], by default Pillow's
+// ([MaxImageBytes], 256 MiB by default) is read. Before any pixel is
+// decoded the header's dimensions are checked against a pixel limit ([MaxImagePixels], by default Pillow's
 // MAX_IMAGE_PIXELS, 89,478,485) and larger images are refused with a
 // [*TooLargeError]; of an animated GIF only the first frame is decoded. A
 // [Decoder] carries its own limits. Decoder panics on hostile input are
