@@ -13,18 +13,18 @@ import (
 // goes a byte at a time, and it writes every RGB pixel as 4 bytes that are
 // read again: on a 401×280 photograph, about 8 ms of CPU against 36 ms for
 // the ViT-Ti/16 forward pass of the image (BENCHMARKS.md, vit serve),
-// enough to hold a server below the model's speed. Here the file is in memory,
-// inflate.go fills one buffer of the exact size of the filtered rows, the
-// rows are unfiltered in place (RGB rows straight into the output) and
-// converted once.
+// enough to hold a server below the model's speed. Here the file is in
+// memory, inflate.go fills one buffer of the exact size of the filtered
+// rows, and the rows are unfiltered in place and written to the output
+// once (8-bit RGB rows copied whole).
 //
 // It decodes every PNG (all colour types and bit depths, palettes, tRNS,
 // Adam7 interlacing) to exactly the pixels FromImage makes of image/png's
 // image, which the package tests check on photographs, on generated files
 // of every kind, and by fuzzing against image/png. It is only ever more
 // strict than image/png: any file it refuses (a bad checksum, chunk
-// order, a zlib stream it does not take, a metadata chunk too large for
-// the fast path's buffer) is decoded again by image/png, whose answer, an
+// order, a zlib stream it does not take; and, in decode.go, a file over
+// the fast path's size bound) is decoded by image/png, whose answer, an
 // image or an error, stands.
 
 // png colour types.
