@@ -529,8 +529,10 @@ func (s *Server) lookup(r *http.Request, name string) (*model, error) {
 // decoded. Requests being decoded thus count in the queue: the server
 // never admits more than the queue can take, so a request admitted is not
 // refused after the work of decoding it (only the images of a multi-image
-// request beyond its first can be). The caller releases the reservation
-// (deferred), which s.run takes over.
+// request beyond its first can be), and at most Queue request bodies are
+// held in memory at once. A client that sends its body slowly holds its
+// room for at most the read timeout (Options.Timeout). The caller
+// releases the reservation (deferred), which s.run takes over.
 func admit(w http.ResponseWriter, m *model) (*Reservation, error) {
 	res, err := m.b.Reserve(1)
 	if err != nil {
