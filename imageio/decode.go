@@ -240,7 +240,7 @@ func (d Decoder) decodeImage(r io.Reader, wantRGB bool) (img image.Image, rgb *R
 		}
 		seen = append(seen, all...)
 		if int64(len(seen)) <= bound {
-			if m, err := decodePNG(seen, d.MaxPixels); err == nil {
+			if m := tryPNG(seen, d.MaxPixels); m != nil {
 				return nil, m, f.name, nil
 			}
 		}
@@ -255,9 +255,25 @@ func (d Decoder) decodeImage(r io.Reader, wantRGB bool) (img image.Image, rgb *R
 		return onScreen(img, cfg), nil, f.name, nil
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, nil, "", fmt.Errorf("%s: decoded %dx%d, seener says %dx%d", f.name, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
+		return nil, nil, "", fmt.Errorf("%s: decoded %dx%d, header says %dx%d", f.name, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
 	return img, nil, f.name, nil
+}
+
+// tryPNG decodes data with the PNG fast path, or returns nil for
+// image/png to decode it: when the fast path refuses the file, and, should
+// it ever panic, then too.
+func tryPNG(data []byte, maxPixels int64) (m *RGB) {
+	defer func() {
+		if recover() != nil {
+			m = nil
+		}
+	}()
+	m, err := decodePNG(data, maxPixels)
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // pngFastBytes is the largest PNG file of w×h pixels decoded by the fast
