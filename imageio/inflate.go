@@ -17,11 +17,11 @@ import (
 // longer than 10 bits) and copies matches within one output slice.
 //
 // It accepts only what compress/zlib accepts: complete Huffman codes (or
-// the one-code degenerate codes zlib writes), symbols, lengths and
-// distances in range, matching stored-block lengths and the Adler-32
-// checksum. Anything it refuses is handed to image/png by the caller,
-// which then decides; so it never needs to be more lenient than the
-// standard library, only never more.
+// the degenerate one-code codes compress/flate also takes), symbols,
+// lengths and distances in range, matching stored-block lengths and the
+// Adler-32 checksum. Anything it refuses is handed to image/png by the
+// caller, which then decides; so it may refuse more than the standard
+// library (a preset dictionary, for one), never less.
 
 var errInflate = errors.New("corrupt zlib data")
 
