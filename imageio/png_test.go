@@ -216,6 +216,9 @@ func TestPNGFastPath(t *testing.T) {
 		if m, err := Decode(bytes.NewReader(data)); err != nil || !bytes.Equal(m.Pix, want.Pix) {
 			t.Errorf("%s: Decode: %v", name, err)
 		}
+		if img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(data), true); err != nil || rgb == nil || img != nil {
+			t.Errorf("%s: Decode did not take the fast path (%v)", name, err)
+		}
 	}
 }
 
@@ -263,6 +266,27 @@ func TestPNGFastPathRefuses(t *testing.T) {
 	}
 	if _, err := decodePNG(good, 44); err == nil {
 		t.Errorf("a 9x5 image decoded under a limit of 44 pixels")
+	}
+}
+
+// TestPNGOverFastBound: a PNG file larger than the fast path's bound (here
+// by a large metadata chunk) is streamed to image/png, with the same
+// pixels.
+func TestPNGOverFastBound(t *testing.T) {
+	good := testPNG{w: 9, h: 5, ctype: pngRGB, depth: 8, level: 6, filters: []byte{4, 1}}.encode(1)
+	i := bytes.Index(good, []byte("IDAT")) - 4
+	big := chunk(bytes.Clone(good[:i]), "zTXt", make([]byte, pngFastBytes(9, 5)))
+	big = append(big, good[i:]...)
+	want, err := stdlibRGB(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(big), true)
+	if err != nil || rgb != nil || img == nil {
+		t.Fatalf("a file over the bound: rgb %v, img %v, %v; want image/png's image", rgb != nil, img != nil, err)
+	}
+	if m, err := Decode(bytes.NewReader(big)); err != nil || !bytes.Equal(m.Pix, want.Pix) {
+		t.Errorf("Decode of a file over the bound: %v", err)
 	}
 }
 
