@@ -119,7 +119,7 @@ func (d Decoder) Decode(r io.Reader) (*RGB, error) {
 // on the logical screen) with the format's name: "png", "jpeg", "gif",
 // "bmp", "tiff" or "webp".
 func (d Decoder) DecodeImage(r io.Reader) (image.Image, string, error) {
-	img, f, err := d.decodeImage(r)
+	img, _, f, err := d.decodeImage(r, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("imageio: %w", err)
 	}
@@ -127,9 +127,12 @@ func (d Decoder) DecodeImage(r io.Reader) (image.Image, string, error) {
 }
 
 func (d Decoder) decode(r io.Reader) (*RGB, error) {
-	img, format, err := d.decodeImage(r)
+	img, rgb, format, err := d.decodeImage(r, true)
 	if err != nil {
 		return nil, err
+	}
+	if rgb != nil {
+		return rgb, nil
 	}
 	return fromImage(img, format), nil
 }
@@ -181,8 +184,10 @@ func sniff(head []byte) *format {
 
 // decodeImage reads the header, checks the limits, then decodes. The input
 // is streamed, not read whole: the bytes the header decoder read are
-// replayed to the image decoder, so memory is that of the image.
-func (d Decoder) decodeImage(r io.Reader) (img image.Image, name string, err error) {
+// replayed to the image decoder, so memory is that of the image. With
+// wantRGB, a PNG of at most [pngFastBytes] bytes is read whole and
+// decoded straight to RGB by decodePNG (returned as rgb; img is then nil).
+func (d Decoder) decodeImage(r io.Reader, wantRGB bool) (img image.Image, rgb *RGB, name string, err error) {
 	limit := d.MaxBytes
 	if limit <= 0 {
 		limit = math.MaxInt64
@@ -191,48 +196,92 @@ func (d Decoder) decodeImage(r io.Reader) (img image.Image, name string, err err
 	br := bufio.NewReaderSize(lr, 64<<10)
 	head, err := br.Peek(sniffLen)
 	if err != nil && err != io.EOF && !errors.Is(err, ErrTooManyBytes) {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	f := sniff(head)
 	if f == nil {
 		if len(head) == 0 {
-			return nil, "", fmt.Errorf("empty input: %w", ErrFormat)
+			return nil, nil, "", fmt.Errorf("empty input: %w", ErrFormat)
 		}
-		return nil, "", fmt.Errorf("not a PNG, JPEG, GIF, BMP, TIFF or WebP image (it starts with % x): %w", head[:min(len(head), 8)], ErrFormat)
+		return nil, nil, "", fmt.Errorf("not a PNG, JPEG, GIF, BMP, TIFF or WebP image (it starts with % x): %w", head[:min(len(head), 8)], ErrFormat)
 	}
 	// The standard decoders are meant not to panic, but hostile input has
 	// found such bugs before: never let one escape to the caller.
 	defer func() {
 		if p := recover(); p != nil {
-			img, name, err = nil, "", fmt.Errorf("corrupt %s image: decoder panic: %v", f.name, p)
+			img, rgb, name, err = nil, nil, "", fmt.Errorf("corrupt %s image: decoder panic: %v", f.name, p)
 		}
 		if lr.over {
-			img, name, err = nil, "", fmt.Errorf("%s image data goes on past %d bytes: %w (raise imageio.MaxImageBytes or Decoder.MaxBytes to allow it)", f.name, d.MaxBytes, ErrTooManyBytes)
+			img, rgb, name, err = nil, nil, "", fmt.Errorf("%s image data goes on past %d bytes: %w (raise imageio.MaxImageBytes or Decoder.MaxBytes to allow it)", f.name, d.MaxBytes, ErrTooManyBytes)
 		}
 	}()
 	rec := &recorder{r: br}
 	cfg, err := f.config(rec)
 	if err != nil {
-		return nil, "", describe(f.name, err, lr.read)
+		return nil, nil, "", describe(f.name, err, lr.read)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", fmt.Errorf("%s image has empty size %dx%d", f.name, cfg.Width, cfg.Height)
+		return nil, nil, "", fmt.Errorf("%s image has empty size %dx%d", f.name, cfg.Width, cfg.Height)
 	}
 	if d.MaxPixels > 0 && int64(cfg.Width)*int64(cfg.Height) > d.MaxPixels {
-		return nil, "", &TooLargeError{Format: f.name, Width: cfg.Width, Height: cfg.Height, Limit: d.MaxPixels}
+		return nil, nil, "", &TooLargeError{Format: f.name, Width: cfg.Width, Height: cfg.Height, Limit: d.MaxPixels}
 	}
-	img, err = f.decode(io.MultiReader(bytes.NewReader(rec.buf), br))
+	seen := rec.buf
 	rec.buf = nil
+	if wantRGB && f.name == "png" {
+		// Read on up to the fast path's bound, never past the byte
+		// limit (so that a PNG followed by more data is not refused for
+		// what image/png would not have read).
+		bound := pngFastBytes(cfg.Width, cfg.Height)
+		n := min(bound+1-int64(len(seen)), lr.left+int64(br.Buffered()))
+		all, err := io.ReadAll(io.LimitReader(br, max(n, 0)))
+		if err != nil {
+			return nil, nil, "", describe(f.name, err, lr.read)
+		}
+		seen = append(seen, all...)
+		if int64(len(seen)) <= bound {
+			if m := tryPNG(seen, d.MaxPixels); m != nil {
+				return nil, m, f.name, nil
+			}
+		}
+		// Too large for the fast path, or refused by it: image/png
+		// decides.
+	}
+	img, err = f.decode(io.MultiReader(bytes.NewReader(seen), br))
 	if err != nil {
-		return nil, "", describe(f.name, err, lr.read)
+		return nil, nil, "", describe(f.name, err, lr.read)
 	}
 	if f.name == "gif" {
-		return onScreen(img, cfg), f.name, nil
+		return onScreen(img, cfg), nil, f.name, nil
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, "", fmt.Errorf("%s: decoded %dx%d, header says %dx%d", f.name, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
+		return nil, nil, "", fmt.Errorf("%s: decoded %dx%d, header says %dx%d", f.name, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
-	return img, f.name, nil
+	return img, nil, f.name, nil
+}
+
+// tryPNG decodes data with the PNG fast path, or returns nil for
+// image/png to decode it: when the fast path refuses the file, and, should
+// it ever panic, then too.
+func tryPNG(data []byte, maxPixels int64) (m *RGB) {
+	defer func() {
+		if recover() != nil {
+			m = nil
+		}
+	}()
+	m, err := decodePNG(data, maxPixels)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// pngFastBytes is the largest PNG file of w×h pixels decoded by the fast
+// path (decodePNG), which holds the whole file in memory: 4 bytes a pixel,
+// more than any photograph compresses to, and 1 MiB for metadata. Larger
+// files are streamed to image/png.
+func pngFastBytes(w, h int) int64 {
+	return 4*int64(w)*int64(h) + 1<<20
 }
 
 // limitedReader reads at most left bytes from r; a read past them fails

@@ -16,11 +16,18 @@
 // that remains from the different inverse DCTs). EXIF orientation is not
 // applied, as Pillow does not apply it on open.
 //
+// PNG, the format most images sent to a server come in, has a decoder of
+// its own that writes RGB directly (with its own zlib inflate; see
+// png.go): pixel for pixel what image/png and the conversion above give,
+// without an image.Image in between. It holds the file in memory, so it takes files
+// of up to 4 bytes a pixel plus 1 MiB; larger ones, and any file it does
+// not accept, go to image/png, whose answer stands.
+//
 // Input is untrusted. The format is told from the first bytes (anything
-// else fails at once, without reading on), the input is streamed, never
-// read whole, and no more than a byte limit ([MaxImageBytes], 256 MiB by
-// default) is read. Before any pixel is decoded the header's dimensions are
-// checked against a pixel limit ([MaxImagePixels], by default Pillow's
+// else fails at once, without reading on), the input is streamed (but for
+// the PNG fast path's bounded read), and no more than a byte limit
+// ([MaxImageBytes], 256 MiB by default) is read. Before any pixel is
+// decoded the header's dimensions are checked against a pixel limit ([MaxImagePixels], by default Pillow's
 // MAX_IMAGE_PIXELS, 89,478,485) and larger images are refused with a
 // [*TooLargeError]; of an animated GIF only the first frame is decoded. A
 // [Decoder] carries its own limits. Decoder panics on hostile input are

@@ -101,10 +101,15 @@ func (in Input) Planar(img *RGB) ([]uint8, error) {
 // model's input: (p/255 − Mean[c]) / Std[c], in float32.
 func (in Input) Normalize(pixels []uint8) []float32 {
 	hw := in.Size.H * in.Size.W
+	lut := make([][256]float32, in.Channels)
+	for ch := range lut {
+		for v := range 256 {
+			lut[ch][v] = (float32(v)/255 - channel(in.Mean, ch, 0)) / channel(in.Std, ch, 1)
+		}
+	}
 	out := make([]float32, len(pixels))
 	for i, p := range pixels {
-		ch := (i / hw) % in.Channels
-		out[i] = (float32(p)/255 - channel(in.Mean, ch, 0)) / channel(in.Std, ch, 1)
+		out[i] = lut[(i/hw)%in.Channels][p]
 	}
 	return out
 }

@@ -236,16 +236,21 @@ func horizontal(src *RGB, w, first, last int, c coeffs) *RGB {
 		row := src.Pix[y*src.W*3 : (y+1)*src.W*3]
 		dst := out.Pix[(y-first)*w*3 : (y-first+1)*w*3]
 		for xx := 0; xx < w; xx++ {
-			k := c.k[xx*c.ksize : xx*c.ksize+c.count[xx]]
-			in := row[c.start[xx]*3:]
+			n := c.count[xx]
+			k := c.k[xx*c.ksize : xx*c.ksize+n]
+			in := row[c.start[xx]*3 : (c.start[xx]+n)*3]
 			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-			for x, kv := range k {
-				p := in[x*3 : x*3+3]
-				s0 += int32(p[0]) * kv
-				s1 += int32(p[1]) * kv
-				s2 += int32(p[2]) * kv
+			for _, kv := range k {
+				if len(in) < 3 {
+					break // never: len(in) = 3·len(k)
+				}
+				s0 += int32(in[0]) * kv
+				s1 += int32(in[1]) * kv
+				s2 += int32(in[2]) * kv
+				in = in[3:]
 			}
-			dst[xx*3], dst[xx*3+1], dst[xx*3+2] = clip8(s0), clip8(s1), clip8(s2)
+			d := dst[xx*3 : xx*3+3 : xx*3+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
 		}
 	}
 	return out
@@ -263,11 +268,13 @@ func vertical(src *RGB, h int, c coeffs) *RGB {
 		k := c.k[yy*c.ksize : yy*c.ksize+c.count[yy]]
 		for y, kv := range k {
 			row := src.Pix[(c.start[yy]+y)*w*3 : (c.start[yy]+y+1)*w*3]
+			acc := acc[:len(row)]
 			for i, p := range row {
 				acc[i] += int32(p) * kv
 			}
 		}
 		dst := out.Pix[yy*w*3 : (yy+1)*w*3]
+		dst = dst[:len(acc)]
 		for i, v := range acc {
 			dst[i] = clip8(v)
 		}

@@ -64,14 +64,26 @@ func ShortSideSize(w, h, size int) (nw, nh int) {
 // (v/255 - mean[c]) / std[c], computed in float32 as torchvision's
 // ToTensor followed by Normalize.
 func ToTensor(src *RGB, mean, std [3]float32) []float32 {
+	var lut [3][256]float32
+	for c := range 3 {
+		for v := range 256 {
+			lut[c][v] = (float32(v)/255 - mean[c]) / std[c]
+		}
+	}
+	return planes(src, &lut)
+}
+
+// planes returns src as a float32 tensor [3, H, W] of lut[c][sample]: the
+// per-channel normalisation of every 8-bit value computed once (256 values
+// a channel, the same float32 operations) instead of once a pixel.
+func planes(src *RGB, lut *[3][256]float32) []float32 {
 	n := src.W * src.H
 	out := make([]float32, 3*n)
-	for c := 0; c < 3; c++ {
-		m, s := mean[c], std[c]
-		plane := out[c*n : (c+1)*n]
-		for i := range plane {
-			plane[i] = (float32(src.Pix[i*3+c])/255 - m) / s
-		}
+	r, g, b := out[:n], out[n:2*n], out[2*n:3*n]
+	pix := src.Pix[:3*n]
+	for i := range r {
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
 	}
 	return out
 }
@@ -117,16 +129,13 @@ func (p HFProcessor) Preprocess(img *RGB) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := r.W * r.H
-	out := make([]float32, 3*n)
-	for c := 0; c < 3; c++ {
-		m, s := p.Mean[c], p.Std[c]
-		plane := out[c*n : (c+1)*n]
-		for i := range plane {
-			plane[i] = (float32(float64(r.Pix[i*3+c])*p.RescaleFactor) - m) / s
+	var lut [3][256]float32
+	for c := range 3 {
+		for v := range 256 {
+			lut[c][v] = (float32(float64(v)*p.RescaleFactor) - p.Mean[c]) / p.Std[c]
 		}
 	}
-	return out, nil
+	return planes(r, &lut), nil
 }
 
 // Prepare is the geometric part of Preprocess: the resized (and, with

@@ -39,7 +39,7 @@ func (a Attention) HeadDim() int { return a.Dim / a.Heads }
 // heads·tokens² per image.
 func (a Attention) Forward(out, probs, dropped, mask, qkv []float32, batch, tokens int) {
 	if probs == nil {
-		a.forwardBlocked(out, qkv, batch, tokens)
+		a.forwardBlocked(out, qkv, batch, tokens, false)
 		return
 	}
 	dh := a.HeadDim()
@@ -96,8 +96,10 @@ var scorePool sync.Pool
 // against all keys, softmaxes them and multiplies by the values. Blocks are
 // as large as the budget allows, so each head's keys and values are packed
 // for the matrix kernel as few times as possible, yet there are enough
-// items to keep every worker busy even at batch 1 with few heads.
-func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
+// items to keep every worker busy even at batch 1 with few heads. With
+// causal set, query i sees keys 0…i only: a block scores the keys up to
+// its last query, those after each query masked to −∞.
+func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int, causal bool) {
 	dh := a.HeadDim()
 	d3 := 3 * a.Dim
 	scale := float32(1 / math.Sqrt(float64(dh)))
@@ -121,12 +123,21 @@ func (a Attention) forwardBlocked(out, qkv []float32, batch, tokens int) {
 			v := qkv[base+2*a.Dim+h*dh:]
 			n := min(rows, tokens-q0)
 			q := qkv[base+q0*d3+h*dh:]
-			kernels.SgemmSerial(false, true, n, tokens, dh, scale, q, d3, k, d3, 0, scores, tokens)
-			if a.Bias != nil {
-				kernels.AddTo(scores[:n*tokens], a.Bias[(h*tokens+q0)*tokens:][:n*tokens])
+			keys := tokens
+			if causal {
+				keys = q0 + n
 			}
-			SoftmaxRows(scores, n, tokens)
-			kernels.SgemmSerial(false, false, n, dh, tokens, 1, scores, tokens, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
+			kernels.SgemmSerial(false, true, n, keys, dh, scale, q, d3, k, d3, 0, scores, keys)
+			if a.Bias != nil {
+				for i := range n {
+					kernels.AddTo(scores[i*keys:(i+1)*keys], a.Bias[(h*tokens+q0+i)*tokens:][:keys])
+				}
+			}
+			if causal {
+				maskCausal(scores, n, keys, q0)
+			}
+			SoftmaxRows(scores, n, keys)
+			kernels.SgemmSerial(false, false, n, dh, keys, 1, scores, keys, v, d3, 0, out[(b*tokens+q0)*a.Dim+h*dh:], a.Dim)
 		}
 		scorePool.Put(buf)
 	})

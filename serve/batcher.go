@@ -125,8 +125,42 @@ func (b *Batcher) Model() *vit.Model { return b.m }
 func (b *Batcher) Options() BatchOptions { return b.opt }
 
 // Pending returns how many images wait in the queue, counting those
-// gathered into a batch that has not started.
+// gathered into a batch that has not started and those a server has
+// admitted and is still reading or decoding (see Reserve).
 func (b *Batcher) Pending() int { return int(b.pending.Load()) }
+
+// Reserve holds room in the queue for n images that are not prepared
+// yet: a server reserves a request's image when it admits the request,
+// before reading and decoding its body, so that the requests it admits
+// can never overfill the queue and every refusal is the early one. It
+// returns ErrQueueFull, holding nothing, when the queue has no room. The
+// Reservation is consumed by [Batcher.RunReserved] or given back with
+// [Reservation.Release].
+func (b *Batcher) Reserve(n int) (*Reservation, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("serve: reserving %d images", n)
+	}
+	if b.pending.Add(int64(n)) > int64(b.opt.Queue) {
+		b.pending.Add(-int64(n))
+		return nil, ErrQueueFull
+	}
+	return &Reservation{b: b, n: n}, nil
+}
+
+// A Reservation is room held in a Batcher's queue (see [Batcher.Reserve]).
+type Reservation struct {
+	b *Batcher
+	n int
+}
+
+// Release gives the room back, unless RunReserved took it; it may be
+// called more than once, and on nil.
+func (r *Reservation) Release() {
+	if r != nil && r.n > 0 {
+		r.b.pending.Add(-int64(r.n))
+		r.n = 0
+	}
+}
 
 // Run queues n images x: [n, channels, height, width], prepared for the
 // model (see vit.Config.Input), and waits for their outputs. It returns
@@ -134,19 +168,49 @@ func (b *Batcher) Pending() int { return int(b.pending.Load()) }
 // when ctx ends first: the caller's images are then dropped without
 // harming the other callers' (a batch already running finishes).
 func (b *Batcher) Run(ctx context.Context, x []float32, n int) (Output, error) {
+	return b.RunReserved(ctx, nil, x, n)
+}
+
+// RunReserved is Run for images whose room in the queue was reserved, in
+// part or whole, by res (nil: none), which it takes over: it is consumed
+// whether the images run or not. Room for images beyond res is taken as
+// Run takes it.
+func (b *Batcher) RunReserved(ctx context.Context, res *Reservation, x []float32, n int) (Output, error) {
+	held := 0
+	if res != nil {
+		if res.b != b {
+			res.Release()
+			return Output{}, errors.New("serve: a reservation of another batcher")
+		}
+		held, res.n = res.n, 0
+	}
+	release := func() {
+		if held > 0 {
+			b.pending.Add(-int64(held))
+		}
+	}
 	c := b.m.Config
 	if per := c.Channels * c.ImageHeight * c.ImageWidth; n < 1 || len(x) != n*per {
+		release()
 		return Output{}, fmt.Errorf("serve: %d values for %d images of %d×%d×%d", len(x), n, c.Channels, c.ImageHeight, c.ImageWidth)
 	}
 	if n > b.opt.Queue {
+		release()
 		return Output{}, &TooManyImagesError{Images: n, Queue: b.opt.Queue}
 	}
 	if err := ctx.Err(); err != nil {
+		release()
 		return Output{}, err
 	}
-	if b.pending.Add(int64(n)) > int64(b.opt.Queue) {
-		b.pending.Add(-int64(n))
-		return Output{}, ErrQueueFull
+	// From here the queue counts exactly n images for this call.
+	if more := int64(n - held); more > 0 {
+		if b.pending.Add(more) > int64(b.opt.Queue) {
+			b.pending.Add(-more)
+			release()
+			return Output{}, ErrQueueFull
+		}
+	} else if more < 0 {
+		b.pending.Add(more)
 	}
 	per := len(x) / n
 	var jobs []*job

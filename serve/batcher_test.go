@@ -91,3 +91,50 @@ func TestRunReusesInput(t *testing.T) {
 		t.Errorf("a batch of 2 jobs allocated %d bytes, at least its input's %d: the input buffer is not reused", perRun, input)
 	}
 }
+
+// TestReserve: room reserved counts in the queue until RunReserved takes
+// it over (whether the images run or not) or it is released; a full queue
+// refuses a reservation at once.
+func TestReserve(t *testing.T) {
+	m := tinyModel(t)
+	b := NewBatcher(m, BatchOptions{MaxBatch: 4, MaxDelay: time.Millisecond, Queue: 2})
+	defer b.Close()
+	r1, err := b.Reserve(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := b.Reserve(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reserve(1); err != ErrQueueFull {
+		t.Errorf("a third reservation in a queue of 2: %v, want ErrQueueFull", err)
+	}
+	if b.Pending() != 2 {
+		t.Errorf("pending %d with two reservations", b.Pending())
+	}
+	r2.Release()
+	r2.Release() // twice: no effect
+	if b.Pending() != 1 {
+		t.Errorf("pending %d after a release", b.Pending())
+	}
+	c := m.Config
+	x := make([]float32, 2*c.Channels*c.ImageHeight*c.ImageWidth)
+	// Two images on a reservation of one: the second takes the room left.
+	out, err := b.RunReserved(context.Background(), r1, x, 2)
+	if err != nil || len(out.Logits) != 2*c.Classes {
+		t.Fatalf("RunReserved: %v, %d logits", err, len(out.Logits))
+	}
+	r1.Release() // taken over: no effect
+	if b.Pending() != 0 {
+		t.Errorf("pending %d after the run", b.Pending())
+	}
+	// A failed run gives the reservation back too.
+	r3, _ := b.Reserve(1)
+	if _, err := b.RunReserved(context.Background(), r3, x[:1], 1); err == nil {
+		t.Error("a run of the wrong input size did not fail")
+	}
+	if b.Pending() != 0 {
+		t.Errorf("pending %d after a failed run", b.Pending())
+	}
+}

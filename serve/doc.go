@@ -16,7 +16,9 @@
 //	GET  /metrics                    Prometheus
 //
 // Overload is refused early: a full queue is answered 429 with
-// Retry-After, a request past its deadline 504, a body over MaxBody or an
+// Retry-After before the request's body is read (a request admitted holds
+// room in the queue while its images are read and decoded, so none is
+// refused after that work), a request past its deadline 504, a body over MaxBody or an
 // image over MaxPixels (from its header, before decoding) 413, an
 // undecodable image 400, an unknown model 404, a wrong method 405, a
 // panic 500 (logged and counted). No request names a file.

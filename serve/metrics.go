@@ -58,7 +58,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "Requests answered 500 after a panic recovered in their handler or forward pass."}),
 		loadTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vit_serve_model_load_seconds",
 			Help: "Time to load, pack and warm the model."}, []string{"model"}),
-		queueDesc: prometheus.NewDesc("vit_serve_queue_depth", "Images waiting for a forward pass.", []string{"model"}, nil),
+		queueDesc: prometheus.NewDesc("vit_serve_queue_depth", "Images waiting for a forward pass, counting one for each request admitted and still being read or decoded.", []string{"model"}, nil),
 		rateDesc: prometheus.NewDesc("vit_serve_images_per_second",
 			"Images run per second, averaged over the last 10 seconds.", []string{"model"}, nil),
 	}

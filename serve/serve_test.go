@@ -434,6 +434,55 @@ func fillQueue(t *testing.T, s *Server, url string) <-chan int {
 	return first
 }
 
+// TestAdmittedCountInQueue: requests admitted and still sending their
+// bodies hold their room in the queue, so that no more are admitted than
+// it can take: the next is refused at once, not after it is decoded; the
+// room comes back when they end, whatever their answer.
+func TestAdmittedCountInQueue(t *testing.T) {
+	s, url := testServer(t, Options{BatchOptions: BatchOptions{MaxBatch: 4, MaxDelay: time.Millisecond, Queue: 2}, Timeout: 10 * time.Second})
+	var writers []*io.PipeWriter
+	codes := make(chan int, 2)
+	for range 2 {
+		pr, pw := io.Pipe() // bodies that have not come yet
+		writers = append(writers, pw)
+		go func() {
+			resp, err := http.Post(url+"/v1/models/tiny:predict", "image/png", pr)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.Batcher("tiny").Pending() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("two requests reading their bodies: pending %d, want 2", s.Batcher("tiny").Pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	code, _ := post(t, url+"/v1/models/tiny:predict", "image/png", bytes.NewReader(readFile(t, "small.gif")), nil)
+	if code != 429 {
+		t.Errorf("a third request with two admitted in a queue of 2: %d, want 429", code)
+	}
+	for _, pw := range writers {
+		pw.Write([]byte("not an image"))
+		pw.Close()
+	}
+	for range 2 {
+		if c := <-codes; c != 400 {
+			t.Errorf("a request of a bad image: %d, want 400", c)
+		}
+	}
+	if p := s.Batcher("tiny").Pending(); p != 0 {
+		t.Errorf("pending %d after the requests ended", p)
+	}
+	code, _ = post(t, url+"/v1/models/tiny:predict", "image/png", bytes.NewReader(readFile(t, "small.gif")), nil)
+	if code != 200 {
+		t.Errorf("a request once the queue is empty: %d", code)
+	}
+}
+
 // TestQueueFullRefusedBeforeBody: with the queue full, a request is
 // answered 429 without its body being read, so an overloaded server spends
 // nothing decoding what it refuses (the body here never arrives).

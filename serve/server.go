@@ -522,27 +522,35 @@ func (s *Server) lookup(r *http.Request, name string) (*model, error) {
 	return m, nil
 }
 
-// admit refuses at once a request to a model whose queue is already full,
-// before its body is read or decoded: it could not take even one image,
-// and an overloaded server must spend nothing on what it will refuse.
-// (A request that arrives while the queue has room is still checked
-// against the room left by Batcher.Run.)
-func admit(w http.ResponseWriter, m *model) error {
-	if m.b.Pending() >= m.b.Options().Queue {
+// admit refuses at once a request to a model whose queue is full, before
+// its body is read or decoded, so that an overloaded server spends
+// nothing on what it refuses; else it reserves the room of one image in
+// the queue for the request (Batcher.Reserve) while its body is read and
+// decoded. Requests being decoded thus count in the queue: the server
+// never admits more than the queue can take, so a request admitted is not
+// refused after the work of decoding it (only the images of a multi-image
+// request beyond its first can be), and at most Queue request bodies are
+// held in memory at once. A client that sends its body slowly holds its
+// room for at most the read timeout (Options.Timeout). The caller
+// releases the reservation (deferred), which s.run takes over.
+func admit(w http.ResponseWriter, m *model) (*Reservation, error) {
+	res, err := m.b.Reserve(1)
+	if err != nil {
 		// The body stays unread: the connection closes after the answer
 		// instead of draining whatever the client is still sending.
 		w.Header().Set("Connection", "close")
-		return ErrQueueFull
+		return nil, err
 	}
-	return nil
+	return res, nil
 }
 
-// run runs x: [n, channels, height, width] through m's batcher, noting
-// the batch, waits and images in the request's info.
-func (s *Server) run(r *http.Request, m *model, x []float32, n int) (Output, error) {
+// run runs x: [n, channels, height, width] through m's batcher, with the
+// room res reserved for it, noting the batch, waits and images in the
+// request's info.
+func (s *Server) run(r *http.Request, m *model, res *Reservation, x []float32, n int) (Output, error) {
 	in := requestInfo(r)
 	in.images = n
-	out, err := m.b.Run(r.Context(), x, n)
+	out, err := m.b.RunReserved(r.Context(), res, x, n)
 	in.batch, in.wait, in.compute = out.Batch, out.Wait, out.Compute
 	return out, err
 }

@@ -58,9 +58,11 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := admit(w, m); err != nil {
+	res, err := admit(w, m)
+	if err != nil {
 		return err
 	}
+	defer res.Release()
 	top, logits := 5, false
 	if verb == "predict" {
 		if top, logits, err = predictQuery(r); err != nil {
@@ -75,7 +77,7 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.run(r, m, x, len(imgs))
+	out, err := s.run(r, m, res, x, len(imgs))
 	if err != nil {
 		return err
 	}

@@ -118,9 +118,11 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := admit(w, m); err != nil {
+	res, err := admit(w, m)
+	if err != nil {
 		return err
 	}
+	defer res.Release()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBody)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -149,7 +151,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.run(r, m, x, n)
+	out, err := s.run(r, m, res, x, n)
 	if err != nil {
 		return err
 	}

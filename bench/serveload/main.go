@@ -1,16 +1,21 @@
 // Command serveload measures vit serve under load: it serves a model with
-// package serve (the code of vit serve) on 127.0.0.1 at a free port, in
-// this process, and runs closed-loop clients against it, each posting an
-// image to /v1/models/m:predict and posting again as soon as it is
-// answered. For each concurrency it prints throughput, p50/p95/p99
-// latency, the batch sizes formed and the process's peak RSS, as a
-// Markdown table.
+// package serve (the code of vit serve) on 127.0.0.1 at a free port and
+// runs closed-loop clients against it, each posting an image to
+// /v1/models/m:predict and posting again as soon as it is answered. For
+// each concurrency it prints throughput, p50/p95/p99 latency, the batch
+// sizes formed and the server's peak RSS, as a Markdown table.
 //
 //	go run ./bench/serveload -model runs/fashion -image shirt.png
 //	go run ./bench/serveload -preset Ti/16 -image imageio/testdata/in/chelsea.png -max-batch 1
 //
-// Everything stays on the loopback interface. Each concurrency runs for at
-// most -seconds and -requests requests, whichever ends first.
+// The server runs in a process of its own (this program started again),
+// so that the clients' goroutines do not share the server's Go scheduler
+// and the latencies are those an outside client sees (-server inproc puts
+// it in this process instead). -url measures a server already running,
+// such as vit serve, instead of starting one; the batch sizes and RSS are
+// then not known. Everything stays on the loopback interface. Each
+// concurrency runs for at most -seconds and -requests requests, whichever
+// ends first.
 //
 // With -overload, it then checks the server at twice its capacity: the
 // capacity is the highest throughput the closed-loop levels measured, and
@@ -18,7 +23,9 @@
 // were answered) at twice that rate, or at -rate images/s, for -seconds.
 // Give a short -queue so that the excess is refused. It prints the p99 of
 // the accepted requests against the p99 at capacity, how fast the 429s
-// were answered (p50, p99, max) and the peak RSS:
+// were answered (p50, p99, max) as the clients saw it (request sent to
+// answer read) and inside the server (handler entered to answer written),
+// and the peak RSS:
 //
 //	go run ./bench/serveload -preset Ti/16 -image imageio/testdata/in/chelsea.png -concurrency 32 -queue 32 -overload
 package main
@@ -29,9 +36,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -44,6 +51,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/serve"
 )
@@ -58,15 +66,23 @@ type config struct {
 	overload                    bool    // then run open-loop at twice the capacity (or rate)
 	rate                        float64 // images/s of the overload run; 0: twice the capacity measured
 	opt                         serve.BatchOptions
+	server                      string  // "process" or "inproc"
+	httpProcs                   int     // serverConfig.HTTPProcs
+	forwardSeconds              float64 // serverConfig.ForwardSeconds
+	url                         string  // a running server's predict URL instead
 }
 
 func main() {
+	if cfg := os.Getenv(serverEnv); cfg != "" {
+		serverMain(cfg)
+		return
+	}
 	var c config
 	var conc string
 	flag.StringVar(&c.model, "model", "", "the model to serve: anything vit predict reads")
 	flag.StringVar(&c.preset, "preset", "", "instead of -model, a random model of this preset at 224×224 (Ti/16, S/16, B/16)")
 	flag.IntVar(&c.classes, "classes", 1000, "classes of the -preset model")
-	flag.StringVar(&c.image, "image", "", "the image every request posts")
+	flag.StringVar(&c.image, "image", "", "the image every request posts: a file, or fashion-mnist:N for test image N of Fashion-MNIST as a PNG")
 	flag.StringVar(&c.dtype, "dtype", "fp32", "fp32 or bf16")
 	flag.StringVar(&conc, "concurrency", "1,8,32,128", "the numbers of clients, comma separated")
 	flag.Float64Var(&c.seconds, "seconds", 20, "the longest each concurrency runs")
@@ -76,10 +92,20 @@ func main() {
 	flag.IntVar(&c.opt.Queue, "queue", 256, "vit serve --queue")
 	flag.BoolVar(&c.overload, "overload", false, "after the closed-loop levels, send requests open-loop at twice the best throughput measured (or -rate) for -seconds")
 	flag.Float64Var(&c.rate, "rate", 0, "with -overload, the rate in requests per second instead of twice the capacity")
+	flag.StringVar(&c.server, "server", "process", "where the server runs: process (its own) or inproc (this one)")
+	flag.StringVar(&c.url, "url", "", "instead of starting a server, measure this one: its predict URL, e.g. http://127.0.0.1:8080/v1/models/NAME:predict")
+	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
+	flag.Float64Var(&c.forwardSeconds, "forward-seconds", 10, "first measure the model alone at batch -max-batch for this long, as vit bench does, in the server process (0: not)")
 	flag.Parse()
 	var err error
 	if c.concurrency, err = parseInts(conc); err != nil {
 		fail(fmt.Errorf("-concurrency %s: %w", conc, err))
+	}
+	if c.server != "process" && c.server != "inproc" {
+		fail(fmt.Errorf("-server %s: want process or inproc", c.server))
+	}
+	if c.httpProcs < 0 || c.httpProcs > 64 {
+		fail(fmt.Errorf("-http-procs %d: want 0 to 64", c.httpProcs))
 	}
 	if c.rate < 0 || c.rate > 1e5 {
 		fail(fmt.Errorf("-rate %g: want 0 (twice the capacity) or a rate up to 100000 requests per second", c.rate))
@@ -107,17 +133,17 @@ func parseInts(s string) ([]int, error) {
 }
 
 // loadModel loads -model or makes the -preset model.
-func loadModel(c config) (*vit.Model, error) {
+func loadModel(c serverConfig) (*vit.Model, error) {
 	var m *vit.Model
 	var err error
 	switch {
-	case c.model != "" && c.preset != "":
+	case c.Model != "" && c.Preset != "":
 		return nil, errors.New("give -model or -preset, not both")
-	case c.model != "":
-		m, err = checkpoint.LoadContext(context.Background(), c.model)
-	case c.preset != "":
+	case c.Model != "":
+		m, err = checkpoint.LoadContext(context.Background(), c.Model)
+	case c.Preset != "":
 		var cfg vit.Config
-		if cfg, err = vit.Preset(c.preset, 224, 3, c.classes); err == nil {
+		if cfg, err = vit.Preset(c.Preset, 224, 3, c.Classes); err == nil {
 			m, err = vit.New(cfg, 1)
 		}
 	default:
@@ -126,7 +152,7 @@ func loadModel(c config) (*vit.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt, err := kernels.ParseDType(c.dtype)
+	dt, err := kernels.ParseDType(c.DType)
 	if err != nil {
 		return nil, err
 	}
@@ -141,63 +167,58 @@ type level struct {
 	seconds                                float64
 	latency                                []time.Duration // of the answered requests
 	refusedLatency                         []time.Duration // of the 429s
-	batches                                []int
+	server                                 *stats          // nil when not known
 }
 
 func run(c config, out io.Writer) error {
 	if c.image == "" {
 		return errors.New("give -image FILE: the image each request posts")
 	}
-	img, err := os.ReadFile(c.image)
+	img, err := readImage(c.image)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	m, err := loadModel(c)
+	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
+		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs,
+		ForwardSeconds: c.forwardSeconds}
+	var srv *server
+	switch {
+	case c.url != "":
+		srv = &server{url: c.url, about: "the server at " + c.url, close: func() {}}
+	case c.server == "inproc":
+		srv, err = startServer(sc)
+		if srv != nil {
+			srv.about += ", in this process"
+		}
+	default:
+		srv, err = startProcess(sc)
+	}
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	var batches []int
-	opt := c.opt
-	opt.Observe = func(n int, _ time.Duration) {
-		mu.Lock()
-		batches = append(batches, n)
-		mu.Unlock()
-	}
-	s := serve.New(serve.Options{BatchOptions: opt, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	defer s.Close()
-	if err := s.Add("m", m, time.Since(start)); err != nil {
-		return err
-	}
-	s.SetReady(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback only
-	if err != nil {
-		return err
-	}
-	hs := serve.NewHTTPServer(s.Handler(), s.Options())
-	go hs.Serve(ln)
-	defer hs.Close()
-	url := "http://" + ln.Addr().String() + "/v1/models/m:predict"
+	defer srv.close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096, Proxy: nil}, Timeout: time.Minute}
 
-	cfg := m.Config
-	fmt.Fprintf(out, "model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d, GOMAXPROCS %d\n\n",
-		name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.dtype, s.Options().MaxBatch, s.Options().MaxDelay,
-		s.Options().Queue, runtime.GOMAXPROCS(0))
-	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
-	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(out, "%s; clients: GOMAXPROCS %d\n", srv.about, runtime.GOMAXPROCS(0))
+	if srv.forward > 0 {
+		fmt.Fprintf(out, "the model alone at --max-batch (as vit bench measures it, in the server process): %.1f images/s\n", srv.forward)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | % of the model alone | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
+	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	d := time.Duration(c.seconds * float64(time.Second))
 	var best level
 	for _, n := range c.concurrency {
-		mu.Lock()
-		batches = batches[:0]
-		mu.Unlock()
-		l := load(client, url, img, n, c.requests, d)
-		mu.Lock()
-		l.batches = append([]int(nil), batches...)
-		mu.Unlock()
-		fmt.Fprintln(out, l.row())
+		if _, err := srv.stats(true); err != nil {
+			return err
+		}
+		l := load(client, srv.url, img, n, c.requests, d)
+		st, err := srv.stats(true)
+		if err != nil {
+			return err
+		}
+		l.server = st
+		fmt.Fprintln(out, l.row(srv.forward))
 		if l.throughput() > best.throughput() {
 			best = l
 		}
@@ -212,7 +233,13 @@ func run(c config, out io.Writer) error {
 	if rate <= 0 {
 		return errors.New("-overload: no request was answered at any concurrency, so there is no capacity to double")
 	}
-	o := openLoop(client, url, img, rate, c.requests, d)
+	if _, err := srv.stats(true); err != nil {
+		return err
+	}
+	o := openLoop(client, srv.url, img, rate, c.requests, d)
+	if o.server, err = srv.stats(true); err != nil {
+		return err
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, o.overloadReport(best, rate))
 	return nil
@@ -319,17 +346,28 @@ func (l level) overloadReport(capacity level, rate float64) string {
 		ratio = quantile(l.latency, 0.99) / p
 	}
 	fmt.Fprintf(&b, "  accepted: p50 %.2f ms, p99 %.2f ms (%.2f× the p99 at capacity)\n", quantile(l.latency, 0.5), quantile(l.latency, 0.99), ratio)
-	fmt.Fprintf(&b, "  429s: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", quantile(l.refusedLatency, 0.5), quantile(l.refusedLatency, 0.99),
-		quantile(l.refusedLatency, 1))
-	fmt.Fprintf(&b, "  peak RSS %.0f MiB", float64(peakRSS())/(1<<20))
+	fmt.Fprintf(&b, "  429s at the clients (request sent to answer read): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		quantile(l.refusedLatency, 0.5), quantile(l.refusedLatency, 0.99), quantile(l.refusedLatency, 1))
+	if st := l.server; st != nil {
+		in := make([]time.Duration, len(st.RefusedMS))
+		for i, v := range st.RefusedMS {
+			in[i] = time.Duration(v * float64(time.Millisecond))
+		}
+		slices.Sort(in)
+		fmt.Fprintf(&b, "  429s in the server (handler entered to answer written), %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			len(in), quantile(in, 0.5), quantile(in, 0.99), quantile(in, 1))
+		fmt.Fprintf(&b, "  the server's peak RSS %.0f MiB", float64(st.PeakRSS)/(1<<20))
+	} else {
+		b.WriteString("  the server's 429 times and RSS are not known (-url)")
+	}
 	return b.String()
 }
 
-func name(c config) string {
-	if c.preset != "" {
-		return "ViT-" + c.preset + " (random weights)"
+func name(c serverConfig) string {
+	if c.Preset != "" {
+		return "ViT-" + c.Preset + " (random weights)"
 	}
-	return c.model
+	return c.Model
 }
 
 // load runs clients closed-loop clients until requests are sent or d has
@@ -365,24 +403,32 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 	return l
 }
 
-func (l level) row() string {
+// row is the table row of l; forward is the model's images/s alone (0:
+// not known).
+func (l level) row(forward float64) string {
 	slices.Sort(l.latency)
 	q := func(p float64) float64 { return quantile(l.latency, p) }
-	mean, mx := 0.0, 0
-	for _, b := range l.batches {
-		mean += float64(b)
-		mx = max(mx, b)
+	mean, mx, rss := "-", "-", "-"
+	if st := l.server; st != nil {
+		sum, m := 0, 0
+		for _, b := range st.Batches {
+			sum += b
+			m = max(m, b)
+		}
+		if len(st.Batches) > 0 {
+			mean = fmt.Sprintf("%.2f", float64(sum)/float64(len(st.Batches)))
+		}
+		mx, rss = strconv.Itoa(m), fmt.Sprintf("%.0f", float64(st.PeakRSS)/(1<<20))
 	}
-	if len(l.batches) > 0 {
-		mean /= float64(len(l.batches))
+	share := "-"
+	if forward > 0 {
+		share = fmt.Sprintf("%.0f%%", 100*l.throughput()/forward)
 	}
-	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %.0f |",
-		l.clients, l.requests, l.ok, l.refused, l.failed, float64(l.ok)/l.seconds, q(0.50), q(0.95), q(0.99), mean, mx,
-		float64(peakRSS())/(1<<20))
+	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s |",
+		l.clients, l.requests, l.ok, l.refused, l.failed, l.throughput(), share, q(0.50), q(0.95), q(0.99), mean, mx, rss)
 }
 
-// peakRSS is the process's peak resident memory in bytes (0 if unknown):
-// the server's, with the clients' small share.
+// peakRSS is the process's peak resident memory in bytes (0 if unknown).
 func peakRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -392,4 +438,32 @@ func peakRSS() int64 {
 		return int64(ru.Maxrss)
 	}
 	return int64(ru.Maxrss) * 1024
+}
+
+// readImage reads the image file every request posts, or, for
+// "fashion-mnist:N", encodes test image N of Fashion-MNIST (found where vit
+// train finds it) as a 28×28 grey PNG.
+func readImage(spec string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(spec, "fashion-mnist:")
+	if !ok {
+		return os.ReadFile(spec)
+	}
+	i, err := strconv.Atoi(rest)
+	if err != nil || i < 0 {
+		return nil, fmt.Errorf("-image %s: want fashion-mnist:N with N a test image's index", spec)
+	}
+	_, test, err := data.FashionMNIST("")
+	if err != nil {
+		return nil, err
+	}
+	if i >= test.N || test.C != 1 {
+		return nil, fmt.Errorf("-image %s: the test set has %d images", spec, test.N)
+	}
+	m := image.NewGray(image.Rect(0, 0, test.W, test.H))
+	copy(m.Pix, test.Image(i))
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

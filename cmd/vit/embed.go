@@ -17,13 +17,28 @@ func embedCommand() *cobra.Command {
 	var (
 		model, out, dtype string
 		batch             int
+		texts             []string
 	)
+	images := needArgs("image files, folders of images or - (one image from stdin)")
 	cmd := &cobra.Command{
-		Use:   "embed --model PATH --out FILE IMAGE_OR_DIR...",
-		Short: "pre-head features of images, for search and clustering",
-		Long:  "Each argument is an image file, a folder (walked for images), or - for one image read from stdin.",
-		Args:  needArgs("image files, folders of images or - (one image from stdin)"),
+		Use:   "embed --model PATH --out FILE IMAGE_OR_DIR... | embed --model DIR --text TEXT... [--out FILE]",
+		Short: "pre-head features of images, for search and clustering; text vectors of CLIP and SigLIP models",
+		Long: "Each argument is an image file, a folder (walked for images), or - for one image read from stdin. " +
+			"With --text (repeatable), the text tower of a Hugging Face CLIP or SigLIP folder embeds the texts instead, " +
+			"in the space of the model's image embeddings (not normalised); without --out they are printed as JSON lines.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("text") {
+				if len(args) > 0 {
+					return usageErrorf("--text embeds texts: give no images with it (%d given)", len(args))
+				}
+				return nil
+			}
+			return images(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("text") {
+				return runTextEmbed(cmd, model, out, dtype, texts)
+			}
 			return runEmbed(cmd, args, model, out, dtype, batch)
 		},
 	}
@@ -33,6 +48,7 @@ func embedCommand() *cobra.Command {
 	fs.StringVar(&out, "out", "", "output: FILE.safetensors (tensor \"features\" [images, dim], file names in the metadata) or FILE.jsonl (one {\"file\", \"features\"} per line)")
 	fl.count(&batch, "batch", 16, 1, "images per forward pass")
 	fl.enum(&dtype, "dtype", "fp32", dtypes, "number format of the matrix products: fp32 or bf16")
+	fs.StringArrayVar(&texts, "text", nil, "a text to embed with a CLIP or SigLIP model's text tower (repeat for several)")
 	return cmd
 }
 

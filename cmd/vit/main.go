@@ -111,7 +111,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		trainCommand(), evalCommand(), infoCommand(), benchCommand(), predictCommand(), embedCommand(),
 		fewshotCommand(), convertCommand(), finetuneCommand(), attentionCommand(), reportCommand(),
-		serveCommand(), studyCommand(),
+		serveCommand(), zeroshotCommand(), studyCommand(),
 	)
 	// cobra's own commands, worded like the others.
 	root.InitDefaultHelpCmd()

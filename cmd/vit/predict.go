@@ -49,22 +49,67 @@ func loadNetwork(ctx context.Context, path, attention string, features int) (vit
 // packWeights packs m's weights for inference in the number format named
 // by dtype, saying on stderr when bf16 runs without native instructions.
 func packWeights(m *vit.Model, dtype string, stderr io.Writer) error {
+	dt, err := inferenceDType(dtype, stderr)
+	if err != nil {
+		return err
+	}
+	m.PackWeights(dt)
+	return nil
+}
+
+// inferenceDType parses --dtype, saying on stderr when bf16 runs without
+// native instructions.
+func inferenceDType(dtype string, stderr io.Writer) (kernels.DType, error) {
 	dt, err := kernels.ParseDType(dtype)
 	if err != nil {
-		return fmt.Errorf("--dtype: %w", err)
+		return 0, fmt.Errorf("--dtype: %w", err)
 	}
 	if dt == kernels.BF16 && !kernels.NativeBF16() {
 		fmt.Fprintln(stderr, "bf16: this CPU has no AVX512_BF16; the products use bf16-rounded values on the fp32 kernel (bf16 numbers, fp32 speed)")
 	}
-	m.PackWeights(dt)
-	return nil
+	return dt, nil
 }
 
 type prediction struct {
 	File   string      `json:"file"`
 	Top    []vit.Class `json:"top,omitempty"`
 	Logits []float32   `json:"logits,omitempty"`
+	Probs  []float32   `json:"probs,omitempty"` // vit zeroshot: one per label
 	Error  string      `json:"error,omitempty"`
+}
+
+// predictionPrinter prints one prediction per image: a JSON object per
+// line, or "file: label p%, ..." lines; a failed image is counted and
+// reported on stderr, prefixed with the command's name.
+type predictionPrinter struct {
+	command        string
+	json           bool
+	stdout, stderr io.Writer
+	enc            *json.Encoder
+	failed         int
+}
+
+func newPredictionPrinter(command string, asJSON bool, stdout, stderr io.Writer) *predictionPrinter {
+	return &predictionPrinter{command: command, json: asJSON, stdout: stdout, stderr: stderr, enc: json.NewEncoder(stdout)}
+}
+
+func (pp *predictionPrinter) emit(p prediction) {
+	if p.Error != "" {
+		pp.failed++
+		console.NewWriter(pp.stderr).Printf("vit %s: %s", pp.command, p.Error)
+	}
+	if pp.json {
+		pp.enc.Encode(p)
+		return
+	}
+	if p.Error != "" {
+		return
+	}
+	parts := make([]string, len(p.Top))
+	for i, t := range p.Top {
+		parts[i] = fmt.Sprintf("%s %.1f%%", t.Label, 100*t.Prob)
+	}
+	fmt.Fprintf(pp.stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
 }
 
 // predictFlags are vit predict's flags.
@@ -126,26 +171,8 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	if err := c.CheckMemory(f.batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
-	failed := 0
-	enc := json.NewEncoder(stdout)
-	emit := func(p prediction) {
-		if p.Error != "" {
-			failed++
-			console.NewWriter(stderr).Printf("vit predict: %s", p.Error)
-		}
-		if f.json {
-			enc.Encode(p)
-			return
-		}
-		if p.Error != "" {
-			return
-		}
-		parts := make([]string, len(p.Top))
-		for i, t := range p.Top {
-			parts[i] = fmt.Sprintf("%s %.1f%%", t.Label, 100*t.Prob)
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", p.File, strings.Join(parts, ", "))
-	}
+	pp := newPredictionPrinter("predict", f.json, stdout, stderr)
+	emit := pp.emit
 	err = imageBatches(in, c, f.batch, func(x []float32, names []string) error {
 		logits, err := m.Predict(x, len(names))
 		if err != nil {
@@ -164,8 +191,8 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	if err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
+	if pp.failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", pp.failed, len(files))
 	}
 	return nil
 }

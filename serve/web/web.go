@@ -35,7 +35,7 @@ const csp = "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-
 // maxWaiting is how many rollouts may wait for the one running.
 const maxWaiting = 8
 
-// Register adds the page (GET /, GET /ui/...) and the rollout route to
+// Register adds the page (GET /, GET /ui/..., GET /favicon.ico) and the rollout route to
 // mux, for the models of s.
 func Register(mux *http.ServeMux, s *serve.Server) {
 	for path, file := range map[string]string{"/{$}": "index.html", "/ui/app.js": "app.js", "/ui/app.css": "app.css"} {
@@ -53,6 +53,11 @@ func Register(mux *http.ServeMux, s *serve.Server) {
 			return nil
 		})
 	}
+	// No icon: an empty answer, so that browsers do not log a 404.
+	s.HandleFunc(mux, "GET", "/favicon.ico", "page", func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 	// viz.Explain is not safe for concurrent use: one rollout runs at a
 	// time, a few more wait (each until its deadline), the rest get 429.
 	running := make(chan struct{}, 1)
