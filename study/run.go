@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -109,6 +110,8 @@ func Run(ctx context.Context, kind string, trainSet, testSet *data.Dataset, out 
 			return st, err
 		}
 		steps += s.Options.Steps
+		slog.Info("study run finished", "run", s.ID, "validation_accuracy", res.ValAccuracy, "test_accuracy", res.TestAccuracy,
+			"wall_s", int(res.WallS))
 		st.Results = append(st.Results, res)
 		st.selectRecipes()
 		if err := st.Write(out); err != nil {
