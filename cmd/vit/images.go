@@ -148,7 +148,6 @@ func (in *imageArgs) close() {
 	}
 }
 
-
 // needArgs requires at least one positional argument, described by what.
 func needArgs(what string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
