@@ -109,9 +109,11 @@ func Stream(ctx context.Context, m *vit.Model, files []string, o Options, emit f
 		return sum, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	order, wait := prepareAhead(ctx, files, in, o, batch)
-	defer wait()
+	defer func() {
+		cancel() // the goroutines ahead stop
+		wait()
+	}()
 
 	size := c.Channels * c.ImageHeight * c.ImageWidth
 	ws := m.NewWorkspace(batch, false)

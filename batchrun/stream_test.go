@@ -2,10 +2,14 @@ package batchrun
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
@@ -107,5 +111,34 @@ func TestFailureReasons(t *testing.T) {
 		if !strings.Contains(fails[i].Error, want) || strings.Contains(fails[i].Error, fails[i].File) {
 			t.Errorf("%s: reason %q, want one saying %q (without the file's name)", fails[i].File, fails[i].Error, want)
 		}
+	}
+}
+
+// Images are read a bounded window ahead of the model: while the first
+// results wait, no more files are opened than the batch in the model and
+// the window (2·batch + workers), whatever the number of files.
+func TestReadAheadBounded(t *testing.T) {
+	img := writeImages(t, t.TempDir(), 1)[0]
+	files := make([]string, 5000)
+	for i := range files {
+		files[i] = fmt.Sprintf("image-%04d.png", i)
+	}
+	var opened atomic.Int64
+	o := Options{Task: Embed, Batch: 4, Workers: 3, Path: func(string) string {
+		opened.Add(1)
+		return img
+	}}
+	stop := errors.New("stop")
+	var seen int64
+	_, err := Stream(context.Background(), tinyModel(t, 1), files, o, func(Result) error {
+		time.Sleep(300 * time.Millisecond) // the workers run ahead as far as they may
+		seen = opened.Load()
+		return stop
+	})
+	if err != stop {
+		t.Fatal(err)
+	}
+	if bound := int64(o.Batch + 2*o.Batch + o.Workers); seen > bound || seen < int64(o.Batch) {
+		t.Fatalf("%d files opened while the first result waited; at most %d may be", seen, bound)
 	}
 }
