@@ -161,6 +161,20 @@ var formats = []format{
 // sniffLen is the longest magic string.
 const sniffLen = 15
 
+// SniffLen is how many first bytes of a file [Sniff] needs.
+const SniffLen = sniffLen
+
+// Sniff returns the name of the image format ("png", "jpeg", "gif",
+// "bmp", "tiff" or "webp") whose magic number head starts with, as Decode
+// tells formats apart, or "" when head starts none of them. head holds a
+// file's first bytes, SniffLen of them where the file has as many.
+func Sniff(head []byte) string {
+	if f := sniff(head); f != nil {
+		return f.name
+	}
+	return ""
+}
+
 // sniff returns the format whose magic string head starts with.
 func sniff(head []byte) *format {
 	for i := range formats {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/batchrun"
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/viz"
@@ -117,7 +118,7 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	if err := c.CheckMemory(1, true); err != nil { // the gradient rollout runs a backward pass
 		return err
 	}
-	in, err := readImageArgs(args, cmd.InOrStdin())
+	in, err := readImageArgs(args, "", cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
@@ -127,8 +128,8 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	}
 	used := map[string]bool{}
 	enc := json.NewEncoder(stdout)
-	mf := &misfits{in: c.Input()}
-	defer mf.done()
+	mf := &batchrun.Misfits{}
+	defer mf.Done()
 	for i, path := range in.files {
 		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(in.files), path)
 		px, err := loadPlanar(in.path(path), in.name(path), c, mf)

@@ -39,7 +39,7 @@ func crashed(out string) bool {
 // datasets, class labels) rather than numbers or choices: every other
 // non-boolean flag must be a checkedValue.
 var freeText = map[string]bool{"model": true, "data": true, "out": true, "resume": true, "from": true, "to": true,
-	"cpuprofile": true, "run": true, "class": true, "text": true}
+	"cpuprofile": true, "run": true, "class": true, "text": true, "list": true}
 
 // TestBadFlagValues runs every subcommand with each bad value that each of
 // its numeric and enum flags refuses. The flags come from the cobra

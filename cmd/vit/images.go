@@ -4,54 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/batchrun"
 	"github.com/vitgo/vit/imageio"
 )
-
-// misfitWarnings is how many images that do not fit the model are named
-// one by one before the rest are only counted.
-const misfitWarnings = 3
-
-// misfits warns, through log/slog, about images that do not look like what
-// the model takes (imageio.Input.Misfit): the first few by name, the rest
-// in one summary line from done.
-type misfits struct {
-	in imageio.Input
-	n  int
-}
-
-func (m *misfits) check(name string, img *imageio.RGB) {
-	why := m.in.Misfit(img)
-	if why == "" {
-		return
-	}
-	if m.n < misfitWarnings {
-		slog.Warn("image does not fit the model; its prediction may be meaningless", "file", name, "why", why)
-	}
-	m.n++
-}
-
-func (m *misfits) done() {
-	if more := m.n - misfitWarnings; more > 0 {
-		slog.Warn(fmt.Sprintf("%d more images do not fit the model", more))
-	}
-}
 
 // loadPlanar decodes the image at path and resizes (and crops) it as the
 // model's preprocessing does: planar bytes [channels, height, width]
 // (imageio.Input.Planar). name is what messages call it.
-func loadPlanar(path, name string, c vit.Config, mf *misfits) ([]uint8, error) {
+func loadPlanar(path, name string, c vit.Config, mf *batchrun.Misfits) ([]uint8, error) {
 	img, err := imageio.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	mf.check(name, img)
+	mf.Check(name, c.Input().Misfit(img))
 	px, err := c.Input().Planar(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -59,79 +31,27 @@ func loadPlanar(path, name string, c vit.Config, mf *misfits) ([]uint8, error) {
 	return px, nil
 }
 
-// loadImage decodes the image at path and prepares it for the model with
-// p (from c.Input().Preprocessor()): [channels, height, width],
-// normalised, as vit.Classify does. name is what messages call it.
-func loadImage(path, name string, c vit.Config, p imageio.Preprocessor, mf *misfits) ([]float32, error) {
-	img, err := imageio.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	mf.check(name, img)
-	x, err := c.Input().Tensor(img, p)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return x, nil
-}
-
-// imageBatches reads files in order, prepares each for the model and calls
-// run with full batches: x [n, channels, height, width] and the n file
-// names. A file that cannot be read goes to bad, after the images before it
-// have been run, so results stay in input order.
-func imageBatches(in *imageArgs, c vit.Config, batch int, run func(x []float32, names []string) error, bad func(file string, err error)) error {
-	p, err := c.Input().Preprocessor()
-	if err != nil {
-		return fmt.Errorf("model config: %w", err)
-	}
-	mf := &misfits{in: c.Input()}
-	defer mf.done()
-	x := make([]float32, 0, batch*c.Channels*c.ImageHeight*c.ImageWidth)
-	var names []string
-	flush := func() error {
-		if len(names) == 0 {
-			return nil
-		}
-		err := run(x, names)
-		x, names = x[:0], names[:0]
-		return err
-	}
-	for _, f := range in.files {
-		img, err := loadImage(in.path(f), in.name(f), c, p, mf)
-		if err != nil {
-			if err := flush(); err != nil {
-				return err
-			}
-			bad(f, in.describe(err))
-			continue
-		}
-		x = append(x, img...)
-		names = append(names, f)
-		if len(names) == batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
-}
-
-// imageExts are the file types predict, embed and attention read from folders.
-var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
-
 // maxStdinImage is the most bytes an image read from stdin may have.
 const maxStdinImage = 1 << 30
 
 // imageArgs are the images named on a command line: files, folders (walked
-// for image files, sorted) and "-", one image read from stdin.
+// for image files, sorted), globs (batchrun.Expand), the paths of a list
+// file (--list) and "-", one image read from stdin.
 type imageArgs struct {
 	files []string // in order; "-" for stdin
 	stdin string   // a temporary copy of stdin's image, when "-" is named
 }
 
-// readImageArgs expands args into image files, copying stdin into a
-// temporary file when "-" is among them. Call close when done.
-func readImageArgs(args []string, stdin io.Reader) (*imageArgs, error) {
+// readImageArgs expands args into image files, then adds those of the
+// list file named list ("" for none, "-" to read it from stdin), copying
+// stdin into a temporary file when "-" is among args. Call close when done.
+func readImageArgs(args []string, list string, stdin io.Reader) (*imageArgs, error) {
+	if len(args) == 0 && list == "" {
+		return nil, usageErrorf("no images given: name image files, folders, globs or - (one image from stdin), or --list FILE")
+	}
+	if list == "-" && slices.Contains(args, "-") {
+		return nil, usageErrorf("--list - and the image -: stdin holds one or the other")
+	}
 	in := &imageArgs{}
 	for _, a := range args {
 		if a == "-" {
@@ -145,7 +65,15 @@ func readImageArgs(args []string, stdin io.Reader) (*imageArgs, error) {
 			in.files = append(in.files, a)
 			continue
 		}
-		found, err := expandImages(a)
+		found, err := batchrun.Expand(a)
+		if err != nil {
+			in.close()
+			return nil, err
+		}
+		in.files = append(in.files, found...)
+	}
+	if list != "" {
+		found, err := readList(list, stdin)
 		if err != nil {
 			in.close()
 			return nil, err
@@ -153,6 +81,19 @@ func readImageArgs(args []string, stdin io.Reader) (*imageArgs, error) {
 		in.files = append(in.files, found...)
 	}
 	return in, nil
+}
+
+// readList reads the list file named list, "-" for stdin.
+func readList(list string, stdin io.Reader) ([]string, error) {
+	if list == "-" {
+		return batchrun.ReadList(stdin, "--list - (stdin)")
+	}
+	f, err := os.Open(list)
+	if err != nil {
+		return nil, fmt.Errorf("--list: %w", err)
+	}
+	defer f.Close()
+	return batchrun.ReadList(f, list)
 }
 
 func (in *imageArgs) readStdin(stdin io.Reader) error {
@@ -207,38 +148,12 @@ func (in *imageArgs) close() {
 	}
 }
 
-// expandImages turns an argument into image paths: a file as given, a
-// folder walked for image files (sorted). A folder without any is an
-// error: a command given only such folders would otherwise do nothing and
-// succeed.
-func expandImages(a string) ([]string, error) {
-	st, err := os.Stat(a)
-	if err != nil || !st.IsDir() {
-		return []string{a}, nil // a missing file is reported when read, with the other bad images
-	}
-	var found []string
-	err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
-			found = append(found, p)
+// needArgs requires at least one positional argument, described by what.
+func needArgs(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageErrorf("no images given: name %s", what)
 		}
-		return err
-	})
-	if err != nil {
-		return nil, err
+		return nil
 	}
-	if len(found) == 0 {
-		return nil, fmt.Errorf("%s is a folder without images (%s)", a, imageExtList())
-	}
-	sort.Strings(found)
-	return found, nil
-}
-
-// imageExtList lists imageExts: ".bmp, .gif, …".
-func imageExtList() string {
-	exts := make([]string, 0, len(imageExts))
-	for e := range imageExts {
-		exts = append(exts, e)
-	}
-	sort.Strings(exts)
-	return strings.Join(exts, ", ")
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/batchrun"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
 )
@@ -96,7 +98,7 @@ func newPredictionPrinter(command string, asJSON bool, stdout, stderr io.Writer)
 func (pp *predictionPrinter) emit(p prediction) {
 	if p.Error != "" {
 		pp.failed++
-		console.NewWriter(pp.stderr).Printf("vit %s: %s", pp.command, p.Error)
+		console.NewWriter(pp.stderr).Printf("vit %s: %s: %s", pp.command, p.File, p.Error)
 	}
 	if pp.json {
 		pp.enc.Encode(p)
@@ -114,85 +116,91 @@ func (pp *predictionPrinter) emit(p prediction) {
 
 // predictFlags are vit predict's flags.
 type predictFlags struct {
-	model, attention, dtype string
-	top, batch, features    int
-	json, logits            bool
+	batchFlags
+	model, attention, dtype, out string
+	top, features                int
+	json, logits                 bool
 }
 
 func predictCommand() *cobra.Command {
 	var f predictFlags
 	cmd := &cobra.Command{
-		Use:   "predict --model PATH [--top K] [--json] [--logits] IMAGE_OR_DIR...",
+		Use:   "predict --model PATH [--top K] [--json] [--logits] [--out FOLDER] [IMAGE_OR_DIR_OR_GLOB...] [--list FILE]",
 		Short: "classify images with a model: top classes and probabilities",
-		Long:  "Each argument is an image file, a folder (walked for images), or - for one image read from stdin.",
-		Args:  needArgs("image files, folders of images or - (one image from stdin)"),
-		RunE:  func(cmd *cobra.Command, args []string) error { return runPredict(cmd, args, &f) },
+		Long: `Each argument is an image file, a folder (walked for images), a glob ("photos/*.jpg"), or - for one image read from stdin; --list adds the paths of a list file.
+
+Without --out the predictions are printed, one line per image (one JSON object with --json). --out FOLDER writes them as JSON lines in shards of --shard-size images as the run goes (predictions-00000.jsonl; errors-00000.jsonl for the images that cannot be read; manifest-00000.json when a shard is complete); run the same command again after an interruption and it goes on where it stopped.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runPredict(cmd, args, &f) },
 	}
 	fs := cmd.Flags()
 	fl := flags{fs}
 	fs.StringVar(&f.model, "model", "", "model folder, .safetensors or .npz file, or training run folder")
 	fl.count(&f.top, "top", 5, 1, "how many classes to print per image")
 	fs.BoolVar(&f.json, "json", false, "one JSON object per image and line")
-	fs.BoolVar(&f.logits, "logits", false, "include the raw logits (with --json)")
-	fl.count(&f.batch, "batch", 16, 1, "images per forward pass")
+	fs.BoolVar(&f.logits, "logits", false, "include the raw logits (with --json or --out)")
+	fs.StringVar(&f.out, "out", "", "a FOLDER for shards of JSON lines (resumable), instead of printing")
+	f.batchFlags.register(fl)
 	fl.enum(&f.attention, "attention", "", attentions, "run with softmax or performer attention instead of the model's own")
 	fl.count(&f.features, "features", 0, 1, "Performer random features per head (default ⌊dh·ln dh⌋)")
 	fl.enum(&f.dtype, "dtype", "fp32", dtypes, "number format of the matrix products: fp32 or bf16")
 	return cmd
 }
 
-// needArgs requires at least one positional argument, described by what.
-func needArgs(what string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return usageErrorf("no images given: name %s", what)
-		}
-		return nil
-	}
-}
-
 func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
-	if err != nil {
-		return err
+	if f.out != "" {
+		if _, oneFile := batchrun.FileFormat(f.out); oneFile {
+			return usageErrorf("--out %s: vit predict writes a folder of shards there; name a folder, or leave --out out to print", f.out)
+		}
+		if err := atomicfile.CheckDir(f.out); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	} else if cmd.Flags().Changed("shard-size") {
+		return usageErrorf("--shard-size without --out: shards are written into an --out folder")
 	}
-	c := m.Config
-	if err := packWeights(m, f.dtype, stderr); err != nil {
-		return err
-	}
-	in, err := readImageArgs(args, cmd.InOrStdin())
+	in, err := readImageArgs(args, f.list, cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
 	defer in.close()
-	files := in.files
-	f.batch = max(1, min(f.batch, len(files))) // no batch larger than the images
-	if err := c.CheckMemory(f.batch, false); err != nil {
-		return fmt.Errorf("%w (--batch)", err)
-	}
-	pp := newPredictionPrinter("predict", f.json, stdout, stderr)
-	emit := pp.emit
-	err = imageBatches(in, c, f.batch, func(x []float32, names []string) error {
-		logits, err := m.Predict(x, len(names))
-		if err != nil {
-			return err
-		}
-		for i, name := range names {
-			l := logits[i*c.Classes : (i+1)*c.Classes]
-			p := prediction{File: name, Top: c.TopK(l, f.top)}
-			if f.logits {
-				p.Logits = l
-			}
-			emit(p)
-		}
-		return nil
-	}, func(name string, err error) { emit(prediction{File: name, Error: err.Error()}) })
+	m, err := loadModel(cmd.Context(), f.model, f.attention, f.features)
 	if err != nil {
 		return err
 	}
-	if pp.failed > 0 {
-		return fmt.Errorf("%d of %d images could not be read", pp.failed, len(files))
+	if err := packWeights(m, f.dtype, stderr); err != nil {
+		return err
 	}
-	return nil
+	o := f.options(batchrun.Predict, in)
+	o.Top, o.Logits = f.top, f.logits && (f.json || f.out != "")
+	if f.out != "" {
+		return runShards(cmd, &f.batchFlags, m, in, f.out, batchrun.ShardOptions{Options: o, Format: batchrun.JSONL,
+			ShardSize: f.shardSize, Model: batchrun.ModelName(f.model), Settings: map[string]string{"dtype": f.dtype}},
+			"predictions", "predicting")
+	}
+	con := console.NewWriter(stderr)
+	enc := json.NewEncoder(stdout)
+	sum, err := batchrun.Stream(cmd.Context(), m, in.files, o, func(r batchrun.Result) error {
+		if r.Err != nil {
+			con.Printf("%s: %v", cmd.CommandPath(), r.Err)
+		}
+		switch {
+		case f.json && r.Err != nil:
+			return enc.Encode(batchrun.Prediction{File: r.File, Error: batchrun.FailureOf(r).Error})
+		case f.json:
+			return enc.Encode(batchrun.Prediction{File: r.File, Top: r.Top, Logits: r.Logits})
+		case r.Err != nil:
+			return nil
+		}
+		parts := make([]string, len(r.Top))
+		for i, t := range r.Top {
+			parts[i] = fmt.Sprintf("%s %.1f%%", t.Label, 100*t.Prob)
+		}
+		_, err := fmt.Fprintf(stdout, "%s: %s\n", r.File, strings.Join(parts, ", "))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return failures(sum, len(in.files), "")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vitgo/vit/batchrun"
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/data"
 	"github.com/vitgo/vit/internal/atomicfile"
@@ -86,7 +87,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 	if files := imageFiles(f.data); len(files) > 0 {
 		n := min(f.images, len(files))
 		in.DataName = f.data
-		mf := &misfits{in: c.Input()}
+		mf := &batchrun.Misfits{}
 		for _, f := range files[:n] {
 			px, err := loadPlanar(f, f, c, mf)
 			if err != nil {
@@ -96,7 +97,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 			in.Names = append(in.Names, filepath.Base(f))
 			in.Labels = append(in.Labels, -1)
 		}
-		mf.done()
+		mf.Done()
 		in.N = n
 	} else {
 		_, test, err = data.OpenContext(cmd.Context(), nil, f.data)

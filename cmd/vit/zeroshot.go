@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/batchrun"
 	"github.com/vitgo/vit/text"
 	"github.com/vitgo/vit/zeroshot"
 )
@@ -123,7 +124,7 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 	if img.dim != cl.Dim() {
 		return fmt.Errorf("the image tower's embeddings have %d values, the text tower's %d: they are not in one space", img.dim, cl.Dim())
 	}
-	in, err := readImageArgs(args, cmd.InOrStdin())
+	in, err := readImageArgs(args, "", cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 	}
 	pp := newPredictionPrinter("zeroshot", f.json, stdout, stderr)
 	k := len(labels)
-	err = imageBatches(in, img.config, f.batch, func(x []float32, names []string) error {
+	err = batchrun.Batches(ctx, img.config.Input(), files, batchrun.Options{Batch: f.batch, Path: in.path}, func(x []float32, names []string) error {
 		e, err := img.embed(x, len(names))
 		if err != nil {
 			return err
@@ -153,7 +154,9 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 			pp.emit(r)
 		}
 		return nil
-	}, func(name string, err error) { pp.emit(prediction{File: name, Error: err.Error()}) })
+	}, func(name string, err error) {
+		pp.emit(prediction{File: name, Error: batchrun.FailureOf(batchrun.Result{File: name, Err: err}).Error})
+	})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFile writes the data produced by write to path atomically.
@@ -29,53 +30,107 @@ func WriteFile(path string, write func(w io.Writer) error, perm os.FileMode) err
 	if write == nil {
 		return errors.New("atomicfile: nil write function")
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	f, err := Create(path, perm)
 	if err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	tmp := f.Name()
-	closed, renamed := false, false
-	defer func() {
-		// Runs on error returns and on panics from write alike.
-		if !renamed {
-			if !closed {
-				f.Close()
-			}
-			os.Remove(tmp)
-		}
-	}()
-
-	bw := bufio.NewWriterSize(f, 64<<10)
-	if err = write(bw); err != nil {
 		return err
 	}
-	if err = bw.Flush(); err != nil {
+	defer f.Abort() // on error returns and on panics from write alike
+	if err := write(f); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// File is a file being written atomically, for writers that stream into it
+// over a long time (a shard of results): its bytes go to a temporary file
+// beside path, and Commit puts them at path as WriteFile does. Until then
+// path is untouched; Abort (or a crash) leaves at most the temporary file,
+// named "."+base(path)+".tmp*". A File belongs to one goroutine.
+type File struct {
+	path, tmp string
+	perm      os.FileMode
+	f         *os.File
+	w         *bufio.Writer
+	done      bool
+}
+
+// Create starts writing path atomically with mode perm: Write to the
+// returned File, then Commit, or Abort to give up.
+func Create(path string, perm os.FileMode) (*File, error) {
+	f, err := os.CreateTemp(dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("atomicfile: %w", err)
+	}
+	return &File{path: path, tmp: f.Name(), perm: perm, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// Write writes p, buffered, to the temporary file.
+func (f *File) Write(p []byte) (int, error) {
+	if f.done {
+		return 0, fmt.Errorf("atomicfile: write to %s after Commit or Abort", f.path)
+	}
+	return f.w.Write(p)
+}
+
+// Commit flushes what was written to stable storage and renames it over
+// the path, then syncs the folder so that the rename is durable. After an
+// error before the rename the temporary file is removed and path is
+// untouched.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("atomicfile: %s committed or aborted already", f.path)
+	}
+	err := f.w.Flush()
+	if err == nil {
+		err = f.f.Chmod(f.perm)
+	}
+	if err == nil {
+		err = f.f.Sync()
+	}
+	if cerr := f.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.tmp, f.path)
+	}
+	f.done = true
+	if err != nil {
+		os.Remove(f.tmp)
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	closed = true
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	renamed = true
 	// The rename succeeded; the new file is in place. A failure to sync
 	// the directory is reported but the temp file no longer exists.
-	if err := syncDir(dir); err != nil {
+	if err := syncDir(dir(f.path)); err != nil {
 		return fmt.Errorf("atomicfile: sync dir: %w", err)
 	}
 	return nil
+}
+
+// Abort removes the temporary file, leaving path as it was. It does
+// nothing after Commit or a first Abort, so it can be deferred.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.f.Close()
+	os.Remove(f.tmp)
+}
+
+// IsTemp reports whether name (a base name) is a temporary file Create
+// left beside target (a base name) when it was neither committed nor
+// aborted, as after a crash.
+func IsTemp(name, target string) bool {
+	return strings.HasPrefix(name, "."+target+".tmp")
+}
+
+// dir is path's folder, "." for a bare name.
+func dir(path string) string {
+	d, _ := filepath.Split(path)
+	if d == "" {
+		return "."
+	}
+	return d
 }
 
 // CheckWritable reports, before any long work, whether WriteFile could

@@ -202,3 +202,54 @@ func TestCheckDir(t *testing.T) {
 		os.Chmod(ro, 0o755)
 	}
 }
+
+// A File streams into a temporary file: the path is untouched until
+// Commit, and Abort leaves it as it was, with no temporary file.
+func TestCreateCommitAbort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shard.jsonl")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("new\n"))
+	if b, _ := os.ReadFile(path); string(b) != "old\n" {
+		t.Fatalf("before Commit the path holds %q", b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 || !IsTemp(ents[0].Name(), "shard.jsonl") || IsTemp("shard.jsonl", "shard.jsonl") {
+		t.Fatalf("while writing the folder holds %v", ents)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new\n" {
+		t.Fatalf("after Commit the path holds %q", b)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v, want 0640", st.Mode().Perm())
+	}
+	if _, err := f.Write([]byte("late")); err == nil {
+		t.Fatal("a write after Commit was taken")
+	}
+	f.Abort() // no effect after Commit
+
+	g, err := Create(path, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Write([]byte("dropped\n"))
+	g.Abort()
+	if err := g.Commit(); err == nil {
+		t.Fatal("Commit after Abort succeeded")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new\n" {
+		t.Fatalf("after Abort the path holds %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("after Abort the folder holds %v", ents)
+	}
+}

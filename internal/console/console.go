@@ -91,18 +91,28 @@ type Bar struct {
 
 // NewBar starts a bar of total steps described by desc on w.
 func NewBar(w io.Writer, total int, desc string) *Bar {
+	return newBar(w, total, desc)
+}
+
+// NewRateBar is NewBar that also shows the rate, in units (such as
+// "images") per second, next to the count and the time left.
+func NewRateBar(w io.Writer, total int, desc, units string) *Bar {
+	return newBar(w, total, desc, progressbar.OptionShowIts(), progressbar.OptionSetItsString(units))
+}
+
+func newBar(w io.Writer, total int, desc string, more ...progressbar.Option) *Bar {
 	cw := NewWriter(w)
 	b := &Bar{w: cw, total: total, desc: desc, every: max(total/10, 1)}
 	if cw.tty {
-		b.bar = progressbar.NewOptions(total,
+		b.bar = progressbar.NewOptions(total, append([]progressbar.Option{
 			progressbar.OptionSetWriter(cw),
 			progressbar.OptionSetDescription(desc),
 			progressbar.OptionSetWidth(24),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionThrottle(200 * time.Millisecond),
 			progressbar.OptionClearOnFinish(),
-		)
+		}, more...)...)
 	}
 	return b
 }
