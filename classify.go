@@ -117,7 +117,7 @@ func ClassifyBatch(ctx context.Context, m *Model, imgs []image.Image, k int) ([]
 	return out, nil
 }
 
-// Embed returns the pre-head feature vector of img: [Config.Dim] (see
+// Embed returns the pre-head feature vector of img: [Config.FeatureDim] (see
 // Model.Features), with img prepared and the memory checked as in
 // Classify.
 func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
@@ -128,7 +128,7 @@ func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
 	return out[0], nil
 }
 
-// EmbedBatch is Embed for many images: out[i] is the [Config.Dim] feature
+// EmbedBatch is Embed for many images: out[i] is the [Config.FeatureDim] feature
 // vector of imgs[i]. The images run Batch at a time (the memory check is
 // for min(Batch, len(imgs)) images); ctx is checked before each batch.
 func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32, error) {
@@ -138,7 +138,7 @@ func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32,
 		if err != nil {
 			return err
 		}
-		d := m.Config.Dim
+		d := m.Config.FeatureDim()
 		for i := range n {
 			out = append(out, f[i*d:(i+1)*d:(i+1)*d])
 		}

@@ -64,6 +64,15 @@ type Config struct {
 	// processor).
 	Resample string  `json:"resample,omitempty"`
 	CropPct  float32 `json:"crop_pct,omitempty"`
+	// ResizeShort, when set with CropPct 0, resizes the short side to it
+	// and centre-crops the input size (CLIP's and DINOv2's processors:
+	// shortest_edge then crop_size).
+	ResizeShort int `json:"resize_short,omitempty"`
+
+	// The modules of the encoders descended from ViT (CLIP, SigLIP,
+	// DINOv2, DeiT); see encoder.go. Their zero values leave the paper's
+	// model unchanged.
+	Encoder
 }
 
 // StemConv is one convolution of a hybrid model's stem: Channels outputs,
@@ -171,8 +180,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dim %d is not divisible by heads %d", c.Dim, c.Heads)
 	case c.Classes <= 0:
 		return fmt.Errorf("classes must be positive, got %d", c.Classes)
-	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap":
-		return fmt.Errorf("pool must be cls or gap, got %q", c.Pool)
+	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap" && c.Pool != "avg" && c.Pool != "map":
+		return fmt.Errorf("pool must be cls, gap, avg or map, got %q", c.Pool)
 	case c.PosEmbed != "" && c.PosEmbed != "learned" && c.PosEmbed != "sincos":
 		return fmt.Errorf("pos_embed must be learned or sincos, got %q", c.PosEmbed)
 	case c.PosEmbed == "sincos" && c.Dim%4 != 0:
@@ -187,6 +196,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
 	case c.inputError() != nil:
 		return c.inputError()
+	case c.encoderError() != nil:
+		return c.encoderError()
 	}
 	return c.sizeError()
 }
@@ -322,16 +333,13 @@ func (c Config) GridW() int { return c.ImageWidth / c.PixelPatch() }
 // NumPatches is N = H·W/P², the number of patch tokens.
 func (c Config) NumPatches() int { return c.GridH() * c.GridW() }
 
-// ClassToken reports whether a [class] token is prepended (pool "cls").
-func (c Config) ClassToken() bool { return c.Pool != "gap" }
+// ClassToken reports whether a [class] token is prepended: with pool
+// "cls", and with "avg" and "map" unless NoClassToken.
+func (c Config) ClassToken() bool { return c.Pool != "gap" && !c.NoClassToken }
 
-// Tokens is the sequence length: the patches plus the class token, if any.
-func (c Config) Tokens() int {
-	if c.ClassToken() {
-		return c.NumPatches() + 1
-	}
-	return c.NumPatches()
-}
+// Tokens is the sequence length: the patches plus the prefix tokens (class,
+// distillation and register tokens), if any.
+func (c Config) Tokens() int { return c.NumPatches() + c.PrefixTokens() }
 
 // PatchSize is the length of a flattened patch, C·P² (C the feature
 // channels in a hybrid).
@@ -366,7 +374,7 @@ func (c Config) FLOPs() int64 {
 		// φ of queries and keys, K'ᵀ[V|1] and Q'·(K'ᵀ[V|1]), per head.
 		attention = int64(c.Heads) * (2*2*t*feats*dh + 2*2*t*feats*(dh+1))
 	}
-	block := 2*t*d*3*d + attention + 2*t*d*d + 2*2*t*d*m
+	block := 2*t*d*3*d + attention + 2*t*d*d + 2*t*d*int64(c.hiddenOut()) + 2*t*m*d
 	stem := int64(0)
 	h, w, in := int64(c.ImageHeight), int64(c.ImageWidth), int64(c.Channels)
 	for _, s := range c.Stem {
@@ -374,7 +382,25 @@ func (c Config) FLOPs() int64 {
 		stem += 2 * h * w * in * int64(s.Kernel*s.Kernel) * int64(s.Channels)
 		in = int64(s.Channels)
 	}
-	return stem + embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
+	return stem + embed + int64(c.Depth)*block + c.headFLOPs()
+}
+
+// headFLOPs is the forward cost after the blocks: an attention pool (its
+// query, keys and values, attention, projection and MLP), a pre-logits
+// layer or projection, and the head(s).
+func (c Config) headFLOPs() int64 {
+	t, d, m, fd, k := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim), int64(c.FeatureDim()), int64(c.Classes)
+	f := 2 * fd * k
+	if c.DistToken {
+		f *= 2
+	}
+	if fd != d {
+		f += 2 * d * fd
+	}
+	if c.Pool == "map" {
+		f += 2*d*d + 2*t*d*2*d + 2*2*t*d + 2*d*d + 2*2*d*m
+	}
+	return f
 }
 
 // SkippedFLOPs is the part of FLOPs (per image, forward) that

@@ -3,6 +3,7 @@ package vit
 import (
 	"fmt"
 
+	"github.com/vitgo/vit/internal/interp"
 	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/nn"
 )
@@ -41,34 +42,62 @@ func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error
 	return ws.logits[:batch*c.Classes], nil
 }
 
-// embed computes z₀ (Eq. 1).
+// embed computes z₀ (Eq. 1): the class token, the distillation token and
+// the patch embeddings, each plus its position embedding, with the register
+// tokens (no position embedding) between the prefix and the patches; then
+// dropout and, with NormPre, CLIP's LayerNorm.
 func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	c := m.Config
 	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
 	ws.linear(m.PatchEmbed, ws.embed, m.patches(ws, x, batch), batch*np) // x_p·E
 	z0 := ws.z[0]
-	pos := m.PosEmbed.Data
-	first := 0
-	if c.ClassToken() {
-		first = 1
+	if m.NormPre != nil {
+		z0 = ws.enc.preIn
 	}
+	pos := m.posEmbed(ws)
+	pp, pre := c.posPrefix(), c.PrefixTokens()
 	for b := range batch {
 		zb := z0[b*t*d : (b+1)*t*d]
-		if first == 1 {
-			for j, v := range m.ClassToken.Data {
-				zb[j] = v + pos[j]
+		k := 0
+		for _, tok := range []*nn.Param{m.ClassToken, m.DistToken} {
+			if tok != nil {
+				for j, v := range tok.Data {
+					zb[k*d+j] = v + pos[k*d+j]
+				}
+				k++
 			}
 		}
+		if m.RegTokens != nil {
+			copy(zb[pp*d:pre*d], m.RegTokens.Data)
+		}
 		e := ws.embed[b*np*d : (b+1)*np*d]
-		p := pos[first*d:]
+		p := pos[pp*d:]
 		for i, v := range e {
-			zb[first*d+i] = v + p[i]
+			zb[pre*d+i] = v + p[i]
 		}
 	}
 	if ws.embedMask != nil {
 		nn.DropoutMask(ws.embedMask[:batch*t*d], c.Dropout, ws.rng)
 		nn.Mul(z0[:batch*t*d], ws.embedMask)
 	}
+	if m.NormPre != nil {
+		m.NormPre.Forward(ws.z[0], z0, ws.enc.preMean, ws.enc.preRstd, batch*t)
+	}
+}
+
+// posEmbed returns the position embeddings at the input's grid: [class
+// and distillation tokens + patches, dim]: the stored ones, or resampled
+// into the workspace from Config.PosGrid with Config.PosResize.
+func (m *Model) posEmbed(ws *Workspace) []float32 {
+	c := m.Config
+	if !c.resamplesPos() {
+		return m.PosEmbed.Data
+	}
+	d, pp := c.Dim, c.posPrefix()
+	_, sw := c.PosGrid()
+	copy(ws.enc.pos, m.PosEmbed.Data[:pp*d])
+	interp.Grid(ws.enc.pos[pp*d:], m.PosEmbed.Data[pp*d:], ws.enc.posWy, ws.enc.posWx, sw, d)
+	return ws.enc.pos
 }
 
 // patches returns the x_p of Eq. 1, [batch, patches, channels·patch·patch]:
@@ -185,15 +214,15 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, probs[:batch*c.Heads*t*t])
 	}
-	ws.linearResidual(b.Proj, a.mid, a.attn, zIn, a.projMask, a.keepAttn, batch, t)
+	ws.branchOut(b.Proj, b.LS1, a.mid, a.projOut, a.attn, zIn, a.projMask, a.keepAttn, batch, t)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, n)
-	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, n)
+	ws.mlpIn(b.FC1, b.Act, b.SwiGLU, a.act, a.hidden, a.ln2, n)
 	if a.fc1Mask != nil {
 		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
 	}
-	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
+	ws.branchOut(b.FC2, b.LS2, zOut, a.fc2Out, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
 }
 
 // classShortcut lets the last block compute the class token's row alone
@@ -210,7 +239,7 @@ func (m *Model) classOnly(ws *Workspace) bool {
 	c := m.Config
 	l := c.Depth - 1
 	a := ws.acts(l)
-	return classShortcut && c.ClassToken() && m.Blocks[l].Performer == nil &&
+	return classShortcut && c.ClassToken() && (c.Pool == "" || c.Pool == "cls") && !c.DistToken && m.Blocks[l].Performer == nil &&
 		ws.capture == nil && ws.captureGrad == nil && ws.captureQKV == nil &&
 		a.attnMask == nil && a.projMask == nil
 }
@@ -241,12 +270,12 @@ func (m *Model) classBlock(ws *Workspace, l int, b *Block, batch int) {
 	for i := range batch {
 		copy(ws.classIn[i*d:(i+1)*d], zIn[i*t*d:])
 	}
-	ws.linearResidual(b.Proj, a.mid, a.attn, ws.classIn, nil, a.keepAttn, batch, 1)
+	ws.branchOut(b.Proj, b.LS1, a.mid, a.projOut, a.attn, ws.classIn, nil, a.keepAttn, batch, 1)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ, for the class token.
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, batch)
-	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, batch)
-	ws.linearResidual(b.FC2, ws.pooledIn, a.act, a.mid, nil, a.keepMLP, batch, 1)
+	ws.mlpIn(b.FC1, b.Act, b.SwiGLU, a.act, a.hidden, a.ln2, batch)
+	ws.branchOut(b.FC2, b.LS2, ws.pooledIn, a.fc2Out, a.act, a.mid, nil, a.keepMLP, batch, 1)
 }
 
 // residual turns a branch output into branch⊙mask·keep + skip, in place in
@@ -315,37 +344,6 @@ func fill(x []float32, v float32) {
 	for i := range x {
 		x[i] = v
 	}
-}
-
-// head applies the final LayerNorm and the classifier (Eq. 4): to the class
-// token, or to the mean of the normalised tokens with pool "gap".
-func (m *Model) head(ws *Workspace, batch int) {
-	c := m.Config
-	t, d := c.Tokens(), c.Dim
-	zL := ws.zIn(c.Depth)
-	if c.ClassToken() {
-		if !ws.classOnly { // else the last block wrote pooledIn
-			for b := range batch {
-				copy(ws.pooledIn[b*d:(b+1)*d], zL[b*t*d:])
-			}
-		}
-		m.Norm.Forward(ws.features, ws.pooledIn, ws.normMean, ws.normRstd, batch)
-	} else {
-		m.Norm.Forward(ws.pooledOut, zL, ws.normMean, ws.normRstd, batch*t)
-		for b := range batch {
-			f := ws.features[b*d : (b+1)*d]
-			clear(f)
-			for i := range t {
-				for j, v := range ws.pooledOut[(b*t+i)*d : (b*t+i+1)*d] {
-					f[j] += v
-				}
-			}
-			for j := range f {
-				f[j] /= float32(t)
-			}
-		}
-	}
-	ws.linear(m.Head, ws.logits, ws.features, batch)
 }
 
 // Patchify cuts images x: [batch, channels, height, width] into flattened

@@ -23,6 +23,14 @@ func TestMemoryMatchesModel(t *testing.T) {
 		"stem":      func(c *Config) { c.Stem, c.Patch = stem, 1 },
 		"stem-p2":   func(c *Config) { c.Stem, c.Patch = stem, 2 },
 		"performer": func(c *Config) { c.Attention, c.Features = "performer", 6 },
+		"dinov2": func(c *Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 4, true, "swiglu", 5, 3, "bicubic"
+		},
+		"clip":   func(c *Config) { c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim = true, true, "quick_gelu", 7 },
+		"siglip": func(c *Config) { c.Pool, c.NoClassToken = "map", true },
+		"avg":    func(c *Config) { c.Pool = "avg" },
+		"deit":   func(c *Config) { c.DistToken, c.DropPath = true, 0.1 },
+		"jax":    func(c *Config) { c.RepresentationSize = 9 },
 	} {
 		c := base
 		edit(&c)

@@ -37,6 +37,20 @@ func backwardCases() []struct {
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
 		{"hybrid", hybridPatch2},
 		{"hybrid-1x1", hybrid1x1},
+		{"dinov2-reg", func(c *Config) {
+			c.Registers, c.LayerScale, c.PosGridH, c.PosGridW, c.PosResize = 2, true, 3, 4, "bicubic"
+		}},
+		{"swiglu-aa", func(c *Config) {
+			c.FFN, c.LayerScale, c.PosGridH, c.PosGridW, c.PosResize, c.Dropout = "swiglu", true, 3, 2, "bicubic-antialias", 0.1
+		}},
+		{"clip", func(c *Config) {
+			c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim, c.LayerNormEps = true, true, "quick_gelu", 6, 1e-5
+		}},
+		{"siglip", func(c *Config) { c.Pool, c.NoClassToken, c.Act = "map", true, "gelu_tanh" }},
+		{"map-cls", func(c *Config) { c.Pool, c.Registers = "map", 1 }},
+		{"avg-fcnorm", func(c *Config) { c.Pool, c.Registers = "avg", 1 }},
+		{"deit-distilled", func(c *Config) { c.DistToken = true }},
+		{"prelogits", func(c *Config) { c.RepresentationSize = 5; c.DropPath = 0.2 }},
 	}
 }
 
@@ -66,6 +80,10 @@ func newGradProblem(t *testing.T, edit func(*Config)) *gradProblem {
 	copy(m.Head.W.Data, gradcheck.Random(rng, len(m.Head.W.Data), 0.5))
 	if m.ClassToken != nil {
 		copy(m.ClassToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+	}
+	if m.RegTokens != nil {
+		// Zero tokens would sit where LayerNorm's gradient is 1/√eps.
+		copy(m.RegTokens.Data, gradcheck.Random(rng, len(m.RegTokens.Data), 0.5))
 	}
 	if len(m.Stem) > 0 {
 		// GELU maps much of a random map near 0, and LayerNorm

@@ -20,6 +20,9 @@ func exportable(m *vit.Model, to string) error {
 	if m.Config.Performer() {
 		return fmt.Errorf("%s has no Performer attention: switch the model to softmax attention first", to)
 	}
+	if m.Config.Encoder != (vit.Encoder{}) || m.Config.Pool == "avg" || m.Config.Pool == "map" {
+		return fmt.Errorf("%s has no place for this encoder's modules (register or distillation tokens, LayerScale, pre-norm, attention pool, projection, pre-logits...): keep the model in vit's own format (checkpoint.Save)", to)
+	}
 	if len(m.Config.Stem) > 0 {
 		return fmt.Errorf("%s has no ViT with this convolution stem (a hybrid): keep the model in vit's own format (checkpoint.Save)", to)
 	}

@@ -30,13 +30,6 @@ type Pretrained struct {
 	Model  *vit.Model
 	Format string // FormatVit, FormatHF, FormatTimm or FormatJAX
 
-	// PreLogits is the representation layer of the JAX models trained with
-	// representation_size (the original ImageNet-21k ViT-B_16.npz and
-	// friends): the classifier is Head(tanh(PreLogits(features))), and
-	// Model.Head is unused (zeros). Both are nil for other checkpoints.
-	PreLogits *nn.Linear
-	Head      *nn.Linear
-
 	// Pooler is the dense layer of Hugging Face's ViTModel pooler
 	// (tanh(Pooler(features))); ViTForImageClassification does not use it.
 	// Nil when the checkpoint has none.
@@ -55,16 +48,10 @@ func (p *Pretrained) note(format string, args ...any) {
 }
 
 // Predict returns the logits: [batch, classes] of images x: [batch,
-// channels, height, width], through the pre-logits layer when there is one.
+// channels, height, width]: the model's (a JAX pre-logits layer, when the
+// checkpoint has one, is part of the model: Model.PreLogits).
 func (p *Pretrained) Predict(x []float32, batch int) ([]float32, error) {
-	if p.PreLogits == nil {
-		return p.Model.Predict(x, batch)
-	}
-	f, err := p.Model.Features(x, batch)
-	if err != nil {
-		return nil, err
-	}
-	return linearTanhThen(p.PreLogits, p.Head, f, batch), nil
+	return p.Model.Predict(x, batch)
 }
 
 // PooledOutput returns HF ViTModel's pooler output, tanh(Pooler(features)):

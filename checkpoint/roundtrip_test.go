@@ -36,6 +36,13 @@ func modelOptions() []modelOption {
 		}},
 		{name: "dropout", edit: func(c *vit.Config) { c.Dropout = 0.1; c.AttentionDropout = 0.1; c.DropPath = 0.2 }},
 		{name: "bf16", edit: func(*vit.Config) {}, pack: &bf16},
+		{name: "dinov2-reg", edit: func(c *vit.Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 2, true, "swiglu", 3, 3, "bicubic-antialias"
+		}},
+		{name: "clip", edit: func(c *vit.Config) { c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim = true, true, "quick_gelu", 5 }},
+		{name: "siglip", edit: func(c *vit.Config) { c.Pool, c.NoClassToken, c.Act = "map", true, "gelu_tanh" }},
+		{name: "deit", edit: func(c *vit.Config) { c.DistToken = true }},
+		{name: "avg-prelogits", edit: func(c *vit.Config) { c.Pool, c.RepresentationSize = "avg", 6 }},
 	}
 }
 

@@ -160,13 +160,9 @@ func CosineSimilarity(x []float32, n, dim int) [][]float64 {
 
 // PositionSimilarity returns the cosine similarity between the position
 // embeddings of every pair of patches of m, [patch][patch], patches in
-// row-major grid order, the class token's embedding left out (Figure 7,
+// row-major grid order, the prefix tokens' embeddings left out (Figure 7,
 // centre).
 func PositionSimilarity(m *vit.Model) [][]float64 {
 	c := m.Config
-	pos := m.PosEmbed.Data
-	if c.ClassToken() {
-		pos = pos[c.Dim:]
-	}
-	return CosineSimilarity(pos, c.NumPatches(), c.Dim)
+	return CosineSimilarity(m.PatchPosEmbed(), c.NumPatches(), c.Dim)
 }

@@ -96,7 +96,7 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 		err = atomicfile.WriteFile(out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			for i, n := range names {
-				if err := enc.Encode(map[string]any{"file": n, "features": feats[i*c.Dim : (i+1)*c.Dim]}); err != nil {
+				if err := enc.Encode(map[string]any{"file": n, "features": feats[i*c.FeatureDim() : (i+1)*c.FeatureDim()]}); err != nil {
 					return err
 				}
 			}
@@ -104,13 +104,13 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 		}, 0o644)
 	} else {
 		fileList, _ := json.Marshal(names)
-		err = safetensors.WriteFile(out, []safetensors.Tensor{{Name: "features", Shape: []int{len(names), c.Dim}, Data: feats}},
+		err = safetensors.WriteFile(out, []safetensors.Tensor{{Name: "features", Shape: []int{len(names), c.FeatureDim()}, Data: feats}},
 			map[string]string{"files": string(fileList), "pool": map[bool]string{true: "cls", false: "gap"}[c.ClassToken()]})
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d embeddings of dimension %d written to %s\n", len(names), c.Dim, out)
+	fmt.Fprintf(stdout, "%d embeddings of dimension %d written to %s\n", len(names), c.FeatureDim(), out)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(files))
 	}
