@@ -30,12 +30,14 @@ type Class struct {
 // checkpoint records (Resample, CropPct, Mean, Std).
 func (c Config) Input() imageio.Input {
 	return imageio.Input{
-		Size:     imageio.Size{H: c.ImageHeight, W: c.ImageWidth},
-		Channels: c.Channels,
-		Resample: c.Resample,
-		CropPct:  float64(c.CropPct),
-		Mean:     c.Mean,
-		Std:      c.Std,
+		Size:        imageio.Size{H: c.ImageHeight, W: c.ImageWidth},
+		Channels:    c.Channels,
+		Resample:    c.Resample,
+		CropPct:     float64(c.CropPct),
+		ResizeShort: c.ResizeShort,
+		ResizeTo:    c.ResizeTo,
+		Mean:        c.Mean,
+		Std:         c.Std,
 	}
 }
 

@@ -68,6 +68,10 @@ type Config struct {
 	// and centre-crops the input size (CLIP's and DINOv2's processors:
 	// shortest_edge then crop_size).
 	ResizeShort int `json:"resize_short,omitempty"`
+	// ResizeTo, when set with CropPct 0, resizes the whole image to
+	// ResizeTo×ResizeTo and centre-crops the input size (Hugging Face's
+	// DeiT processor: size 256, crop_size 224).
+	ResizeTo int `json:"resize_to,omitempty"`
 
 	// The modules of the encoders descended from ViT (CLIP, SigLIP,
 	// DINOv2, DeiT); see encoder.go. Their zero values leave the paper's
@@ -226,6 +230,12 @@ func (c Config) inputError() error {
 	}
 	if !(c.CropPct >= 0 && c.CropPct <= 1) {
 		return fmt.Errorf("crop_pct is %g: want 0 (no crop) to 1", c.CropPct)
+	}
+	if c.ResizeShort < 0 || c.ResizeShort > MaxSide || c.ResizeShort > 0 && c.CropPct > 0 {
+		return fmt.Errorf("resize_short is %d: want 0 (none) to %d, and crop_pct 0 with it", c.ResizeShort, MaxSide)
+	}
+	if c.ResizeTo < 0 || c.ResizeTo > MaxSide || c.ResizeTo > 0 && (c.CropPct > 0 || c.ResizeShort > 0) {
+		return fmt.Errorf("resize_to is %d: want 0 (none) to %d, and crop_pct and resize_short 0 with it", c.ResizeTo, MaxSide)
 	}
 	if _, err := c.Input().Preprocessor(); err != nil {
 		return err
@@ -391,7 +401,7 @@ func (c Config) FLOPs() int64 {
 func (c Config) headFLOPs() int64 {
 	t, d, m, fd, k := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim), int64(c.FeatureDim()), int64(c.Classes)
 	f := 2 * fd * k
-	if c.DistToken {
+	if c.distHead() {
 		f *= 2
 	}
 	if fd != d {

@@ -32,6 +32,10 @@ type Encoder struct {
 	// its position embedding and its own head (HeadDist): the logits are
 	// the mean of the two heads'. It needs pool "cls".
 	DistToken bool `json:"dist_token,omitempty"`
+	// NoDistHead keeps the distillation token without its head: the class
+	// token's head alone gives the logits (Hugging Face's
+	// DeiTForImageClassification).
+	NoDistHead bool `json:"no_dist_head,omitempty"`
 	// Registers is the number of register tokens (DINOv2 with registers,
 	// "Vision Transformers Need Registers"), learned, without position
 	// embedding.
@@ -86,6 +90,8 @@ func (c Config) encoderError() error {
 	switch {
 	case e.NoClassToken && c.Pool != "avg" && c.Pool != "map":
 		return fmt.Errorf("no_class_token needs pool avg or map, got pool %q", c.Pool)
+	case e.NoDistHead && !e.DistToken:
+		return fmt.Errorf("no_dist_head needs a distillation token (dist_token)")
 	case e.DistToken && (c.Pool != "" && c.Pool != "cls"):
 		return fmt.Errorf("a distillation token needs pool cls, got %q", c.Pool)
 	case e.Registers > 0 && c.Pool == "gap":
@@ -105,6 +111,10 @@ func (c Config) encoderError() error {
 	}
 	return nil
 }
+
+// distHead reports whether the model has DeiT's distillation head, whose
+// logits are averaged with the head's.
+func (c Config) distHead() bool { return c.DistToken && !c.NoDistHead }
 
 // PrefixTokens is the number of tokens before the patches: the class
 // token, the distillation token and the register tokens.

@@ -239,7 +239,7 @@ func (m *Model) classOnly(ws *Workspace) bool {
 	c := m.Config
 	l := c.Depth - 1
 	a := ws.acts(l)
-	return classShortcut && c.ClassToken() && (c.Pool == "" || c.Pool == "cls") && !c.DistToken && m.Blocks[l].Performer == nil &&
+	return classShortcut && c.ClassToken() && (c.Pool == "" || c.Pool == "cls") && !c.distHead() && m.Blocks[l].Performer == nil &&
 		ws.capture == nil && ws.captureGrad == nil && ws.captureQKV == nil &&
 		a.attnMask == nil && a.projMask == nil
 }

@@ -96,7 +96,7 @@ func (c Config) tensorElems(learnable bool) float64 {
 	if c.EmbedDim > 0 {
 		n += d * fd
 	}
-	if c.DistToken {
+	if c.distHead() {
 		n += fd*cls + cls
 	}
 	return n

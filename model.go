@@ -423,7 +423,7 @@ func (m *Model) ResetHead(classes int, labels []string) error {
 	m.Config = c
 	m.PreLogits = nil
 	m.Head = nn.NewLinear("head", c.FeatureDim(), classes, true)
-	if m.HeadDist != nil {
+	if c.distHead() {
 		m.HeadDist = nn.NewLinear("head_dist", c.FeatureDim(), classes, true)
 	}
 	m.ResetWorkspaces()

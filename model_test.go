@@ -50,6 +50,7 @@ func backwardCases() []struct {
 		{"map-cls", func(c *Config) { c.Pool, c.Registers = "map", 1 }},
 		{"avg-fcnorm", func(c *Config) { c.Pool, c.Registers = "avg", 1 }},
 		{"deit-distilled", func(c *Config) { c.DistToken = true }},
+		{"deit-cls-head", func(c *Config) { c.DistToken, c.NoDistHead = true, true }},
 		{"prelogits", func(c *Config) { c.RepresentationSize = 5; c.DropPath = 0.2 }},
 	}
 }

@@ -23,6 +23,8 @@ func (m *Model) newEncoder() {
 	d, eps := c.Dim, c.Eps()
 	if c.DistToken {
 		m.DistToken = nn.NewParam("dist_token", true, d)
+	}
+	if c.distHead() {
 		m.HeadDist = nn.NewLinear("head_dist", c.FeatureDim(), c.Classes, true)
 	}
 	if c.Registers > 0 {
@@ -174,7 +176,7 @@ func (m *Model) head(ws *Workspace, batch int) {
 			}
 		}
 		m.Norm.Forward(pooled, ws.pooledIn, ws.normMean, ws.normRstd, batch)
-		if m.DistToken != nil {
+		if m.HeadDist != nil {
 			e := &ws.enc
 			for b := range batch {
 				copy(e.distIn[b*d:(b+1)*d], zL[(b*t+1)*d:])
@@ -293,7 +295,7 @@ func (m *Model) headBackward(ws *Workspace, dlogits []float32, batch int) bool {
 		for b := range batch {
 			copy(dz[b*t*d:], dcls[b*d:(b+1)*d])
 		}
-		if m.DistToken != nil {
+		if m.HeadDist != nil {
 			dd := e.ddistIn
 			clear(dd)
 			m.Norm.Backward(dd, e.ddist, e.distIn, e.distMean, e.distRstd, batch)

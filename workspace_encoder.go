@@ -35,7 +35,7 @@ func (c Config) pooledRows(batch int) int {
 // classShortcutBuffers reports whether the workspace holds the buffers of
 // the last block's class-token shortcut (classBlock).
 func (c Config) classShortcutBuffers() bool {
-	return c.ClassToken() && (c.Pool == "" || c.Pool == "cls") && !c.DistToken && !c.Performer()
+	return c.ClassToken() && (c.Pool == "" || c.Pool == "cls") && !c.distHead() && !c.Performer()
 }
 
 // newEncoderActs sizes the encoder modules' buffers; encoderElems counts
@@ -65,7 +65,7 @@ func (m *Model) newEncoderActs(batch int, train bool) encoderActs {
 			e.dpooled = f(batch * d)
 		}
 	}
-	if c.DistToken {
+	if c.distHead() {
 		e.distIn, e.distOut, e.logitsDist = f(batch*d), f(batch*d), f(batch*c.Classes)
 		if train {
 			e.distMean, e.distRstd = f(batch), f(batch)
@@ -105,7 +105,7 @@ func (c Config) encoderElems(batch float64, train bool) float64 {
 	if c.RepresentationSize > 0 || c.EmbedDim > 0 {
 		k += batch*d + tr(batch*d)
 	}
-	if c.DistToken {
+	if c.distHead() {
 		k += 2*batch*d + batch*cls + tr(2*batch+batch*cls+2*batch*d)
 	}
 	if c.Pool == "map" {

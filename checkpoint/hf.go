@@ -94,8 +94,11 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	if err := json.Unmarshal(b, &hc); err != nil {
 		return nil, fmt.Errorf("loading Hugging Face model: %s: %w", cfgPath, err)
 	}
+	if hfEncoderTypes[hc.ModelType] {
+		return loadHFEncoder(ctx, path, dir, cfgPath, b)
+	}
 	if hc.ModelType != "" && hc.ModelType != "vit" {
-		return nil, fmt.Errorf("loading Hugging Face model %s: model_type %q is not supported (only \"vit\")", path, hc.ModelType)
+		return nil, fmt.Errorf("loading Hugging Face model %s: model_type %q is not supported (vit, deit, dinov2, dinov2_with_registers, clip, clip_vision_model, siglip and siglip_vision_model are)", path, hc.ModelType)
 	}
 	if act := orDefault(hc.HiddenAct, "gelu"); act != "gelu" {
 		return nil, fmt.Errorf("loading Hugging Face model %s: hidden_act %q is not supported (only the exact \"gelu\")", path, act)

@@ -200,7 +200,7 @@ func Detect(path string) (string, error) {
 func formatByNames(names []string) string {
 	for _, n := range names {
 		switch {
-		case strings.HasPrefix(n, "vit.embeddings.") || strings.HasPrefix(n, "embeddings.patch_embeddings."):
+		case strings.HasPrefix(n, "vit.embeddings.") || strings.HasPrefix(n, "embeddings.patch_embeddings.") || strings.HasPrefix(n, "vision_model.embeddings."):
 			return FormatHF
 		case n == "patch_embed.proj.weight":
 			return FormatTimm
@@ -274,7 +274,7 @@ func set(p *nn.Param, data []float32) {
 // dimension 64, as timm and the paper's Ti, S, B and L; 80 for H/14, 88
 // for g/14) when no configuration names it.
 func defaultHeads(dim int) (int, bool) {
-	h, ok := map[int]int{192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1664: 16}[dim]
+	h, ok := map[int]int{192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1536: 24, 1664: 16}[dim]
 	return h, ok
 }
 
