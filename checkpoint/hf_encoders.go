@@ -195,6 +195,8 @@ func loadHFEncoder(ctx context.Context, path, dir, cfgPath string, raw []byte) (
 	if err := fitsWeights(c, sourceValues(src), "loading Hugging Face model: "+cfgPath); err != nil {
 		return nil, err
 	}
+	// Check the config against the weights before allocating its model.
+	r.check(names.pos, c.PosTokens(), c.Dim)
 	r.checkDepth(names.layer+"."+names.norm1+".weight", c.Depth, "num_hidden_layers")
 	if r.err != nil {
 		return nil, r.err
@@ -222,6 +224,7 @@ func loadHFEncoder(ctx context.Context, path, dir, cfgPath string, raw []byte) (
 // hfNames is a Hugging Face encoder's tensor layout.
 type hfNames struct {
 	prefix string   // before every vision tensor
+	pos    string   // the position embeddings
 	layer  string   // Sprintf format of block l's prefix (without the dot)
 	norm1  string   // a block's first LayerNorm, after layer
 	skip   []string // prefixes of tensors the image model does not use
@@ -245,7 +248,8 @@ func qkv(r *reader, l *nn.Linear, q, k, v string) {
 func clipNames(kind string) hfNames {
 	v := "vision_model."
 	n := hfNames{prefix: v, layer: v + "encoder.layers.%d",
-		skip: []string{"text_model.", "text_projection.", "logit_scale", "logit_bias", v + "embeddings.position_ids"}, norm1: "layer_norm1"}
+		skip: []string{"text_model.", "text_projection.", "logit_scale", "logit_bias", v + "embeddings.position_ids"}, norm1: "layer_norm1",
+		pos: v + "embeddings.position_embedding.weight"}
 	n.load = func(r *reader, m *vit.Model) {
 		c := m.Config
 		d := c.Dim
@@ -302,7 +306,7 @@ func dinov2Names(src source) hfNames {
 			pre = p
 		}
 	}
-	n := hfNames{prefix: pre, layer: pre + "encoder.layer.%d", skip: []string{pre + "embeddings.mask_token"}}
+	n := hfNames{prefix: pre, layer: pre + "encoder.layer.%d", skip: []string{pre + "embeddings.mask_token"}, pos: pre + "embeddings.position_embeddings"}
 	n.norm1 = "norm1"
 	n.load = func(r *reader, m *vit.Model) {
 		c := m.Config
@@ -344,7 +348,7 @@ func deitNames(src source) hfNames {
 	if _, ok := src.shape("deit.embeddings.cls_token"); ok {
 		pre = "deit."
 	}
-	n := hfNames{prefix: pre, layer: pre + "encoder.layer.%d", skip: []string{pre + "pooler.", pre + "embeddings.mask_token"}}
+	n := hfNames{prefix: pre, layer: pre + "encoder.layer.%d", skip: []string{pre + "pooler.", pre + "embeddings.mask_token"}, pos: pre + "embeddings.position_embeddings"}
 	n.norm1 = "layernorm_before"
 	n.load = func(r *reader, m *vit.Model) {
 		c := m.Config
