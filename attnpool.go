@@ -45,6 +45,7 @@ type poolActs struct {
 	do, da  []float32 // [batch, dim]
 	dln     []float32 // [batch, dim]
 	dh      []float32 // [batch, mlp]
+	ds      []float32 // [tokens]: one head's attention-score gradient
 }
 
 func newAttentionPool(name string, c Config) *AttentionPool {
@@ -67,7 +68,7 @@ func poolActsElems(c Config, batch, tokens float64, train bool) float64 {
 	d, mlp := float64(c.Dim), float64(c.MLPDim)
 	n := d + batch*tokens*2*d + batch*float64(c.Heads)*tokens + 3*batch*d + 2*batch*mlp
 	if train {
-		n += 2*batch + batch*tokens*2*d + 2*d + 3*batch*d + batch*mlp
+		n += 2*batch + batch*tokens*2*d + 2*d + 3*batch*d + batch*mlp + tokens
 	}
 	return n
 }
@@ -80,14 +81,14 @@ func newPoolActs(c Config, batch, tokens int, train bool) poolActs {
 	if train {
 		a.mean, a.rstd = f(batch), f(batch)
 		a.dkv, a.dq, a.dlatent = f(batch*tokens*2*d), f(d), f(d)
-		a.do, a.da, a.dln, a.dh = f(batch*d), f(batch*d), f(batch*d), f(batch*mlp)
+		a.do, a.da, a.dln, a.dh, a.ds = f(batch*d), f(batch*d), f(batch*d), f(batch*mlp), f(tokens)
 	}
 	return a
 }
 
 func (a *poolActs) slices() [][]float32 {
 	return [][]float32{a.q, a.kv, a.probs, a.o, a.a, a.ln, a.mean, a.rstd, a.hidden, a.act,
-		a.dkv, a.dq, a.dlatent, a.do, a.da, a.dln, a.dh}
+		a.dkv, a.dq, a.dlatent, a.do, a.da, a.dln, a.dh, a.ds}
 }
 
 // Params lists the pool's tensors.
@@ -176,7 +177,7 @@ func (p *AttentionPool) backward(a *poolActs, dx, dout, x []float32, batch, toke
 			pr := a.probs[bh*tokens : (bh+1)*tokens]
 			do := a.do[b*d+hd*dh:][:dh]
 			var sum float32
-			ds := make([]float32, tokens)
+			ds := a.ds[:tokens]
 			for j, pj := range pr {
 				v := a.kv[(b*tokens+j)*2*d+d+hd*dh:][:dh]
 				dv := a.dkv[(b*tokens+j)*2*d+d+hd*dh:][:dh]
