@@ -67,10 +67,9 @@ func modelValues(c vit.Config) (int64, bool) {
 	n.add(d, in, c.Patch, c.Patch) // patch embedding
 	n.add(d)
 	if pp := c.PixelPatch(); pp > 0 {
-		sh, sw := c.PosGrid()
-		n.add(sh, sw, d) // position embedding
+		n.add(c.PosTokens(), d) // position embedding
 	}
-	n.add(4+c.Registers, d) // the class and distillation tokens, their positions, the registers
+	n.add(c.PrefixTokens(), d) // the class, distillation and register tokens
 	features, dh := 0, 0
 	if c.Performer() {
 		dh = d / c.Heads

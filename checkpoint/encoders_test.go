@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit/imageio"
-	"github.com/vitgo/vit/safetensors"
 )
 
 // encodersDir holds the image-encoder goldens of issue 16, written by
@@ -14,20 +13,7 @@ var encodersDir = filepath.Join("..", "testdata", "encoders")
 
 func encoderGolden(t *testing.T) map[string][]float32 {
 	t.Helper()
-	f, err := safetensors.Open(filepath.Join(encodersDir, "golden.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g := map[string][]float32{}
-	for _, n := range f.Names() {
-		d, _, err := f.Float32(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g[n] = d
-	}
-	return g
+	return goldenFile(t, filepath.Join(encodersDir, "golden.safetensors"))
 }
 
 // encoderCases are the generated checkpoints: each source's layout of each

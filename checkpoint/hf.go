@@ -197,20 +197,7 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	set(m.PosEmbed, r.get(e+"position_embeddings", c.Tokens(), d))
 	set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
 	set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
-	for i, blk := range m.Blocks {
-		l := fmt.Sprintf("%sencoder.layer.%d.", prefix, i)
-		setNorm(r, blk.Norm1, l+"layernorm_before")
-		for j, n := range []string{"query", "key", "value"} {
-			copyInto(blk.QKV.W.Data[j*d*d:], r.get(l+"attention.attention."+n+".weight", d, d))
-			if blk.QKV.B != nil {
-				copyInto(blk.QKV.B.Data[j*d:], r.get(l+"attention.attention."+n+".bias", d))
-			}
-		}
-		setLinear(r, blk.Proj, l+"attention.output.dense")
-		setNorm(r, blk.Norm2, l+"layernorm_after")
-		setLinear(r, blk.FC1, l+"intermediate.dense")
-		setLinear(r, blk.FC2, l+"output.dense")
-	}
+	loadBlocks(r, m, prefix+"encoder.layer.%d", hfViTBlock)
 	setNorm(r, m.Norm, prefix+"layernorm")
 	if !p.Headless {
 		setLinear(r, m.Head, "classifier")

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/vitgo/vit"
-	"github.com/vitgo/vit/nn"
 )
 
 // Hugging Face model types of the image encoders descended from ViT, with
@@ -21,26 +20,15 @@ var hfEncoderTypes = map[string]bool{
 }
 
 // hfVisionConfig is the part of CLIPVisionConfig, SiglipVisionConfig,
-// Dinov2Config, Dinov2WithRegistersConfig and DeiTConfig the loader reads;
-// CLIPConfig and SiglipConfig nest it as vision_config. Absent fields take
-// each class's default.
+// Dinov2Config, Dinov2WithRegistersConfig and DeiTConfig the loader reads:
+// ViTConfig's fields and theirs; CLIPConfig and SiglipConfig nest it as
+// vision_config. Absent fields take each class's default.
 type hfVisionConfig struct {
-	ModelType         string            `json:"model_type"`
-	HiddenSize        *int              `json:"hidden_size"`
-	NumHiddenLayers   *int              `json:"num_hidden_layers"`
-	NumAttentionHeads *int              `json:"num_attention_heads"`
-	IntermediateSize  *int              `json:"intermediate_size"`
-	HiddenAct         *string           `json:"hidden_act"`
-	ImageSize         json.RawMessage   `json:"image_size"`
-	PatchSize         json.RawMessage   `json:"patch_size"`
-	NumChannels       *int              `json:"num_channels"`
-	QKVBias           *bool             `json:"qkv_bias"`
-	LayerNormEps      *float64          `json:"layer_norm_eps"`
-	UseSwiGLU         *bool             `json:"use_swiglu_ffn"`
-	NumRegisterTokens *int              `json:"num_register_tokens"`
-	VisionUseHead     *bool             `json:"vision_use_head"`
-	ID2Label          map[string]string `json:"id2label"`
-	VisionConfig      *hfVisionConfig   `json:"vision_config"`
+	hfConfig
+	UseSwiGLU         *bool           `json:"use_swiglu_ffn"`
+	NumRegisterTokens *int            `json:"num_register_tokens"`
+	VisionUseHead     *bool           `json:"vision_use_head"`
+	VisionConfig      *hfVisionConfig `json:"vision_config"`
 }
 
 // hfActs maps transformers' hidden_act names to vit's.
@@ -231,17 +219,6 @@ type hfNames struct {
 	load   func(r *reader, m *vit.Model)
 }
 
-// qkv reads separate query, key and value projections into the fused qkv.
-func qkv(r *reader, l *nn.Linear, q, k, v string) {
-	d := l.In
-	for j, n := range []string{q, k, v} {
-		copyInto(l.W.Data[j*d*d:], r.get(n+".weight", d, d))
-		if l.B != nil {
-			copyInto(l.B.Data[j*d:], r.get(n+".bias", d))
-		}
-	}
-}
-
 // clipNames is the layout of CLIPVisionModel(WithProjection) and
 // SiglipVisionModel, alone or as CLIPModel's and SiglipModel's vision half
 // (prefix vision_model.; CLIP's projection visual_projection).
@@ -265,15 +242,7 @@ func clipNames(kind string) hfNames {
 		if m.NormPre != nil {
 			setNorm(r, m.NormPre, v+"pre_layrnorm")
 		}
-		for i, b := range m.Blocks {
-			l := fmt.Sprintf(n.layer, i) + "."
-			setNorm(r, b.Norm1, l+"layer_norm1")
-			qkv(r, b.QKV, l+"self_attn.q_proj", l+"self_attn.k_proj", l+"self_attn.v_proj")
-			setLinear(r, b.Proj, l+"self_attn.out_proj")
-			setNorm(r, b.Norm2, l+"layer_norm2")
-			setLinear(r, b.FC1, l+"mlp.fc1")
-			setLinear(r, b.FC2, l+"mlp.fc2")
-		}
+		loadBlocks(r, m, n.layer, hfCLIPBlock)
 		setNorm(r, m.Norm, v+"post_layernorm")
 		if m.Proj != nil {
 			setLinear(r, m.Proj, "visual_projection")
@@ -319,23 +288,11 @@ func dinov2Names(src source) hfNames {
 		set(m.PosEmbed, r.get(e+"position_embeddings", c.PosTokens(), d))
 		set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
 		set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
-		for i, b := range m.Blocks {
-			l := fmt.Sprintf(n.layer, i) + "."
-			setNorm(r, b.Norm1, l+"norm1")
-			a := l + "attention.attention."
-			qkv(r, b.QKV, a+"query", a+"key", a+"value")
-			setLinear(r, b.Proj, l+"attention.output.dense")
-			set(b.LS1, r.get(l+"layer_scale1.lambda1", d))
-			setNorm(r, b.Norm2, l+"norm2")
-			if b.SwiGLU {
-				setLinear(r, b.FC1, l+"mlp.weights_in")
-				setLinear(r, b.FC2, l+"mlp.weights_out")
-			} else {
-				setLinear(r, b.FC1, l+"mlp.fc1")
-				setLinear(r, b.FC2, l+"mlp.fc2")
-			}
-			set(b.LS2, r.get(l+"layer_scale2.lambda1", d))
+		bn := hfDinov2Block
+		if c.FFN == "swiglu" {
+			bn.fc1, bn.fc2 = "mlp.weights_in", "mlp.weights_out"
 		}
+		loadBlocks(r, m, n.layer, bn)
 		setNorm(r, m.Norm, pre+"layernorm")
 	}
 	return n
@@ -359,16 +316,7 @@ func deitNames(src source) hfNames {
 		set(m.PosEmbed, r.get(e+"position_embeddings", c.PosTokens(), d))
 		set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
 		set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
-		for i, b := range m.Blocks {
-			l := fmt.Sprintf(n.layer, i) + "."
-			setNorm(r, b.Norm1, l+"layernorm_before")
-			a := l + "attention.attention."
-			qkv(r, b.QKV, a+"query", a+"key", a+"value")
-			setLinear(r, b.Proj, l+"attention.output.dense")
-			setNorm(r, b.Norm2, l+"layernorm_after")
-			setLinear(r, b.FC1, l+"intermediate.dense")
-			setLinear(r, b.FC2, l+"output.dense")
-		}
+		loadBlocks(r, m, n.layer, hfViTBlock)
 		setNorm(r, m.Norm, pre+"layernorm")
 		switch {
 		case m.HeadDist != nil:

@@ -18,7 +18,13 @@ const posTol = 1e-5   // absolute, on resampled position embeddings
 
 func golden(t *testing.T) map[string][]float32 {
 	t.Helper()
-	f, err := safetensors.Open(filepath.Join("testdata", "golden.safetensors"))
+	return goldenFile(t, filepath.Join("testdata", "golden.safetensors"))
+}
+
+// goldenFile reads every tensor of a safetensors file as float32.
+func goldenFile(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	f, err := safetensors.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,11 +259,6 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 	if m.NormPre != nil {
 		extra = append(extra, m.NormPre.Params()...)
 	}
-	for _, blk := range m.Blocks {
-		if blk.LS1 != nil {
-			extra = append(extra, blk.LS1, blk.LS2)
-		}
-	}
 	if m.FCNorm != nil {
 		extra = append(extra, m.FCNorm.Params()...)
 	}
@@ -282,15 +277,7 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 			return nil, fmt.Errorf("checkpoint %s: the CLIP head (projection) has a non-zero bias, which CLIP's projection has not", weights)
 		}
 	}
-	for i, blk := range m.Blocks {
-		b := fmt.Sprintf("blocks.%d.", i)
-		setNorm(r, blk.Norm1, b+"norm1")
-		setLinear(r, blk.QKV, b+"attn.qkv")
-		setLinear(r, blk.Proj, b+"attn.proj")
-		setNorm(r, blk.Norm2, b+"norm2")
-		setLinear(r, blk.FC1, b+"mlp.fc1")
-		setLinear(r, blk.FC2, b+"mlp.fc2")
-	}
+	loadBlocks(r, m, "blocks.%d", timmBlock)
 	if m.Norm != nil {
 		setNorm(r, m.Norm, "norm")
 	}

@@ -110,13 +110,9 @@ func (p HFProcessor) OutputSize() Size {
 // with short 0, the whole image to square×square (DeiT's), then
 // centre-crops size.
 func resizeCrop(size Size, short, square int, resample string, mean, std [3]float32) (Preprocessor, error) {
-	filter := Bilinear
-	if resample != "" {
-		f, err := ParseFilter(resample)
-		if err != nil {
-			return nil, err
-		}
-		filter = f
+	filter, err := filterOrBilinear(resample)
+	if err != nil {
+		return nil, err
 	}
 	resize := size
 	if short == 0 {
@@ -281,18 +277,22 @@ type Preprocessor interface {
 // (short side to size/cropPct, centre crop), else Hugging Face's processor
 // (resize to size). resample is a Pillow filter name ("" for bilinear).
 func ForModel(size Size, resample string, cropPct float64, mean, std [3]float32) (Preprocessor, error) {
-	filter := Bilinear
-	if resample != "" {
-		f, err := ParseFilter(resample)
-		if err != nil {
-			return nil, err
-		}
-		filter = f
+	filter, err := filterOrBilinear(resample)
+	if err != nil {
+		return nil, err
 	}
 	if cropPct > 0 {
 		return TimmTransform{InputSize: size, CropPct: cropPct, Interpolation: filter, Mean: mean, Std: std}, nil
 	}
 	return HFProcessor{Size: size, Resample: filter, RescaleFactor: 1.0 / 255, Mean: mean, Std: std}, nil
+}
+
+// filterOrBilinear parses a Pillow filter name, "" meaning bilinear.
+func filterOrBilinear(resample string) (Filter, error) {
+	if resample == "" {
+		return Bilinear, nil
+	}
+	return ParseFilter(resample)
 }
 
 // ToLuma converts img in place to grey as Pillow's convert("L") does
