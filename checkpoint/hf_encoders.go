@@ -75,16 +75,7 @@ func loadHFEncoder(ctx context.Context, path, dir, cfgPath string, raw []byte) (
 	if !ok {
 		return nil, fail("hidden_act %q is not supported (want one of gelu, quick_gelu, gelu_pytorch_tanh)", orDefault(hc.HiddenAct, def.act))
 	}
-	c := vit.Config{
-		ImageHeight: ih, ImageWidth: iw, Patch: ph,
-		Channels:     orDefault(hc.NumChannels, 3),
-		Dim:          orDefault(hc.HiddenSize, 768),
-		Depth:        orDefault(hc.NumHiddenLayers, 12),
-		Heads:        orDefault(hc.NumAttentionHeads, 12),
-		MLPDim:       orDefault(hc.IntermediateSize, 3072),
-		NoQKVBias:    !orDefault(hc.QKVBias, true),
-		LayerNormEps: float32(orDefault(hc.LayerNormEps, def.eps)),
-	}
+	c := hc.vitConfig(ih, iw, ph, def.eps)
 	c.Act = act
 
 	weights, err := weightsFile(path)
@@ -281,13 +272,10 @@ func dinov2Names(src source) hfNames {
 		c := m.Config
 		d := c.Dim
 		e := pre + "embeddings."
-		set(m.ClassToken, r.get(e+"cls_token", d))
+		loadHFEmbeddings(r, m, e)
 		if m.RegTokens != nil {
 			set(m.RegTokens, r.get(e+"register_tokens", c.Registers, d))
 		}
-		set(m.PosEmbed, r.get(e+"position_embeddings", c.PosTokens(), d))
-		set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
-		set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
 		bn := hfDinov2Block
 		if c.FFN == "swiglu" {
 			bn.fc1, bn.fc2 = "mlp.weights_in", "mlp.weights_out"
@@ -311,11 +299,8 @@ func deitNames(src source) hfNames {
 		c := m.Config
 		d := c.Dim
 		e := pre + "embeddings."
-		set(m.ClassToken, r.get(e+"cls_token", d))
+		loadHFEmbeddings(r, m, e)
 		set(m.DistToken, r.get(e+"distillation_token", d))
-		set(m.PosEmbed, r.get(e+"position_embeddings", c.PosTokens(), d))
-		set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
-		set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
 		loadBlocks(r, m, n.layer, hfViTBlock)
 		setNorm(r, m.Norm, pre+"layernorm")
 		switch {
