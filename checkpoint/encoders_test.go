@@ -76,6 +76,11 @@ var encoderCases = []struct {
 			t.Errorf("config %+v", c)
 		}
 	}},
+	{"openclip", FormatOpenCLIP, true, func(t *testing.T, p *Pretrained) {
+		if c := p.Model.Config; !c.NormPre || !c.NoPatchBias || c.Act != "quick_gelu" || c.EmbedDim != 8 || c.Heads != 2 || c.CropPct != 1 || c.LayerNormEps != 1e-5 {
+			t.Errorf("config %+v", c)
+		}
+	}},
 	{"timm_avg", FormatTimm, false, func(t *testing.T, p *Pretrained) {
 		if c := p.Model.Config; c.Pool != "avg" || c.Registers != 1 || !c.ClassToken() {
 			t.Errorf("config %+v", c)
@@ -139,5 +144,46 @@ func TestEncoderGoldens(t *testing.T) {
 				t.Errorf("the photo's embedding differs from the reference by %g", d)
 			}
 		})
+	}
+}
+
+// TestAdaptEncoders changes the input size of encoders with two prefix
+// tokens (DeiT: the class and distillation tokens' position embeddings are
+// kept) and with position embeddings resampled at every call (DINOv2:
+// nothing to resize), and checks the models run and, at their own size,
+// are unchanged.
+func TestAdaptEncoders(t *testing.T) {
+	g := encoderGolden(t)
+	for _, name := range []string{"hf_deit", "hf_dinov2"} {
+		p, err := LoadPretrained(filepath.Join(encodersDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := p.Model
+		pos := append([]float32(nil), m.PosEmbed.Data...)
+		if err := AdaptToImage(m, 24, 20, ResizeBicubic); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Tokens() != 30+m.Config.PrefixTokens() || len(m.PosEmbed.Data) != m.Config.PosTokens()*m.Config.Dim {
+			t.Fatalf("%s: %d tokens, %d position values", name, m.Config.Tokens(), len(m.PosEmbed.Data))
+		}
+		if name == "hf_deit" && maxDiff(t, m.PosEmbed.Data[:2*m.Config.Dim], pos[:2*m.Config.Dim]) != 0 {
+			t.Errorf("%s: the class and distillation tokens' position embeddings changed", name)
+		}
+		if _, err := m.Predict(make([]float32, 3*24*20), 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := AdaptToImage(m, 16, 16, ResizeBicubic); err != nil {
+			t.Fatal(err)
+		}
+		if name == "hf_dinov2" {
+			_, f, err := m.Outputs(g[name+".x"], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, f, g[name+".features"]); d > logitTol {
+				t.Errorf("%s back at 16×16: features differ from the reference by %g", name, d)
+			}
+		}
 	}
 }

@@ -72,6 +72,13 @@ func AdaptToImage(m *vit.Model, height, width int, method string) error {
 	if old.ImageHeight == height && old.ImageWidth == width {
 		return nil
 	}
+	if c.PosGridH > 0 {
+		// Stored at a grid of their own, resampled at every call (DINOv2):
+		// nothing to resize.
+		m.Config = c
+		m.ResetWorkspaces()
+		return nil
+	}
 	var data []float32
 	if c.PosEmbed == "sincos" {
 		fresh, err := vit.New(c, 0)
@@ -80,10 +87,11 @@ func AdaptToImage(m *vit.Model, height, width int, method string) error {
 		}
 		data = fresh.PosEmbed.Data
 	} else {
-		data = ResizePosEmbed(m.PosEmbed.Data, old.GridH(), old.GridW(), c.GridH(), c.GridW(), c.Dim, c.ClassToken(), method)
+		pre := old.PosTokens() - old.NumPatches() // the class and distillation tokens'
+		data = resizePos(m.PosEmbed.Data, pre, old.GridH(), old.GridW(), c.GridH(), c.GridW(), c.Dim, method)
 	}
 	pe := m.PosEmbed
-	np := &nn.Param{Name: pe.Name, Shape: []int{c.Tokens(), c.Dim}, Data: data, Grad: make([]float32, len(data)),
+	np := &nn.Param{Name: pe.Name, Shape: []int{c.PosTokens(), c.Dim}, Data: data, Grad: make([]float32, len(data)),
 		NoDecay: pe.NoDecay, Frozen: pe.Frozen, Buffer: pe.Buffer}
 	m.Config = c
 	m.PosEmbed = np

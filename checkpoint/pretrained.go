@@ -22,6 +22,10 @@ const (
 	FormatHF   = "hf"   // Hugging Face transformers ViT
 	FormatTimm = "timm" // timm VisionTransformer
 	FormatJAX  = "jax"  // official JAX .npz (google-research/vision_transformer, big_vision)
+	// FormatOpenCLIP is an OpenCLIP checkpoint (open_clip_config.json and
+	// open_clip_model.safetensors or open_clip_pytorch_model.bin): its
+	// image tower. Loading only.
+	FormatOpenCLIP = "openclip"
 )
 
 // Pretrained is a loaded checkpoint: the model, and the parts of the
@@ -127,6 +131,8 @@ func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error
 		p, err = loadTimm(ctx, path)
 	case FormatJAX:
 		p, err = loadJAX(ctx, path)
+	case FormatOpenCLIP:
+		p, err = loadOpenCLIP(ctx, path)
 	default:
 		var m *vit.Model
 		m, err = loadVit(ctx, path)
@@ -139,7 +145,8 @@ func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error
 }
 
 // Detect names the format of the checkpoint at path (a folder or a file):
-// FormatVit, FormatHF, FormatTimm or FormatJAX. It looks at config.json
+// FormatVit, FormatHF, FormatTimm, FormatJAX or FormatOpenCLIP. A folder
+// with open_clip_config.json is OpenCLIP's. It looks at config.json
 // (model_type or hidden_size: Hugging Face; architecture: timm), then at
 // the weights: an .npz archive is JAX; a safetensors file is ours when its
 // metadata holds our config, else, like a PyTorch checkpoint
@@ -156,6 +163,9 @@ func Detect(path string) (string, error) {
 		dir, file = filepath.Dir(path), path
 	} else if _, err := os.Stat(filepath.Join(path, RunStateFile)); err == nil {
 		return FormatVit, nil
+	}
+	if openCLIPDir(dir) {
+		return FormatOpenCLIP, nil
 	}
 	if file == "" || filepath.Base(file) == WeightsFile || strings.HasSuffix(file, ".index.json") {
 		if f := configFormat(filepath.Join(dir, ConfigFile)); f != "" {
@@ -204,6 +214,8 @@ func formatByNames(names []string) string {
 			return FormatHF
 		case n == "patch_embed.proj.weight":
 			return FormatTimm
+		case n == "visual.conv1.weight":
+			return FormatOpenCLIP
 		}
 	}
 	return FormatVit

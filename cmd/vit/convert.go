@@ -27,7 +27,9 @@ var defaultResize = map[string]string{
 	checkpoint.FormatHF:   checkpoint.ResizeBicubic,
 	checkpoint.FormatTimm: checkpoint.ResizeBicubicAntialias,
 	checkpoint.FormatJAX:  checkpoint.ResizeBilinearJAX,
-	checkpoint.FormatVit:  checkpoint.ResizeBicubicAntialias,
+	// open_clip's resize_pos_embed: bicubic, antialias.
+	checkpoint.FormatOpenCLIP: checkpoint.ResizeBicubicAntialias,
+	checkpoint.FormatVit:      checkpoint.ResizeBicubicAntialias,
 }
 
 func convertCommand() *cobra.Command {
@@ -120,6 +122,8 @@ func formatName(f string) string {
 		return "timm"
 	case checkpoint.FormatJAX:
 		return "JAX"
+	case checkpoint.FormatOpenCLIP:
+		return "OpenCLIP"
 	}
 	return "vit"
 }

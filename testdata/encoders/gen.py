@@ -71,7 +71,8 @@ def randomize(module, std=0.3):
         for name, p in module.named_parameters():
             if name.endswith("norm.weight") or "norm1.weight" in name or "norm2.weight" in name or \
                     "layernorm" in name and name.endswith("weight") or "layer_norm" in name and name.endswith("weight") or \
-                    "pre_layrnorm.weight" in name or name.endswith("gamma") or name.endswith("lambda1") or "norm_pre.weight" in name:
+                    "pre_layrnorm.weight" in name or name.endswith("gamma") or name.endswith("lambda1") or "norm_pre.weight" in name or \
+                    (".ln_" in name or name.startswith("visual.ln_")) and name.endswith("weight"):
                 p.copy_(1 + 0.3 * torch.randn_like(p))
             else:
                 p.copy_(std * torch.randn_like(p))
@@ -487,6 +488,55 @@ class TimmViT(nn.Module):
         return f, logits
 
 
+# ----------------------------------------------------------------- OpenCLIP
+
+class OpenCLIPBlock(nn.Module):
+    """open_clip's ResidualAttentionBlock: torch's nn.MultiheadAttention,
+    c_fc / c_proj MLP with QuickGELU."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(DIM)
+        self.attn = nn.MultiheadAttention(DIM, HEADS)
+        self.ln_2 = nn.LayerNorm(DIM)
+        self.mlp = Holder()
+        self.mlp.c_fc = nn.Linear(DIM, MLP)
+        self.mlp.c_proj = nn.Linear(MLP, DIM)
+
+    def forward(self, x):  # x: [n, b, d], open_clip's sequence-first layout
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp.c_proj(quick_gelu(self.mlp.c_fc(self.ln_2(x))))
+
+
+class OpenCLIP(nn.Module):
+    """open_clip's VisionTransformer (pool "tok"): conv1 without bias,
+    class_embedding, positional_embedding, ln_pre, resblocks, ln_post on the
+    class token, then @ proj."""
+
+    def __init__(self, grid):
+        super().__init__()
+        self.visual = Holder()
+        v = self.visual
+        v.conv1 = nn.Conv2d(3, DIM, PATCH, PATCH, bias=False)
+        v.class_embedding = nn.Parameter(torch.randn(DIM))
+        v.positional_embedding = nn.Parameter(torch.randn(grid * grid + 1, DIM))
+        v.ln_pre = nn.LayerNorm(DIM)
+        v.transformer = Holder()
+        v.transformer.resblocks = nn.ModuleList([OpenCLIPBlock() for _ in range(DEPTH)])
+        v.ln_post = nn.LayerNorm(DIM)
+        v.proj = nn.Parameter(torch.randn(DIM, 8))
+
+    def forward(self, x):
+        v = self.visual
+        x = v.conv1(x).flatten(2).permute(0, 2, 1)
+        x = torch.cat([v.class_embedding.view(1, 1, -1).expand(x.shape[0], -1, -1), x], dim=1) + v.positional_embedding
+        x = v.ln_pre(x).permute(1, 0, 2)
+        for blk in v.transformer.resblocks:
+            x = blk(x)
+        return v.ln_post(x.permute(1, 0, 2)[:, 0]) @ v.proj
+
+
 # ------------------------------------------------------------ preprocessing
 
 def hf_preprocess(img, resize, crop, mean, std, resample=Image.BICUBIC):
@@ -672,6 +722,26 @@ def main():
     randomize(t)
     save_model("timm_avg", t, timm_cfg("vit_tiny_patch4_16.test", 5, "avg", 16, reg_tokens=1, fc_norm=True))
     record("timm_avg", t, 16)
+
+    # OpenCLIP (open_clip's VisionTransformer, QuickGELU, head_width 8).
+    oc = OpenCLIP(4)
+    randomize(oc)
+    d = os.path.join(OUT, "openclip")
+    os.makedirs(d, exist_ok=True)
+    sd = {k: v.detach().numpy() for k, v in oc.state_dict().items()}
+    sd.update({"token_embedding.weight": np.zeros((10, 8), np.float32), "text_projection": np.zeros((8, 8), np.float32),
+               "logit_scale": np.array(4.6052, np.float32)})
+    write_safetensors(os.path.join(d, "open_clip_model.safetensors"), sd)
+    write_json(os.path.join(d, "open_clip_config.json"), {
+        "model_cfg": {"embed_dim": 8, "quick_gelu": True,
+                      "vision_cfg": {"image_size": 16, "layers": DEPTH, "width": DIM, "head_width": DIM // HEADS,
+                                     "patch_size": PATCH, "mlp_ratio": MLP / DIM},
+                      "text_cfg": {"context_length": 8, "vocab_size": 10, "width": 8, "heads": 1, "layers": 0}},
+        "preprocess_cfg": {"mean": CLIP_MEAN, "std": CLIP_STD, "interpolation": "bicubic", "resize_mode": "shortest"}})
+    import torchvision.transforms as T
+    tf = T.Compose([T.Resize(16, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(16), T.ToTensor(),
+                    T.Normalize(CLIP_MEAN, CLIP_STD)])
+    record("openclip", oc, 16, tf(img).numpy())
 
     write_safetensors(os.path.join(OUT, "golden.safetensors"), golden)
 
