@@ -147,16 +147,28 @@ var presets = map[string]struct{ dim, depth, heads, mlp int }{
 
 // Preset returns the configuration named like the paper, "B/16" (ViT-Base
 // with 16×16 patches), for a square image of the given side, channels and
-// classes. Sizes are Ti, S, B, L and H; any patch size is accepted.
+// classes. Sizes are Ti, S, B, L and H; any patch size is accepted. A
+// family prefix gives the image tower of an encoder of that size
+// (EncoderFamilies): "CLIP-B/16", "DINOv2-B/14", "SigLIP-B/16",
+// "DINOv2reg-B/14", "DeiT-B/16" (distilled), with their modules and
+// untrained weights (for benchmarks, or training from scratch).
 func Preset(name string, image, channels, classes int) (Config, error) {
-	size, patch, ok := strings.Cut(strings.TrimPrefix(name, "ViT-"), "/")
+	family, rest := "", strings.TrimPrefix(name, "ViT-")
+	if f, r, ok := strings.Cut(rest, "-"); ok {
+		family, rest = f, r
+	}
+	edit, okf := EncoderFamilies[family]
+	size, patch, ok := strings.Cut(rest, "/")
 	p, ok2 := presets[size]
 	n, err := strconv.Atoi(patch)
-	if !ok || !ok2 || err != nil || n <= 0 {
-		return Config{}, fmt.Errorf("unknown model preset %q: use SIZE/PATCH with SIZE one of Ti, S, B, L, H (e.g. B/16, S/32, Ti/16)", name)
+	if !ok || !ok2 || !okf || err != nil || n <= 0 {
+		return Config{}, fmt.Errorf("unknown model preset %q: use SIZE/PATCH with SIZE one of Ti, S, B, L, H (e.g. B/16, S/32, Ti/16), optionally after an encoder family CLIP-, SigLIP-, DINOv2-, DINOv2reg- or DeiT- (e.g. CLIP-B/16, DINOv2-B/14)", name)
 	}
 	c := Config{ImageHeight: image, ImageWidth: image, Channels: channels, Patch: n,
 		Dim: p.dim, Depth: p.depth, Heads: p.heads, MLPDim: p.mlp, Classes: classes}
+	if edit != nil {
+		edit(&c)
+	}
 	return c, c.Validate()
 }
 

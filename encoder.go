@@ -200,3 +200,33 @@ func (m *Model) PatchPosEmbed() []float32 {
 	interp.Grid(out, src, interp.Weights(sh, c.GridH(), c.PosResize), interp.Weights(sw, c.GridW(), c.PosResize), sw, d)
 	return out
 }
+
+// EncoderFamilies are the image towers Preset names by family (the prefix
+// of "CLIP-B/16"): each adds its modules to the paper's ViT of the same
+// size. "" is the paper's ViT.
+var EncoderFamilies = map[string]func(*Config){
+	"": nil,
+	// OpenAI CLIP: ln_pre, no patch bias, QuickGELU, eps 1e-5 and the
+	// visual projection (512 wide for B, 768 for L, 1024 for H).
+	"CLIP": func(c *Config) {
+		c.NormPre, c.NoPatchBias, c.Act, c.LayerNormEps = true, true, "quick_gelu", 1e-5
+		c.EmbedDim = map[int]int{1024: 768, 1280: 1024}[c.Dim]
+		if c.EmbedDim == 0 {
+			c.EmbedDim = 512
+		}
+	},
+	// SigLIP: no class token, the attention-pool head, GELU (tanh).
+	"SigLIP": func(c *Config) { c.Pool, c.NoClassToken, c.Act = "map", true, "gelu_tanh" },
+	// DINOv2: LayerScale, position embeddings stored at 518 pixels'
+	// grid and resampled to the input at every call.
+	"DINOv2": func(c *Config) { dinov2(c, 0, "bicubic") },
+	// DINOv2 with 4 registers (antialiased resampling, as Hugging Face's).
+	"DINOv2reg": func(c *Config) { dinov2(c, 4, "bicubic-antialias") },
+	// DeiT distilled: the distillation token and head.
+	"DeiT": func(c *Config) { c.DistToken = true },
+}
+
+func dinov2(c *Config, registers int, resize string) {
+	g := 518 / c.Patch
+	c.LayerScale, c.Registers, c.PosGridH, c.PosGridW, c.PosResize = true, registers, g, g, resize
+}

@@ -811,3 +811,33 @@ func TestParamsOwnTheirData(t *testing.T) {
 		})
 	}
 }
+
+// TestEncoderPresets: the encoder families of Preset build the image towers
+// with their modules; DINOv2-B/14's body has timm's vit_base_patch14_dinov2
+// count, 86,579,712 values (patch embedding 452,352, class token 768,
+// position embeddings 1,370·768, twelve blocks of 7,087,872 plus LayerScale
+// 1,536, final norm 1,536).
+func TestEncoderPresets(t *testing.T) {
+	c, err := Preset("DINOv2-B/14", 224, 3, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := c.NumParams() - (768*1000 + 1000); body != 86579712 || !c.resamplesPos() || c.PosGridH != 37 {
+		t.Errorf("DINOv2-B/14: %d body values, grid %d resampled %v", body, c.PosGridH, c.resamplesPos())
+	}
+	c, err = Preset("CLIP-B/16", 224, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FeatureDim() != 512 || c.Tokens() != 197 || !c.NormPre || c.Act != "quick_gelu" {
+		t.Errorf("CLIP-B/16: %+v", c)
+	}
+	for _, name := range []string{"SigLIP-B/16", "DINOv2reg-S/14", "DeiT-Ti/16"} {
+		if _, err := Preset(name, 224, 3, 10); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Preset("BEiT-B/16", 224, 3, 10); err == nil {
+		t.Error("an unknown family was accepted")
+	}
+}
