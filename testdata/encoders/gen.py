@@ -206,6 +206,18 @@ class SiglipVision(nn.Module):
         return self.head(self.post_layernorm(x))
 
 
+class CLIPWithProjection(nn.Module):
+    """CLIPVisionModelWithProjection: the image embedding."""
+
+    def __init__(self, grid, embed):
+        super().__init__()
+        self.vision_model = CLIPVision(grid)
+        self.visual_projection = nn.Linear(DIM, embed, bias=False)
+
+    def forward(self, x):
+        return self.visual_projection(self.vision_model(x))
+
+
 # ------------------------------------------------------------------- DINOv2
 
 class Dinov2Layer(nn.Module):
@@ -604,16 +616,7 @@ def main():
     img = photo()
 
     # CLIPModel (vision half; the text half and logit_scale are skipped).
-    class CLIPWithProjection(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.vision_model = CLIPVision(4)
-            self.visual_projection = nn.Linear(DIM, 8, bias=False)
-
-        def forward(self, x):
-            return self.visual_projection(self.vision_model(x))
-
-    clip = CLIPWithProjection()
+    clip = CLIPWithProjection(4, 8)
     randomize(clip)
     clip_pp = {"crop_size": {"height": 16, "width": 16}, "do_center_crop": True, "do_normalize": True, "do_resize": True,
                "do_rescale": True, "rescale_factor": 1 / 255, "do_convert_rgb": True,
