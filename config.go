@@ -435,11 +435,11 @@ func (c Config) headFLOPs() int64 {
 // packed weights. The reference small ViT's last block skips 17.3 of its
 // 20.9 MFLOPs in training, 14% of the model.
 func (c Config) SkippedFLOPs(train bool) int64 {
-	if !c.ClassToken() || c.Performer() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
+	if !c.classShortcutBuffers() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
 		return 0
 	}
 	t, d, m := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)
-	skip := 2*2*t*d + 2*d*d + 2*2*d*m
+	skip := 2*2*t*d + 2*d*d + 2*d*int64(c.hiddenOut()) + 2*m*d
 	if train {
 		skip += 2 * d * d
 	}

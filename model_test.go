@@ -292,6 +292,14 @@ func testClassShortcut(t *testing.T) {
 		{"gap", func(c *Config) { c.Pool = "gap" }, false},
 		{"dropout", func(c *Config) { c.Dropout = 0.2 }, false},
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }, false},
+		{"dinov2-reg-swiglu", func(c *Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 2, true, "swiglu", 3, 4, "bicubic"
+		}, true},
+		{"clip", func(c *Config) { c.NormPre, c.Act, c.EmbedDim = true, "quick_gelu", 5 }, true},
+		{"deit-cls-head", func(c *Config) { c.DistToken, c.NoDistHead = true, true }, true},
+		{"deit-distilled", func(c *Config) { c.DistToken = true }, false},
+		{"siglip", func(c *Config) { c.Pool, c.NoClassToken = "map", true }, false},
+		{"avg", func(c *Config) { c.Pool = "avg" }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
