@@ -24,37 +24,11 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 		return errors.New("vit: Backward needs a workspace made with train = true")
 	}
 	c := m.Config
-	t, d := c.Tokens(), c.Dim
-	n := batch * t
 	g := ws.grads
 
-	// (4) head and final LayerNorm, into dz = ∂L/∂z_L.
-	m.Head.Backward(g.dfeatures, dlogits, ws.features, batch)
-	if m.frozenBody {
+	// (4) heads, pooling and final LayerNorm, into dz = ∂L/∂z_L.
+	if !m.headBackward(ws, dlogits, batch) {
 		return nil // a linear probe: nothing below the head learns
-	}
-	dz := g.dz[:n*d]
-	clear(dz)
-	zL := ws.zIn(c.Depth)
-	if c.ClassToken() {
-		dcls := g.dpooled[:batch*d]
-		clear(dcls)
-		m.Norm.Backward(dcls, g.dfeatures, ws.pooledIn, ws.normMean, ws.normRstd, batch)
-		for b := range batch {
-			copy(dz[b*t*d:], dcls[b*d:(b+1)*d])
-		}
-	} else {
-		dnorm := g.dpooled[:n*d]
-		for b := range batch {
-			f := g.dfeatures[b*d : (b+1)*d]
-			for i := range t {
-				row := dnorm[(b*t+i)*d : (b*t+i+1)*d]
-				for j, v := range f {
-					row[j] = v / float32(t)
-				}
-			}
-		}
-		m.Norm.Backward(dz, dnorm, zL, ws.normMean, ws.normRstd, n)
 	}
 
 	// (3), (2) through the blocks in reverse; dz is ∂L/∂z_l, then ∂L/∂z_{l-1}.
@@ -66,25 +40,9 @@ func (m *Model) backward(ws *Workspace, dlogits []float32, batch int) error {
 		m.blockBackward(ws, l, m.Blocks[l], batch)
 	}
 
-	// (1) class token, position embedding and patch embedding.
-	if ws.embedMask != nil {
-		nn.Mul(dz, ws.embedMask)
-	}
+	// (1) the prefix tokens, position embedding and patch embedding.
+	m.embedBackward(ws, g.dz[:batch*c.Tokens()*c.Dim], batch)
 	np := c.NumPatches()
-	first := 0
-	if c.ClassToken() {
-		first = 1
-	}
-	m.positionsBackward(dz, batch)
-	for b := range batch {
-		zb := dz[b*t*d : (b+1)*t*d]
-		if first == 1 {
-			for j, v := range zb[:d] {
-				m.ClassToken.Grad[j] += v
-			}
-		}
-		copy(g.dembed[b*np*d:(b+1)*np*d], zb[first*d:])
-	}
 	if len(m.Stem) == 0 {
 		if ws.inputGrad == nil {
 			m.PatchEmbed.Backward(nil, g.dembed, ws.patches, batch*np)
@@ -188,28 +146,21 @@ func (m *Model) stemBackward(ws *Workspace, batch int) {
 // blockBackward turns g.dz = ∂L/∂z_l into ∂L/∂z_{l-1}, in place.
 func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 	c := m.Config
-	t, d, mlp := c.Tokens(), c.Dim, c.MLPDim
+	t, d := c.Tokens(), c.Dim
 	n := batch * t
 	g := ws.grads
 	a := &ws.blocks[l]
 	dz, dmid := g.dz[:n*d], g.dmid[:n*d]
 
 	// (3) zₗ = FC2(GELU(FC1(LN2(z'ₗ)))) + z'ₗ
-	dbranch := branchGrad(g.dbranch, dz, a.fc2Mask, a.keepMLP, batch, t*d)
-	dh := g.dhidden[:n*mlp]
-	if a.fc1Mask != nil {
-		b.FC2.Backward(dh, dbranch, a.act, n)
-		nn.Mul(dh, a.fc1Mask)
-		nn.GELUBackward(dh, dh, a.hidden[:n*mlp])
-	} else {
-		b.FC2.BackwardGELU(dh, dbranch, a.act, a.hidden[:n*mlp], n)
-	}
+	dbranch := branchBackward(g.dbranch, dz, a.fc2Out, b.LS2, a.fc2Mask, a.keepMLP, batch, t, d)
+	dh := mlpBackward(b.FC1, b.FC2, b.Act, b.SwiGLU, g.dhidden, g.dact, dbranch, a.act, a.hidden, a.fc1Mask, n)
 	b.FC1.Backward(g.dln, dh, a.ln2, n)
 	copy(dmid, dz)
 	b.Norm2.Backward(dmid, g.dln, a.mid, a.mean2, a.rstd2, n)
 
 	// (2) z'ₗ = Proj(Attention(QKV(LN1(zₗ₋₁)))) + zₗ₋₁
-	dbranch = branchGrad(g.dbranch, dmid, a.projMask, a.keepAttn, batch, t*d)
+	dbranch = branchBackward(g.dbranch, dmid, a.projOut, b.LS1, a.projMask, a.keepAttn, batch, t, d)
 	b.Proj.Backward(g.dattn, dbranch, a.attn, n)
 	var probsGrad []float32
 	if ws.captureGrad != nil {
@@ -236,16 +187,15 @@ func (m *Model) blockBackward(ws *Workspace, l int, b *Block, batch int) {
 // is zero) and writes ∂L/∂z_{l-1} for every token into g.dz.
 func (m *Model) classBlockBackward(ws *Workspace, l int, b *Block, batch int) {
 	c := m.Config
-	t, d, mlp := c.Tokens(), c.Dim, c.MLPDim
+	t, d := c.Tokens(), c.Dim
 	n := batch * t
 	g := ws.grads
 	a := &ws.blocks[l]
 	dzL := g.dpooled[:batch*d]
 
 	// (3) zₗ = FC2(GELU(FC1(LN2(z'ₗ)))) + z'ₗ, for the class token.
-	dbranch := branchGrad(g.dbranch, dzL, nil, a.keepMLP, batch, d)
-	dh := g.dhidden[:batch*mlp]
-	b.FC2.BackwardGELU(dh, dbranch, a.act, a.hidden[:batch*mlp], batch)
+	dbranch := branchBackward(g.dbranch, dzL, a.fc2Out, b.LS2, nil, a.keepMLP, batch, 1, d)
+	dh := mlpBackward(b.FC1, b.FC2, b.Act, b.SwiGLU, g.dhidden, g.dact, dbranch, a.act, a.hidden, nil, batch)
 	dln2 := g.dln[:batch*d]
 	b.FC1.Backward(dln2, dh, a.ln2, batch)
 	dmid := g.dmid[:batch*d]
@@ -254,7 +204,7 @@ func (m *Model) classBlockBackward(ws *Workspace, l int, b *Block, batch int) {
 
 	// (2) z'ₗ = Proj(Attention(QKV(LN1(zₗ₋₁)))) + zₗ₋₁: the class token's
 	// query, every token's keys and values.
-	dbranch = branchGrad(g.dbranch, dmid, nil, a.keepAttn, batch, d)
+	dbranch = branchBackward(g.dbranch, dmid, a.projOut, b.LS1, nil, a.keepAttn, batch, 1, d)
 	dattn := g.dattn[:batch*d]
 	b.Proj.Backward(dattn, dbranch, a.attn, batch)
 	dkv, dq := g.dqkv[:n*2*d], g.dqkv[n*2*d:n*2*d+batch*d]
@@ -292,4 +242,43 @@ func branchGrad(buf, dsum, mask, keep []float32, batch, per int) []float32 {
 		}
 	}
 	return out
+}
+
+// embedBackward takes dz = ∂L/∂z₀ back through NormPre and the embedding
+// dropout, adds the gradients of the prefix tokens and the position
+// embeddings, and writes the patch embeddings' into g.dembed, from which
+// the caller goes on.
+func (m *Model) embedBackward(ws *Workspace, dz []float32, batch int) {
+	c := m.Config
+	g := ws.grads
+	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
+	if m.NormPre != nil {
+		draw := ws.enc.dpre[:batch*t*d]
+		clear(draw)
+		m.NormPre.Backward(draw, dz, ws.enc.preIn, ws.enc.preMean, ws.enc.preRstd, batch*t)
+		dz = draw
+	}
+	if ws.embedMask != nil {
+		nn.Mul(dz, ws.embedMask)
+	}
+	m.positionsBackward(ws, dz, batch)
+	pp, pre := c.posPrefix(), c.PrefixTokens()
+	for b := range batch {
+		zb := dz[b*t*d : (b+1)*t*d]
+		k := 0
+		for _, tok := range []*nn.Param{m.ClassToken, m.DistToken} {
+			if tok != nil {
+				for j, v := range zb[k*d : (k+1)*d] {
+					tok.Grad[j] += v
+				}
+				k++
+			}
+		}
+		if m.RegTokens != nil {
+			for i, v := range zb[pp*d : pre*d] {
+				m.RegTokens.Grad[i] += v
+			}
+		}
+		copy(g.dembed[b*np*d:(b+1)*np*d], zb[pre*d:])
+	}
 }

@@ -30,12 +30,14 @@ type Class struct {
 // checkpoint records (Resample, CropPct, Mean, Std).
 func (c Config) Input() imageio.Input {
 	return imageio.Input{
-		Size:     imageio.Size{H: c.ImageHeight, W: c.ImageWidth},
-		Channels: c.Channels,
-		Resample: c.Resample,
-		CropPct:  float64(c.CropPct),
-		Mean:     c.Mean,
-		Std:      c.Std,
+		Size:        imageio.Size{H: c.ImageHeight, W: c.ImageWidth},
+		Channels:    c.Channels,
+		Resample:    c.Resample,
+		CropPct:     float64(c.CropPct),
+		ResizeShort: c.ResizeShort,
+		ResizeTo:    c.ResizeTo,
+		Mean:        c.Mean,
+		Std:         c.Std,
 	}
 }
 
@@ -117,7 +119,7 @@ func ClassifyBatch(ctx context.Context, m *Model, imgs []image.Image, k int) ([]
 	return out, nil
 }
 
-// Embed returns the pre-head feature vector of img: [Config.Dim] (see
+// Embed returns the pre-head feature vector of img: [Config.FeatureDim] (see
 // Model.Features), with img prepared and the memory checked as in
 // Classify.
 func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
@@ -128,7 +130,7 @@ func Embed(ctx context.Context, m *Model, img image.Image) ([]float32, error) {
 	return out[0], nil
 }
 
-// EmbedBatch is Embed for many images: out[i] is the [Config.Dim] feature
+// EmbedBatch is Embed for many images: out[i] is the [Config.FeatureDim] feature
 // vector of imgs[i]. The images run Batch at a time (the memory check is
 // for min(Batch, len(imgs)) images); ctx is checked before each batch.
 func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32, error) {
@@ -138,7 +140,7 @@ func EmbedBatch(ctx context.Context, m *Model, imgs []image.Image) ([][]float32,
 		if err != nil {
 			return err
 		}
-		d := m.Config.Dim
+		d := m.Config.FeatureDim()
 		for i := range n {
 			out = append(out, f[i*d:(i+1)*d:(i+1)*d])
 		}

@@ -41,7 +41,7 @@ type Config struct {
 	// PixelPatch()×PixelPatch() pixels.
 	Stem []StemConv `json:"stem,omitempty"`
 
-	Pool     string `json:"pool,omitempty"`      // "cls" (default) or "gap": class token or mean of the tokens
+	Pool     string `json:"pool,omitempty"`      // "cls" (default), "gap", "avg" or "map" (see pool.go)
 	PosEmbed string `json:"pos_embed,omitempty"` // one of PosEmbeds; "" is "learned"
 
 	NoQKVBias    bool    `json:"no_qkv_bias,omitempty"`
@@ -74,6 +74,19 @@ type Config struct {
 	// processor).
 	Resample string  `json:"resample,omitempty"`
 	CropPct  float32 `json:"crop_pct,omitempty"`
+	// ResizeShort, when set with CropPct 0, resizes the short side to it
+	// and centre-crops the input size (CLIP's and DINOv2's processors:
+	// shortest_edge then crop_size).
+	ResizeShort int `json:"resize_short,omitempty"`
+	// ResizeTo, when set with CropPct 0, resizes the whole image to
+	// ResizeTo×ResizeTo and centre-crops the input size (Hugging Face's
+	// DeiT processor: size 256, crop_size 224).
+	ResizeTo int `json:"resize_to,omitempty"`
+
+	// The modules of the encoders descended from ViT (CLIP, SigLIP,
+	// DINOv2, DeiT); see encoder.go. Their zero values leave the paper's
+	// model unchanged.
+	Encoder
 }
 
 // StemConv is one convolution of a hybrid model's stem: Channels outputs,
@@ -144,16 +157,28 @@ var presets = map[string]struct{ dim, depth, heads, mlp int }{
 
 // Preset returns the configuration named like the paper, "B/16" (ViT-Base
 // with 16×16 patches), for a square image of the given side, channels and
-// classes. Sizes are Ti, S, B, L and H; any patch size is accepted.
+// classes. Sizes are Ti, S, B, L and H; any patch size is accepted. A
+// family prefix gives the image tower of an encoder of that size
+// (EncoderFamilies): "CLIP-B/16", "DINOv2-B/14", "SigLIP-B/16",
+// "DINOv2reg-B/14", "DeiT-B/16" (distilled), with their modules and
+// untrained weights (for benchmarks, or training from scratch).
 func Preset(name string, image, channels, classes int) (Config, error) {
-	size, patch, ok := strings.Cut(strings.TrimPrefix(name, "ViT-"), "/")
+	family, rest := "", strings.TrimPrefix(name, "ViT-")
+	if f, r, ok := strings.Cut(rest, "-"); ok {
+		family, rest = f, r
+	}
+	edit, okf := EncoderFamilies[family]
+	size, patch, ok := strings.Cut(rest, "/")
 	p, ok2 := presets[size]
 	n, err := strconv.Atoi(patch)
-	if !ok || !ok2 || err != nil || n <= 0 {
-		return Config{}, fmt.Errorf("unknown model preset %q: use SIZE/PATCH with SIZE one of Ti, S, B, L, H (e.g. B/16, S/32, Ti/16)", name)
+	if !ok || !ok2 || !okf || err != nil || n <= 0 {
+		return Config{}, fmt.Errorf("unknown model preset %q: use SIZE/PATCH with SIZE one of Ti, S, B, L, H (e.g. B/16, S/32, Ti/16), optionally after an encoder family CLIP-, SigLIP-, DINOv2-, DINOv2reg- or DeiT- (e.g. CLIP-B/16, DINOv2-B/14)", name)
 	}
 	c := Config{ImageHeight: image, ImageWidth: image, Channels: channels, Patch: n,
 		Dim: p.dim, Depth: p.depth, Heads: p.heads, MLPDim: p.mlp, Classes: classes}
+	if edit != nil {
+		edit(&c)
+	}
 	return c, c.Validate()
 }
 
@@ -186,8 +211,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dim %d is not divisible by heads %d", c.Dim, c.Heads)
 	case c.Classes <= 0:
 		return fmt.Errorf("classes must be positive, got %d", c.Classes)
-	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap":
-		return fmt.Errorf("pool must be cls or gap, got %q", c.Pool)
+	case c.Pool != "" && c.Pool != "cls" && c.Pool != "gap" && c.Pool != "avg" && c.Pool != "map":
+		return fmt.Errorf("pool must be cls, gap, avg or map, got %q", c.Pool)
 	case c.posEmbedError() != nil:
 		return c.posEmbedError()
 	case !rate(c.Dropout) || !rate(c.AttentionDropout) || !rate(c.DropPath):
@@ -200,6 +225,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
 	case c.inputError() != nil:
 		return c.inputError()
+	case c.encoderError() != nil:
+		return c.encoderError()
 	}
 	return c.sizeError()
 }
@@ -228,6 +255,12 @@ func (c Config) inputError() error {
 	}
 	if !(c.CropPct >= 0 && c.CropPct <= 1) {
 		return fmt.Errorf("crop_pct is %g: want 0 (no crop) to 1", c.CropPct)
+	}
+	if c.ResizeShort < 0 || c.ResizeShort > MaxSide || c.ResizeShort > 0 && c.CropPct > 0 {
+		return fmt.Errorf("resize_short is %d: want 0 (none) to %d, and crop_pct 0 with it", c.ResizeShort, MaxSide)
+	}
+	if c.ResizeTo < 0 || c.ResizeTo > MaxSide || c.ResizeTo > 0 && (c.CropPct > 0 || c.ResizeShort > 0) {
+		return fmt.Errorf("resize_to is %d: want 0 (none) to %d, and crop_pct and resize_short 0 with it", c.ResizeTo, MaxSide)
 	}
 	if _, err := c.Input().Preprocessor(); err != nil {
 		return err
@@ -335,16 +368,13 @@ func (c Config) GridW() int { return c.ImageWidth / c.PixelPatch() }
 // NumPatches is N = H·W/P², the number of patch tokens.
 func (c Config) NumPatches() int { return c.GridH() * c.GridW() }
 
-// ClassToken reports whether a [class] token is prepended (pool "cls").
-func (c Config) ClassToken() bool { return c.Pool != "gap" }
+// ClassToken reports whether a [class] token is prepended: with pool
+// "cls", and with "avg" and "map" unless NoClassToken.
+func (c Config) ClassToken() bool { return c.Pool != "gap" && !c.NoClassToken }
 
-// Tokens is the sequence length: the patches plus the class token, if any.
-func (c Config) Tokens() int {
-	if c.ClassToken() {
-		return c.NumPatches() + 1
-	}
-	return c.NumPatches()
-}
+// Tokens is the sequence length: the patches plus the prefix tokens (class,
+// distillation and register tokens), if any.
+func (c Config) Tokens() int { return c.NumPatches() + c.PrefixTokens() }
 
 // PatchSize is the length of a flattened patch, C·P² (C the feature
 // channels in a hybrid).
@@ -387,7 +417,7 @@ func (c Config) FLOPs() int64 {
 		// φ of queries and keys, K'ᵀ[V|1] and Q'·(K'ᵀ[V|1]), per head.
 		attention = int64(c.Heads) * (2*2*t*feats*dh + 2*2*t*feats*(dh+1))
 	}
-	block := 2*t*d*3*d + attention + 2*t*d*d + 2*2*t*d*m
+	block := 2*t*d*3*d + attention + 2*t*d*d + 2*t*d*int64(c.hiddenOut()) + 2*t*m*d
 	stem := int64(0)
 	h, w, in := int64(c.ImageHeight), int64(c.ImageWidth), int64(c.Channels)
 	for _, s := range c.Stem {
@@ -395,7 +425,25 @@ func (c Config) FLOPs() int64 {
 		stem += 2 * h * w * in * int64(s.Kernel*s.Kernel) * int64(s.Channels)
 		in = int64(s.Channels)
 	}
-	return stem + embed + int64(c.Depth)*block + 2*d*int64(c.Classes)
+	return stem + embed + int64(c.Depth)*block + c.headFLOPs()
+}
+
+// headFLOPs is the forward cost after the blocks: an attention pool (its
+// query, keys and values, attention, projection and MLP), a pre-logits
+// layer or projection, and the head(s).
+func (c Config) headFLOPs() int64 {
+	t, d, m, fd, k := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim), int64(c.FeatureDim()), int64(c.Classes)
+	f := 2 * fd * k
+	if c.distHead() {
+		f *= 2
+	}
+	if fd != d {
+		f += 2 * d * fd
+	}
+	if c.Pool == "map" {
+		f += 2*d*d + 2*t*d*2*d + 2*2*t*d + 2*d*d + 2*2*d*m
+	}
+	return f
 }
 
 // SkippedFLOPs is the part of FLOPs (per image, forward) that
@@ -408,11 +456,11 @@ func (c Config) FLOPs() int64 {
 // packed weights. The reference small ViT's last block skips 17.3 of its
 // 20.9 MFLOPs in training, 14% of the model.
 func (c Config) SkippedFLOPs(train bool) int64 {
-	if !c.IsViT() || !c.ClassToken() || c.Performer() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
+	if !c.IsViT() || !c.classShortcutBuffers() || train && (c.Dropout > 0 || c.AttentionDropout > 0) {
 		return 0
 	}
 	t, d, m := int64(c.Tokens()), int64(c.Dim), int64(c.MLPDim)
-	skip := 2*2*t*d + 2*d*d + 2*2*d*m
+	skip := 2*2*t*d + 2*d*d + 2*d*int64(c.hiddenOut()) + 2*m*d
 	if train {
 		skip += 2 * d * d
 	}

@@ -41,27 +41,40 @@ func (m *Model) Forward(ws *Workspace, x []float32, batch int) ([]float32, error
 	return ws.logits[:batch*c.Classes], nil
 }
 
-// embed computes z₀ (Eq. 1).
+// embed computes z₀ (Eq. 1): the class token, the distillation token, the
+// register tokens and the patch embeddings, plus the position embeddings
+// (addPositions: none for the register tokens); then dropout and, with
+// NormPre, CLIP's LayerNorm.
 func (m *Model) embed(ws *Workspace, x []float32, batch int) {
 	c := m.Config
 	np, d, t := c.NumPatches(), c.Dim, c.Tokens()
 	ws.linear(m.PatchEmbed, ws.embed, m.patches(ws, x, batch), batch*np) // x_p·E
 	z0 := ws.z[0]
-	first := 0
-	if c.ClassToken() {
-		first = 1
+	if m.NormPre != nil {
+		z0 = ws.enc.preIn
 	}
+	pp, pre := c.posPrefix(), c.PrefixTokens()
 	for b := range batch {
 		zb := z0[b*t*d : (b+1)*t*d]
-		if first == 1 {
-			copy(zb, m.ClassToken.Data)
+		k := 0
+		for _, tok := range []*nn.Param{m.ClassToken, m.DistToken} {
+			if tok != nil {
+				copy(zb[k*d:(k+1)*d], tok.Data)
+				k++
+			}
 		}
-		copy(zb[first*d:], ws.embed[b*np*d:(b+1)*np*d])
+		if m.RegTokens != nil {
+			copy(zb[pp*d:pre*d], m.RegTokens.Data)
+		}
+		copy(zb[pre*d:], ws.embed[b*np*d:(b+1)*np*d])
 	}
-	m.addPositions(z0[:batch*t*d], batch)
+	m.addPositions(ws, z0[:batch*t*d], batch)
 	if ws.embedMask != nil {
 		nn.DropoutMask(ws.embedMask[:batch*t*d], c.Dropout, ws.rng)
 		nn.Mul(z0[:batch*t*d], ws.embedMask)
+	}
+	if m.NormPre != nil {
+		m.NormPre.Forward(ws.z[0], z0, ws.enc.preMean, ws.enc.preRstd, batch*t)
 	}
 }
 
@@ -179,15 +192,15 @@ func (m *Model) block(ws *Workspace, l int, b *Block, batch int) {
 	if ws.capture != nil && b.Performer == nil {
 		ws.capture(l, probs[:batch*c.Heads*t*t])
 	}
-	ws.linearResidual(b.Proj, a.mid, a.attn, zIn, a.projMask, a.keepAttn, batch, t)
+	ws.branchOut(b.Proj, b.LS1, a.mid, a.projOut, a.attn, zIn, a.projMask, a.keepAttn, batch, t)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, n)
-	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, n)
+	ws.mlpIn(b.FC1, b.Act, b.SwiGLU, a.act, a.hidden, a.ln2, n)
 	if a.fc1Mask != nil {
 		nn.Mul(a.act[:n*c.MLPDim], a.fc1Mask)
 	}
-	ws.linearResidual(b.FC2, zOut, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
+	ws.branchOut(b.FC2, b.LS2, zOut, a.fc2Out, a.act, a.mid, a.fc2Mask, a.keepMLP, batch, t)
 }
 
 // attention returns block b's attention core, with its relative position
@@ -215,7 +228,7 @@ func (m *Model) classOnly(ws *Workspace) bool {
 	c := m.Config
 	l := c.Depth - 1
 	a := ws.acts(l)
-	return classShortcut && c.ClassToken() && m.Blocks[l].Performer == nil && m.Blocks[l].RelPos == nil &&
+	return classShortcut && c.classShortcutBuffers() && m.Blocks[l].Performer == nil && m.Blocks[l].RelPos == nil &&
 		ws.capture == nil && ws.captureGrad == nil && ws.captureQKV == nil &&
 		a.attnMask == nil && a.projMask == nil
 }
@@ -246,12 +259,12 @@ func (m *Model) classBlock(ws *Workspace, l int, b *Block, batch int) {
 	for i := range batch {
 		copy(ws.classIn[i*d:(i+1)*d], zIn[i*t*d:])
 	}
-	ws.linearResidual(b.Proj, a.mid, a.attn, ws.classIn, nil, a.keepAttn, batch, 1)
+	ws.branchOut(b.Proj, b.LS1, a.mid, a.projOut, a.attn, ws.classIn, nil, a.keepAttn, batch, 1)
 
 	// (3) zₗ = MLP(LN(z'ₗ)) + z'ₗ, for the class token.
 	b.Norm2.Forward(a.ln2, a.mid, a.mean2, a.rstd2, batch)
-	ws.linearGELU(b.FC1, a.act, a.hidden, a.ln2, batch)
-	ws.linearResidual(b.FC2, ws.pooledIn, a.act, a.mid, nil, a.keepMLP, batch, 1)
+	ws.mlpIn(b.FC1, b.Act, b.SwiGLU, a.act, a.hidden, a.ln2, batch)
+	ws.branchOut(b.FC2, b.LS2, ws.pooledIn, a.fc2Out, a.act, a.mid, nil, a.keepMLP, batch, 1)
 }
 
 // residual turns a branch output into branch⊙mask·keep + skip, in place in
@@ -320,37 +333,6 @@ func fill(x []float32, v float32) {
 	for i := range x {
 		x[i] = v
 	}
-}
-
-// head applies the final LayerNorm and the classifier (Eq. 4): to the class
-// token, or to the mean of the normalised tokens with pool "gap".
-func (m *Model) head(ws *Workspace, batch int) {
-	c := m.Config
-	t, d := c.Tokens(), c.Dim
-	zL := ws.zIn(c.Depth)
-	if c.ClassToken() {
-		if !ws.classOnly { // else the last block wrote pooledIn
-			for b := range batch {
-				copy(ws.pooledIn[b*d:(b+1)*d], zL[b*t*d:])
-			}
-		}
-		m.Norm.Forward(ws.features, ws.pooledIn, ws.normMean, ws.normRstd, batch)
-	} else {
-		m.Norm.Forward(ws.pooledOut, zL, ws.normMean, ws.normRstd, batch*t)
-		for b := range batch {
-			f := ws.features[b*d : (b+1)*d]
-			clear(f)
-			for i := range t {
-				for j, v := range ws.pooledOut[(b*t+i)*d : (b*t+i+1)*d] {
-					f[j] += v
-				}
-			}
-			for j := range f {
-				f[j] /= float32(t)
-			}
-		}
-	}
-	ws.linear(m.Head, ws.logits, ws.features, batch)
 }
 
 // Patchify cuts images x: [batch, channels, height, width] into flattened

@@ -66,18 +66,20 @@ func (c Config) NumParams() int64 {
 // the learnable ones with learnable set), as newZero allocates them.
 func (c Config) tensorElems(learnable bool) float64 {
 	d, mlp, cls := float64(c.Dim), float64(c.MLPDim), float64(c.Classes)
-	n := c.patchSizeF()*d + d // patch embedding
+	n := c.patchSizeF() * d // patch embedding
+	if !c.NoPatchBias {
+		n += d
+	}
 	switch {
-	case c.PosEmbed == "sincos" && !learnable, c.PosEmbed == "" || c.PosEmbed == "learned":
-		n += c.tokensF() * d
+	case c.PosEmbed == "sincos" && !learnable, c.learnedTable():
+		sh, sw := c.PosGrid()
+		n += (float64(c.posPrefix()) + float64(sh)*float64(sw)) * d
 	case c.PosEmbed == "learned-2d":
 		n += (float64(c.GridH()) + float64(c.GridW())) * float64(c.Dim/2)
 	case c.Relative():
 		n += float64(c.Depth) * float64(nn.RelativeEntries(c.GridH(), c.GridW(), c.ClassToken())) * float64(c.Heads)
 	}
-	if c.ClassToken() {
-		n += d
-	}
+	n += float64(c.PrefixTokens()) * d // class, distillation and register tokens
 	in := float64(c.Channels)
 	for _, s := range c.Stem {
 		out := float64(s.Channels)
@@ -87,27 +89,43 @@ func (c Config) tensorElems(learnable bool) float64 {
 		}
 		in = out
 	}
-	block := 2*d + 3*d*d + d*d + d + 2*d + d*mlp + mlp + mlp*d + d
+	hid := float64(c.hiddenOut())
+	block := 2*d + 3*d*d + d*d + d + 2*d + d*hid + hid + mlp*d + d
 	if !c.NoQKVBias {
 		block += 3 * d
+	}
+	if c.LayerScale {
+		block += 2 * d
 	}
 	if c.Performer() && !learnable {
 		block += c.performerFeatures() * float64(c.headDim())
 	}
 	n += float64(c.Depth) * block
-	return n + 2*d + d*cls + cls // final norm and head
+	fd := float64(c.FeatureDim())
+	n += 2*d + fd*cls + cls // final norm (or fc_norm) and head
+	if c.NormPre {
+		n += 2 * d
+	}
+	if c.Pool == "map" { // probe, q, kv, proj, norm, MLP
+		n += d + (d*d + d) + (2*d*d + 2*d) + (d*d + d) + 2*d + (d*mlp + mlp) + (mlp*d + d)
+	}
+	if c.RepresentationSize > 0 {
+		n += d*fd + fd
+	}
+	if c.EmbedDim > 0 {
+		n += d * fd
+	}
+	if c.distHead() {
+		n += fd*cls + cls
+	}
+	return n
 }
 
 // patchesF, tokensF and patchSizeF are NumPatches, Tokens and PatchSize
 // computed in float64, which cannot overflow.
 func (c Config) patchesF() float64 { return float64(c.GridH()) * float64(c.GridW()) }
 
-func (c Config) tokensF() float64 {
-	if c.ClassToken() {
-		return c.patchesF() + 1
-	}
-	return c.patchesF()
-}
+func (c Config) tokensF() float64 { return c.patchesF() + float64(c.PrefixTokens()) }
 
 func (c Config) patchSizeF() float64 {
 	return float64(c.FeatureChannels()) * float64(c.Patch) * float64(c.Patch)
@@ -136,11 +154,13 @@ func (c Config) activationElems(batch float64, train bool) float64 {
 		return 0
 	}
 	patches := on(len(c.Stem) == 0 || c.Patch > 1, b*np*c.patchSizeF())
-	total := patches + b*np*d + b*d + b*float64(c.Classes) // patches, embed, features, logits
-	pooledRows := on(c.ClassToken(), b) + on(!c.ClassToken(), n)
+	fd := float64(c.FeatureDim())
+	total := patches + b*np*d + b*fd + b*float64(c.Classes) // patches, embed, features, logits
+	pooledRows := on(c.Pool != "gap" && c.Pool != "map", b) + on(c.Pool == "gap" || c.Pool == "map", n)
 	total += 2*pooledRows*d + 2*pooledRows
-	total += on(c.ClassToken() && !c.Performer(), b*d+b*h*t)
+	total += on(c.classShortcutBuffers(), b*d+b*h*t)
 	total += on(c.Relative(), h*t*t)
+	total += c.encoderElems(b, train)
 
 	// The stem, and in training its gradients.
 	var stemActs, dcols, dconv float64
@@ -168,7 +188,9 @@ func (c Config) activationElems(batch float64, train bool) float64 {
 	}
 	total += nz * n * d
 	probs := on(train && !c.Performer(), b*h*t*t)
-	block := 2*n*d + 3*n*d + probs + 2*n*d + 2*n*mlp
+	hid := float64(c.hiddenOut())
+	block := 2*n*d + 3*n*d + probs + 2*n*d + n*hid + n*mlp
+	block += on(c.LayerScale, 2*n*d)
 	block += on(train && c.AttentionDropout > 0 && !c.Performer(), 2*b*h*t*t)
 	block += on(train && c.Dropout > 0, 2*n*d+n*mlp)
 	block += on(train && c.DropPath > 0, 2*b)
@@ -181,7 +203,7 @@ func (c Config) activationElems(batch float64, train bool) float64 {
 	total += nb * block
 	if train {
 		total += on(c.Dropout > 0, n*d)
-		total += 8*n*d + n*mlp + probs + b*d + pooledRows*d + b*np*d
+		total += 8*n*d + n*hid + on(c.FFN == "swiglu", n*mlp) + probs + b*fd + pooledRows*d + b*np*d
 		total += stemActs + dcols + dconv + on(len(c.Stem) > 0 && c.Patch > 1, patches)
 	}
 	return total

@@ -23,6 +23,19 @@ func TestMemoryMatchesModel(t *testing.T) {
 		"stem":      func(c *Config) { c.Stem, c.Patch = stem, 1 },
 		"stem-p2":   func(c *Config) { c.Stem, c.Patch = stem, 2 },
 		"performer": func(c *Config) { c.Attention, c.Features = "performer", 6 },
+		"dinov2": func(c *Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 4, true, "swiglu", 5, 3, "bicubic"
+		},
+		"clip":                func(c *Config) { c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim = true, true, "quick_gelu", 7 },
+		"siglip":              func(c *Config) { c.Pool, c.NoClassToken = "map", true },
+		"avg":                 func(c *Config) { c.Pool = "avg" },
+		"deit":                func(c *Config) { c.DistToken, c.DropPath = true, 0.1 },
+		"jax":                 func(c *Config) { c.RepresentationSize = 9 },
+		"learned-2d-deit-reg": func(c *Config) { c.PosEmbed, c.DistToken, c.Registers = "learned-2d", true, 3 },
+		"sincos-deit":         func(c *Config) { c.PosEmbed, c.DistToken = "sincos", true },
+		"none-avg-reg":        func(c *Config) { c.PosEmbed, c.Pool, c.Registers = "none", "avg", 2 },
+		"relative":            func(c *Config) { c.PosEmbed = "relative" },
+		"relative-siglip":     func(c *Config) { c.PosEmbed, c.Pool, c.NoClassToken, c.LayerScale = "relative", "map", true, true },
 	} {
 		c := base
 		edit(&c)

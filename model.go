@@ -25,13 +25,32 @@ type Model struct {
 	// kernel of a convolution with kernel = stride = patch, flattened
 	// (channels are the stem's output channels in a hybrid).
 	PatchEmbed *nn.Linear
-	ClassToken *nn.Param // x_class: [dim]; nil with pool "gap"
-	PosEmbed   *nn.Param // E_pos: [tokens, dim] (learned or sincos); nil for the other Config.PosEmbed
+	ClassToken *nn.Param // x_class: [dim]; nil without a class token
+	DistToken  *nn.Param // DeiT's distillation token: [dim]; nil without
+	RegTokens  *nn.Param // register tokens: [registers, dim]; nil without
+	// PosEmbed is E_pos (Config.PosEmbed learned or sincos): [PosTokens,
+	// dim], the class and distillation tokens' then the patches' at
+	// Config.PosGrid (the input's grid unless the config stores them at
+	// another and resamples them); nil for the other Config.PosEmbed.
+	PosEmbed *nn.Param
 	// PosEmbed2D is the learned-2d position embedding; nil for the others.
 	PosEmbed2D *PosEmbed2D
+	NormPre    *nn.LayerNorm // CLIP's ln_pre on the embedded tokens; nil without
 	Blocks     []*Block
-	Norm       *nn.LayerNorm // the final LayerNorm of Eq. 4
-	Head       *nn.Linear    // [classes, dim]
+	Norm       *nn.LayerNorm // the final LayerNorm of Eq. 4; nil with pool "avg"
+
+	// The pooling and what follows it (pool.go): FCNorm normalises the
+	// mean of the patch tokens (pool "avg"); AttnPool is SigLIP's
+	// attention pool (pool "map"); PreLogits (tanh) or Proj (CLIP's
+	// visual projection, no bias) turns the pooled [dim] vector into the
+	// features. Each is nil when the config does not ask for it.
+	FCNorm    *nn.LayerNorm
+	AttnPool  *AttentionPool
+	PreLogits *nn.Linear // [representation_size, dim]
+	Proj      *nn.Linear // [embed_dim, dim]
+
+	Head     *nn.Linear // [classes, features]
+	HeadDist *nn.Linear // DeiT's distillation head on the distillation token: [classes, features]; nil without
 
 	pools      sync.Map // batch size → *sync.Pool of inference workspaces
 	frozenBody bool     // set by FreezeBody: Backward stops after the head
@@ -40,9 +59,13 @@ type Model struct {
 
 // Block is one pre-LayerNorm encoder block (Eq. 2 and 3).
 type Block struct {
-	Norm1 *nn.LayerNorm
-	QKV   *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
-	Attn  nn.Attention
+	// Act is the MLP's activation (Config.Act); with SwiGLU (Config.FFN
+	// "swiglu") the MLP is FC2(SiLU(x1)⊙x2) with [x1; x2] = FC1(x).
+	Act    string
+	SwiGLU bool
+	Norm1  *nn.LayerNorm
+	QKV    *nn.Linear // [3·dim, dim]: rows are query, key, value, each [heads, dh]
+	Attn   nn.Attention
 	// RelPos adds relative position biases to the attention logits
 	// (Config.PosEmbed "relative"); nil otherwise. It owns
 	// blocks.<l>.attn.relative_position_bias_table.
@@ -53,8 +76,11 @@ type Block struct {
 	Performer *nn.Performer
 	Proj      *nn.Linear // [dim, dim]
 	Norm2     *nn.LayerNorm
-	FC1       *nn.Linear // [mlp, dim]
+	FC1       *nn.Linear // [mlp, dim]; [2·mlp, dim] with SwiGLU (x1 then x2)
 	FC2       *nn.Linear // [dim, mlp]
+	// LS1 and LS2 are LayerScale's per-channel scales of the attention
+	// and MLP branches: [dim] each; nil without LayerScale.
+	LS1, LS2 *nn.Param
 }
 
 // StemLayer is one stage of a hybrid's stem: a convolution, an optional
@@ -98,7 +124,7 @@ func New(c Config, seed uint64) (*Model, error) {
 	}
 	switch {
 	case c.PosEmbed == "sincos":
-		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.ClassToken())
+		sinCos2D(m.PosEmbed.Data, c.GridH(), c.GridW(), c.Dim, c.posPrefix())
 	case m.PosEmbed != nil:
 		normal(rng, m.PosEmbed.Data, 0.02)
 	case m.PosEmbed2D != nil:
@@ -113,6 +139,7 @@ func New(c Config, seed uint64) (*Model, error) {
 		normal(rng, b.FC1.B.Data, 1e-6)
 		normal(rng, b.FC2.B.Data, 1e-6)
 	}
+	m.initEncoder(rng)
 	m.RedrawFeatures(seed)
 	return m, nil
 }
@@ -134,9 +161,8 @@ func newZero(c Config) (*Model, error) {
 	eps := c.Eps()
 	m := &Model{
 		Config:     c,
-		PatchEmbed: nn.NewLinear("patch_embed", c.PatchSize(), c.Dim, true),
-		Norm:       nn.NewLayerNorm("norm", c.Dim, eps),
-		Head:       nn.NewLinear("head", c.Dim, c.Classes, true),
+		PatchEmbed: nn.NewLinear("patch_embed", c.PatchSize(), c.Dim, !c.NoPatchBias),
+		Head:       nn.NewLinear("head", c.FeatureDim(), c.Classes, true),
 	}
 	in := c.Channels
 	for i, sc := range c.Stem {
@@ -150,7 +176,7 @@ func newZero(c Config) (*Model, error) {
 	}
 	switch {
 	case c.absolutePos():
-		m.PosEmbed = nn.NewParam("pos_embed", true, c.Tokens(), c.Dim)
+		m.PosEmbed = nn.NewParam("pos_embed", true, c.PosTokens(), c.Dim)
 		m.PosEmbed.Frozen = c.PosEmbed == "sincos"
 		m.PosEmbed.Buffer = m.PosEmbed.Frozen
 	case c.PosEmbed == "learned-2d":
@@ -159,19 +185,28 @@ func newZero(c Config) (*Model, error) {
 	if c.ClassToken() {
 		m.ClassToken = nn.NewParam("cls_token", true, c.Dim)
 	}
+	m.newEncoder()
 	for i := range c.Depth {
 		p := fmt.Sprintf("blocks.%d.", i)
 		m.Blocks = append(m.Blocks, &Block{
-			Norm1: nn.NewLayerNorm(p+"norm1", c.Dim, eps),
-			QKV:   nn.NewLinear(p+"attn.qkv", c.Dim, 3*c.Dim, !c.NoQKVBias),
-			Attn:  nn.Attention{Heads: c.Heads, Dim: c.Dim},
-			Proj:  nn.NewLinear(p+"attn.proj", c.Dim, c.Dim, true),
-			Norm2: nn.NewLayerNorm(p+"norm2", c.Dim, eps),
-			FC1:   nn.NewLinear(p+"mlp.fc1", c.Dim, c.MLPDim, true),
-			FC2:   nn.NewLinear(p+"mlp.fc2", c.MLPDim, c.Dim, true),
+			Act:    c.Act,
+			SwiGLU: c.FFN == "swiglu",
+			Norm1:  nn.NewLayerNorm(p+"norm1", c.Dim, eps),
+			QKV:    nn.NewLinear(p+"attn.qkv", c.Dim, 3*c.Dim, !c.NoQKVBias),
+			Attn:   nn.Attention{Heads: c.Heads, Dim: c.Dim},
+			Proj:   nn.NewLinear(p+"attn.proj", c.Dim, c.Dim, true),
+			Norm2:  nn.NewLayerNorm(p+"norm2", c.Dim, eps),
+			FC1:    nn.NewLinear(p+"mlp.fc1", c.Dim, c.hiddenOut(), true),
+			FC2:    nn.NewLinear(p+"mlp.fc2", c.MLPDim, c.Dim, true),
 		})
 		if c.Relative() {
 			m.Blocks[i].RelPos = nn.NewRelativePositionBias(p+"attn.relative_position_bias_table", c.Heads, c.GridH(), c.GridW(), c.ClassToken())
+		}
+		if c.LayerScale {
+			b := m.Blocks[i]
+			b.LS1, b.LS2 = nn.NewParam(p+"ls1.gamma", true, c.Dim), nn.NewParam(p+"ls2.gamma", true, c.Dim)
+			fill(b.LS1.Data, 1)
+			fill(b.LS2.Data, 1)
 		}
 	}
 	if c.Performer() {
@@ -236,8 +271,10 @@ func (m *Model) Params() []*nn.Param {
 		ps = append(ps, s.Params()...)
 	}
 	ps = append(ps, m.PatchEmbed.Params()...)
-	if m.ClassToken != nil {
-		ps = append(ps, m.ClassToken)
+	for _, p := range []*nn.Param{m.ClassToken, m.DistToken, m.RegTokens} {
+		if p != nil {
+			ps = append(ps, p)
+		}
 	}
 	if m.PosEmbed != nil {
 		ps = append(ps, m.PosEmbed)
@@ -245,11 +282,16 @@ func (m *Model) Params() []*nn.Param {
 	if m.PosEmbed2D != nil {
 		ps = append(ps, m.PosEmbed2D.Params()...)
 	}
+	if m.NormPre != nil {
+		ps = append(ps, m.NormPre.Params()...)
+	}
 	for _, b := range m.Blocks {
 		ps = append(ps, b.Params()...)
 	}
-	ps = append(ps, m.Norm.Params()...)
-	return append(ps, m.Head.Params()...)
+	if m.Norm != nil {
+		ps = append(ps, m.Norm.Params()...)
+	}
+	return append(ps, m.poolParams()...)
 }
 
 // Params lists the block's tensors.
@@ -262,6 +304,9 @@ func (b *Block) Params() []*nn.Param {
 	}
 	for _, l := range [][]*nn.Param{b.Proj.Params(), b.Norm2.Params(), b.FC1.Params(), b.FC2.Params()} {
 		ps = append(ps, l...)
+	}
+	if b.LS1 != nil {
+		ps = append(ps, b.LS1, b.LS2)
 	}
 	if b.Performer != nil {
 		ps = append(ps, b.Performer.Params()...)
@@ -292,7 +337,7 @@ func (m *Model) linears() []*nn.Linear {
 	for _, b := range m.Blocks {
 		ls = append(ls, b.QKV, b.Proj, b.FC1, b.FC2)
 	}
-	return append(ls, m.Head)
+	return append(ls, m.poolLinears()...)
 }
 
 // PackWeights prepares the model for inference: every dense layer's weights
@@ -376,13 +421,11 @@ func xavierUniform(rng *rand.Rand, x []float32, fanIn, fanOut int) {
 // sinCos2D writes fixed 2-D sine-cosine position embeddings into pos:
 // [tokens, dim]. The first half of each vector encodes the patch's row, the
 // second half its column, each as [sin(p·ω_k), cos(p·ω_k)] with
-// ω_k = 10000^(−k/(dim/4)). The class token, if any, gets zeros.
-func sinCos2D(pos []float32, gh, gw, dim int, classToken bool) {
-	off := 0
-	if classToken {
-		clear(pos[:dim])
-		off = 1
-	}
+// ω_k = 10000^(−k/(dim/4)). The prefix tokens (class, distillation) get
+// zeros.
+func sinCos2D(pos []float32, gh, gw, dim, prefix int) {
+	off := prefix
+	clear(pos[:prefix*dim])
 	q := dim / 4
 	for r := range gh {
 		for c := range gw {
@@ -400,14 +443,21 @@ func sinCos2D(pos []float32, gh, gw, dim int, classToken bool) {
 
 // ResetHead replaces the classifier with a new, zero-initialised one for
 // classes outputs (the paper's fine-tuning recipe), with optional labels.
+// A pre-logits layer goes with the old head (the paper's Section 3.2: the
+// whole head is replaced by one zero-initialised layer); a distillation
+// head is replaced too.
 func (m *Model) ResetHead(classes int, labels []string) error {
 	c := m.Config
-	c.Classes, c.Labels = classes, labels
+	c.Classes, c.Labels, c.RepresentationSize = classes, labels, 0
 	if err := c.Validate(); err != nil {
 		return err
 	}
 	m.Config = c
-	m.Head = nn.NewLinear("head", c.Dim, classes, true)
+	m.PreLogits = nil
+	m.Head = nn.NewLinear("head", c.FeatureDim(), classes, true)
+	if c.distHead() {
+		m.HeadDist = nn.NewLinear("head_dist", c.FeatureDim(), classes, true)
+	}
 	m.ResetWorkspaces()
 	return nil
 }
@@ -422,7 +472,7 @@ func (m *Model) FreezeBody(frozen bool) {
 		}
 		p.Frozen = frozen
 	}
-	for _, p := range m.Head.Params() {
+	for _, p := range m.heads() {
 		p.Frozen = false
 	}
 	m.frozenBody = frozen
@@ -439,10 +489,9 @@ func (m *Model) Replica() *Model {
 	r := &Model{
 		Config:     m.Config,
 		PatchEmbed: m.PatchEmbed.Replica(),
-		Norm:       m.Norm.Replica(),
-		Head:       m.Head.Replica(),
 		frozenBody: m.frozenBody,
 	}
+	m.replicaEncoder(r)
 	for _, s := range m.Stem {
 		rs := &StemLayer{Conv: s.Conv.Replica()}
 		if s.Norm != nil {
@@ -461,19 +510,24 @@ func (m *Model) Replica() *Model {
 	}
 	for _, b := range m.Blocks {
 		rb := &Block{
-			Norm1: b.Norm1.Replica(),
-			QKV:   b.QKV.Replica(),
-			Attn:  b.Attn,
-			Proj:  b.Proj.Replica(),
-			Norm2: b.Norm2.Replica(),
-			FC1:   b.FC1.Replica(),
-			FC2:   b.FC2.Replica(),
+			Act:    b.Act,
+			SwiGLU: b.SwiGLU,
+			Norm1:  b.Norm1.Replica(),
+			QKV:    b.QKV.Replica(),
+			Attn:   b.Attn,
+			Proj:   b.Proj.Replica(),
+			Norm2:  b.Norm2.Replica(),
+			FC1:    b.FC1.Replica(),
+			FC2:    b.FC2.Replica(),
 		}
 		if b.Performer != nil {
 			rb.Performer = b.Performer.Replica()
 		}
 		if b.RelPos != nil {
 			rb.RelPos = b.RelPos.Replica()
+		}
+		if b.LS1 != nil {
+			rb.LS1, rb.LS2 = b.LS1.Share(), b.LS2.Share()
 		}
 		r.Blocks = append(r.Blocks, rb)
 	}

@@ -41,6 +41,28 @@ func backwardCases() []struct {
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }},
 		{"hybrid", hybridPatch2},
 		{"hybrid-1x1", hybrid1x1},
+		{"dinov2-reg", func(c *Config) {
+			c.Registers, c.LayerScale, c.PosGridH, c.PosGridW, c.PosResize = 2, true, 3, 4, "bicubic"
+		}},
+		{"swiglu-aa", func(c *Config) {
+			c.FFN, c.LayerScale, c.PosGridH, c.PosGridW, c.PosResize, c.Dropout = "swiglu", true, 3, 2, "bicubic-antialias", 0.1
+		}},
+		{"clip", func(c *Config) {
+			c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim, c.LayerNormEps = true, true, "quick_gelu", 6, 1e-5
+		}},
+		{"siglip", func(c *Config) { c.Pool, c.NoClassToken, c.Act = "map", true, "gelu_tanh" }},
+		{"map-cls", func(c *Config) { c.Pool, c.Registers = "map", 1 }},
+		{"avg-fcnorm", func(c *Config) { c.Pool, c.Registers = "avg", 1 }},
+		{"deit-distilled", func(c *Config) { c.DistToken = true }},
+		{"deit-cls-head", func(c *Config) { c.DistToken, c.NoDistHead = true, true }},
+		{"prelogits", func(c *Config) { c.RepresentationSize = 5; c.DropPath = 0.2 }},
+		// The encoder modules with the other position embeddings.
+		{"learned-2d-deit-reg", func(c *Config) { c.PosEmbed, c.DistToken, c.Registers = "learned-2d", true, 2 }},
+		{"sincos-deit-reg", func(c *Config) { c.PosEmbed, c.DistToken, c.Registers, c.NoDistHead = "sincos", true, 1, true }},
+		{"none-siglip", func(c *Config) { c.PosEmbed, c.Pool, c.NoClassToken, c.Act = "none", "map", true, "gelu_tanh" }},
+		{"relative-avg-layerscale", func(c *Config) { c.PosEmbed, c.Pool, c.LayerScale = "relative", "avg", true }},
+		{"relative-siglip-swiglu", func(c *Config) { c.PosEmbed, c.Pool, c.NoClassToken, c.FFN = "relative", "map", true, "swiglu" }},
+		{"relative-clip", func(c *Config) { c.PosEmbed, c.NormPre, c.EmbedDim = "relative", true, 6 }},
 	}
 }
 
@@ -75,6 +97,10 @@ func newGradProblem(t *testing.T, edit func(*Config)) *gradProblem {
 		if b.RelPos != nil { // zero at initialisation, like BEiT's
 			copy(b.RelPos.Table.Data, gradcheck.Random(rng, b.RelPos.Table.Size(), 0.5))
 		}
+	}
+	if m.RegTokens != nil {
+		// Zero tokens would sit where LayerNorm's gradient is 1/√eps.
+		copy(m.RegTokens.Data, gradcheck.Random(rng, len(m.RegTokens.Data), 0.5))
 	}
 	if len(m.Stem) > 0 {
 		// GELU maps much of a random map near 0, and LayerNorm
@@ -282,6 +308,17 @@ func testClassShortcut(t *testing.T) {
 		{"gap", func(c *Config) { c.Pool = "gap" }, false},
 		{"dropout", func(c *Config) { c.Dropout = 0.2 }, false},
 		{"performer", func(c *Config) { c.Attention = "performer"; c.Features = 16 }, false},
+		{"dinov2-reg-swiglu", func(c *Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 2, true, "swiglu", 3, 4, "bicubic"
+		}, true},
+		{"clip", func(c *Config) { c.NormPre, c.Act, c.EmbedDim = true, "quick_gelu", 5 }, true},
+		{"deit-cls-head", func(c *Config) { c.DistToken, c.NoDistHead = true, true }, true},
+		{"deit-distilled", func(c *Config) { c.DistToken = true }, false},
+		{"siglip", func(c *Config) { c.Pool, c.NoClassToken = "map", true }, false},
+		{"avg", func(c *Config) { c.Pool = "avg" }, false},
+		{"relative", func(c *Config) { c.PosEmbed = "relative" }, false},
+		{"learned-2d-reg", func(c *Config) { c.PosEmbed, c.Registers = "learned-2d", 2 }, true},
+		{"none-deit-cls-head", func(c *Config) { c.PosEmbed, c.DistToken, c.NoDistHead = "none", true, true }, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,6 +344,9 @@ func testClassShortcut(t *testing.T) {
 				}
 				if shortcut && ws.classOnly != tc.taken {
 					t.Fatalf("shortcut taken: %v, want %v", ws.classOnly, tc.taken)
+				}
+				if skipped := c.SkippedFLOPs(true); shortcut && (skipped > 0) != tc.taken {
+					t.Fatalf("SkippedFLOPs(train) = %d with the shortcut taken: %v", skipped, tc.taken)
 				}
 				logits = append(logits, out...)
 				dlogits := make([]float32, batch*c.Classes)
@@ -799,5 +839,35 @@ func TestParamsOwnTheirData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEncoderPresets: the encoder families of Preset build the image towers
+// with their modules; DINOv2-B/14's body has timm's vit_base_patch14_dinov2
+// count, 86,579,712 values (patch embedding 452,352, class token 768,
+// position embeddings 1,370·768, twelve blocks of 7,087,872 plus LayerScale
+// 1,536, final norm 1,536).
+func TestEncoderPresets(t *testing.T) {
+	c, err := Preset("DINOv2-B/14", 224, 3, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := c.NumParams() - (768*1000 + 1000); body != 86579712 || !c.resamplesPos() || c.PosGridH != 37 {
+		t.Errorf("DINOv2-B/14: %d body values, grid %d resampled %v", body, c.PosGridH, c.resamplesPos())
+	}
+	c, err = Preset("CLIP-B/16", 224, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FeatureDim() != 512 || c.Tokens() != 197 || !c.NormPre || c.Act != "quick_gelu" {
+		t.Errorf("CLIP-B/16: %+v", c)
+	}
+	for _, name := range []string{"SigLIP-B/16", "DINOv2reg-S/14", "DeiT-Ti/16"} {
+		if _, err := Preset(name, 224, 3, 10); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Preset("BEiT-B/16", 224, 3, 10); err == nil {
+		t.Error("an unknown family was accepted")
 	}
 }

@@ -201,6 +201,8 @@ func (c Config) archError() error {
 		return fmt.Errorf("%d labels for %d classes", len(c.Labels), c.Classes)
 	case c.inputError() != nil:
 		return c.inputError()
+	case c.Encoder != (Encoder{}):
+		return fmt.Errorf("a %s has none of the ViT encoder options (no_class_token, dist_token, registers, no_patch_bias, norm_pre, layer_scale, act, ffn, representation_size, embed_dim, pos_grid, pos_resize): leave them unset", c.Arch)
 	}
 	if err := a.Validate(c); err != nil {
 		return err

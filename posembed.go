@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/vitgo/vit/internal/interp"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -36,12 +37,17 @@ func (c Config) absolutePos() bool {
 	return c.PosEmbed == "" || c.PosEmbed == "learned" || c.PosEmbed == "sincos"
 }
 
+// learnedTable reports whether E_pos is learned, one vector per token: the
+// only table a model may store at a grid of its own (Encoder.PosGridH).
+func (c Config) learnedTable() bool { return c.PosEmbed == "" || c.PosEmbed == "learned" }
+
 // Relative reports whether the blocks add relative position biases.
 func (c Config) Relative() bool { return c.PosEmbed == "relative" }
 
 // PosEmbed2D is the paper's 2-D learned position embedding (Appendix
 // D.4): the patch at row r, column c gets [Row[r]; Col[c]], dim/2 values
-// each. The class token, itself learned, gets none.
+// each. The prefix tokens (class, distillation, registers), themselves
+// learned, get none.
 type PosEmbed2D struct {
 	Row *nn.Param // pos_embed_row: [gridH, dim/2]
 	Col *nn.Param // pos_embed_col: [gridW, dim/2]
@@ -111,59 +117,120 @@ func (p *PosEmbed2D) Table(first int) []float32 {
 }
 
 // PositionTable returns the position embedding the model adds to each
-// token, [tokens, dim]: E_pos (learned or sincos), or the concatenated rows
-// and columns of learned-2d; nil for none and relative, which add none.
+// token, [tokens, dim]: the class and distillation tokens' rows of E_pos
+// (zero with learned-2d, which gives them none), zero for the register
+// tokens, then the patches' (see PatchPosEmbed); nil for none and
+// relative, which add none. The result is a new slice.
 func (m *Model) PositionTable() []float32 {
-	switch {
-	case m.PosEmbed != nil:
-		return m.PosEmbed.Data
-	case m.PosEmbed2D != nil:
-		first := 0
-		if m.Config.ClassToken() {
-			first = 1
-		}
-		return m.PosEmbed2D.Table(first)
+	patches := m.PatchPosEmbed()
+	if patches == nil {
+		return nil
 	}
-	return nil
+	c := m.Config
+	d := c.Dim
+	t := make([]float32, c.Tokens()*d)
+	if m.PosEmbed != nil {
+		copy(t, m.PosEmbed.Data[:c.posPrefix()*d])
+	}
+	copy(t[c.PrefixTokens()*d:], patches)
+	return t
 }
 
-// addPositions adds the position embeddings to z₀: [batch, tokens, dim].
-func (m *Model) addPositions(z0 []float32, batch int) {
+// PatchPosEmbed returns the patch tokens' position embeddings at the
+// input's grid: [NumPatches, dim], row-major, as the forward pass adds them
+// (E_pos resampled from PosGrid when the model stores it at another grid,
+// or learned-2d's concatenated rows and columns); nil for none and
+// relative, which add none. The result is a new slice.
+func (m *Model) PatchPosEmbed() []float32 {
 	c := m.Config
-	t, d := c.Tokens(), c.Dim
-	first := 0
-	if c.ClassToken() {
-		first = 1
+	switch {
+	case m.PosEmbed2D != nil:
+		return m.PosEmbed2D.Table(0)
+	case m.PosEmbed == nil:
+		return nil
 	}
+	d, pp := c.Dim, c.posPrefix()
+	src := m.PosEmbed.Data[pp*d:]
+	if !c.resamplesPos() {
+		return append([]float32(nil), src...)
+	}
+	sh, sw := c.PosGrid()
+	out := make([]float32, c.NumPatches()*d)
+	interp.Grid(out, src, interp.Weights(sh, c.GridH(), c.PosResize), interp.Weights(sw, c.GridW(), c.PosResize), sw, d)
+	return out
+}
+
+// posEmbed returns E_pos at the input's grid: [class and distillation
+// tokens + patches, dim]: the stored table, or the one resampled into the
+// workspace from Config.PosGrid with Config.PosResize.
+func (m *Model) posEmbed(ws *Workspace) []float32 {
+	c := m.Config
+	if !c.resamplesPos() {
+		return m.PosEmbed.Data
+	}
+	d, pp := c.Dim, c.posPrefix()
+	_, sw := c.PosGrid()
+	copy(ws.enc.pos, m.PosEmbed.Data[:pp*d])
+	interp.Grid(ws.enc.pos[pp*d:], m.PosEmbed.Data[pp*d:], ws.enc.posWy, ws.enc.posWx, sw, d)
+	return ws.enc.pos
+}
+
+// addPositions adds the position embeddings to z₀: [batch, tokens, dim]:
+// E_pos's prefix rows to the class and distillation tokens and its patch
+// rows to the patches (the register tokens between them get none), or
+// learned-2d's to the patches.
+func (m *Model) addPositions(ws *Workspace, z0 []float32, batch int) {
+	c := m.Config
+	t, d, pp, pre := c.Tokens(), c.Dim, c.posPrefix(), c.PrefixTokens()
 	switch {
 	case m.PosEmbed != nil:
+		pos := m.posEmbed(ws)
 		for b := range batch {
 			zb := z0[b*t*d : (b+1)*t*d]
-			for i, v := range m.PosEmbed.Data {
+			for i, v := range pos[:pp*d] {
 				zb[i] += v
+			}
+			p := zb[pre*d:]
+			for i, v := range pos[pp*d:] {
+				p[i] += v
 			}
 		}
 	case m.PosEmbed2D != nil:
-		m.PosEmbed2D.add(z0, batch, t, first)
+		m.PosEmbed2D.add(z0, batch, t, pre)
 	}
 }
 
-// positionsBackward adds the position embeddings' gradients from dz = ∂L/∂z₀.
-func (m *Model) positionsBackward(dz []float32, batch int) {
+// positionsBackward adds the position embeddings' gradients from dz =
+// ∂L/∂z₀: [batch, tokens, dim], through the resampling when the model
+// stores E_pos at a grid of its own.
+func (m *Model) positionsBackward(ws *Workspace, dz []float32, batch int) {
 	c := m.Config
-	t, d := c.Tokens(), c.Dim
-	first := 0
-	if c.ClassToken() {
-		first = 1
-	}
-	switch {
-	case m.PosEmbed != nil && !m.PosEmbed.Frozen:
+	t, d, pp, pre := c.Tokens(), c.Dim, c.posPrefix(), c.PrefixTokens()
+	switch pos := m.PosEmbed; {
+	case pos != nil && !pos.Frozen:
+		dpos := pos.Grad
+		if c.resamplesPos() {
+			dpos = ws.enc.dpos
+			clear(dpos)
+		}
 		for b := range batch {
-			for i, v := range dz[b*t*d : (b+1)*t*d] {
-				m.PosEmbed.Grad[i] += v
+			zb := dz[b*t*d : (b+1)*t*d]
+			for i, v := range zb[:pp*d] {
+				dpos[i] += v
+			}
+			p := dpos[pp*d:]
+			for i, v := range zb[pre*d:] {
+				p[i] += v
 			}
 		}
+		if c.resamplesPos() {
+			_, sw := c.PosGrid()
+			for i, v := range dpos[:pp*d] {
+				pos.Grad[i] += v
+			}
+			interp.GridBackward(pos.Grad[pp*d:], dpos[pp*d:], ws.enc.posWy, ws.enc.posWx, sw, d)
+		}
 	case m.PosEmbed2D != nil && !m.PosEmbed2D.Row.Frozen:
-		m.PosEmbed2D.backward(dz, batch, t, first)
+		m.PosEmbed2D.backward(dz, batch, t, pre)
 	}
 }

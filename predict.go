@@ -35,9 +35,11 @@ func (m *Model) Predict(x []float32, batch int) ([]float32, error) {
 	return logits, err
 }
 
-// Features returns the pre-head representation: [batch, dim] (the
+// Features returns the pre-head representation: [batch, FeatureDim] (the
 // normalised class token, or the mean of the normalised tokens with pool
-// "gap"), the y of Eq. 4. Safe for concurrent use.
+// "gap", the y of Eq. 4; the attention pool's output with pool "map";
+// then through the pre-logits layer or CLIP's projection when the model has
+// one: the image embedding). Safe for concurrent use.
 func (m *Model) Features(x []float32, batch int) ([]float32, error) {
 	_, f, err := m.run(x, batch, nil)
 	return f, err
@@ -68,7 +70,7 @@ func (m *Model) Attention(x []float32, batch int, layers []int) (probs map[int][
 }
 
 // Outputs returns both the logits: [batch, classes] and the pre-head
-// features: [batch, dim] of images x: [batch, channels, height, width] from
+// features: [batch, FeatureDim] of images x: [batch, channels, height, width] from
 // one forward pass: the numbers of Predict and Features. Safe for
 // concurrent use.
 func (m *Model) Outputs(x []float32, batch int) (logits, features []float32, err error) {
@@ -121,7 +123,7 @@ func (m *Model) outputs(ws *Workspace, x []float32, batch int) (logits, features
 	if err != nil {
 		return nil, nil, err
 	}
-	d := m.Config.Dim
+	d := m.Config.FeatureDim()
 	return append([]float32(nil), out...), append([]float32(nil), ws.features[:batch*d]...), nil
 }
 

@@ -22,8 +22,9 @@ type Workspace struct {
 	pooledIn           []float32   // final-norm input rows: [batch, dim] (cls) or [batch, tokens, dim] (gap)
 	pooledOut          []float32   // final-norm output, same shape
 	normMean, normRstd []float32
-	features           []float32 // [batch, dim]: pre-head representation
+	features           []float32 // [batch, FeatureDim]: pre-head representation
 	logits             []float32 // [batch, classes]
+	enc                encoderActs
 
 	// The last block when it computes the class token alone (classBlock).
 	classOnly  bool      // the last Forward did
@@ -62,7 +63,8 @@ type blockActs struct {
 	probs             []float32         // [batch, heads, tokens, tokens]
 	attn              []float32         // [n, dim] heads concatenated
 	mid               []float32         // [n, dim] z'_l of Eq. 2
-	hidden, act       []float32         // [n, mlp] before and after GELU
+	hidden, act       []float32         // [n, mlp] before and after GELU ([n, 2·mlp] and [n, mlp] with SwiGLU)
+	projOut, fc2Out   []float32         // [n, dim] the branches' outputs before LayerScale (nil without)
 	attnMask, dropped []float32         // attention dropout: [batch, heads, tokens, tokens]
 	projMask, fc2Mask []float32         // dropout after the two branch outputs: [n, dim]
 	fc1Mask           []float32         // dropout after GELU: [n, mlp]
@@ -85,7 +87,8 @@ type stemActs struct {
 type backwardBuffers struct {
 	dz, dmid, dbranch, dln, dattn []float32 // [n, dim]
 	dqkv                          []float32 // [n, 3·dim]
-	dhidden                       []float32 // [n, mlp]
+	dhidden                       []float32 // [n, mlp] ([n, 2·mlp] with SwiGLU)
+	dact                          []float32 // [n, mlp] with SwiGLU
 	dprobs                        []float32 // [batch, heads, tokens, tokens]
 	dfeatures, dpooled            []float32
 	dembed                        []float32   // [batch, patches, dim]
@@ -113,17 +116,15 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	ws := &Workspace{batch: batch, tokens: t, train: train,
 		patches:  f(batch * c.NumPatches() * c.PatchSize()),
 		embed:    f(batch * c.NumPatches() * d),
-		features: f(batch * d), logits: f(batch * c.Classes),
+		features: f(batch * c.FeatureDim()), logits: f(batch * c.Classes),
 	}
+	ws.enc = m.newEncoderActs(batch, train)
 	if len(c.Stem) > 0 {
 		m.newStemActs(ws, batch, train)
 	}
-	pooledRows := batch
-	if !c.ClassToken() {
-		pooledRows = n
-	}
+	pooledRows := c.pooledRows(batch)
 	ws.pooledIn, ws.pooledOut = f(pooledRows*d), f(pooledRows*d)
-	if c.ClassToken() && !c.Performer() {
+	if c.classShortcutBuffers() {
 		ws.classIn, ws.classProbs = f(batch*d), f(batch*h*t)
 	}
 	if c.Relative() {
@@ -146,13 +147,16 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 	for range nb {
 		a := blockActs{
 			ln1: f(n * d), ln2: f(n * d), qkv: f(n * 3 * d), probs: probs(batch * h * t * t),
-			attn: f(n * d), mid: f(n * d), hidden: f(n * mlp), act: f(n * mlp),
+			attn: f(n * d), mid: f(n * d), hidden: f(n * c.hiddenOut()), act: f(n * mlp),
 			attnMask: maybe(c.AttentionDropout, batch*h*t*t), dropped: maybe(c.AttentionDropout, batch*h*t*t),
 			projMask: maybe(c.Dropout, n*d), fc2Mask: maybe(c.Dropout, n*d), fc1Mask: maybe(c.Dropout, n*mlp),
 			keepAttn: maybe(c.DropPath, batch), keepMLP: maybe(c.DropPath, batch),
 		}
 		if train {
 			a.mean1, a.rstd1, a.mean2, a.rstd2 = f(n), f(n), f(n), f(n)
+		}
+		if c.LayerScale {
+			a.projOut, a.fc2Out = f(n*d), f(n*d)
 		}
 		if c.Performer() {
 			a.perf = m.Blocks[0].Performer.NewActs(batch, t)
@@ -166,8 +170,11 @@ func (m *Model) NewWorkspace(batch int, train bool) *Workspace {
 		ws.rng = rand.New(ws.pcg)
 		ws.grads = &backwardBuffers{
 			dz: f(n * d), dmid: f(n * d), dbranch: f(n * d), dln: f(n * d), dattn: f(n * d),
-			dqkv: f(n * 3 * d), dhidden: f(n * mlp), dprobs: probs(batch * h * t * t),
-			dfeatures: f(batch * d), dpooled: f(pooledRows * d), dembed: f(batch * c.NumPatches() * d),
+			dqkv: f(n * 3 * d), dhidden: f(n * c.hiddenOut()), dprobs: probs(batch * h * t * t),
+			dfeatures: f(batch * c.FeatureDim()), dpooled: f(pooledRows * d), dembed: f(batch * c.NumPatches() * d),
+		}
+		if c.FFN == "swiglu" {
+			ws.grads.dact = f(n * mlp)
 		}
 		for i, s := range ws.stem {
 			ws.grads.dstem = append(ws.grads.dstem, f(len(s.act)))
@@ -236,6 +243,7 @@ func (ws *Workspace) Bytes() int64 {
 	}
 	add(ws.patches, ws.embed, ws.pooledIn, ws.pooledOut, ws.normMean, ws.normRstd, ws.features, ws.logits, ws.embedMask,
 		ws.classIn, ws.classProbs, ws.inputScratch, ws.inputCols, ws.relBias)
+	add(ws.enc.slices()...)
 	add(ws.z...)
 	for _, s := range ws.stem {
 		add(s.cols, s.conv, s.mean, s.rstd)
@@ -248,10 +256,10 @@ func (ws *Workspace) Bytes() int64 {
 	}
 	for _, a := range ws.blocks {
 		add(a.ln1, a.ln2, a.mean1, a.rstd1, a.mean2, a.rstd2, a.qkv, a.probs, a.attn, a.mid, a.hidden, a.act,
-			a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP)
+			a.attnMask, a.dropped, a.projMask, a.fc2Mask, a.fc1Mask, a.keepAttn, a.keepMLP, a.projOut, a.fc2Out)
 	}
 	if g := ws.grads; g != nil {
-		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed, g.dcols, g.dconv, g.dpatches)
+		add(g.dz, g.dmid, g.dbranch, g.dln, g.dattn, g.dqkv, g.dhidden, g.dprobs, g.dfeatures, g.dpooled, g.dembed, g.dcols, g.dconv, g.dpatches, g.dact)
 		add(g.dstem...)
 	}
 	return int64(n) * 4

@@ -8,7 +8,7 @@ import (
 )
 
 // Embedding is one line of vit embed's JSON lines: an image file and its
-// pre-head feature vector, [dim] (vit.Embed).
+// pre-head feature vector, [Config.FeatureDim()] (vit.Embed).
 type Embedding struct {
 	File     string    `json:"file"`
 	Features []float32 `json:"features"`

@@ -135,9 +135,9 @@ func OpenShards(dir string, m *vit.Model, files []string, o ShardOptions) (*Shar
 	if o.ShardSize == 0 {
 		o.ShardSize = DefaultShardSize
 	}
-	if o.Format != JSONL && int64(o.ShardSize)*int64(m.Config.Dim)*4 > maxShardBytes {
+	if o.Format != JSONL && int64(o.ShardSize)*int64(m.Config.FeatureDim())*4 > maxShardBytes {
 		return nil, fmt.Errorf("a shard of %d vectors of %d float32 is %s, held in memory until it is written: give at most %d images per shard",
-			o.ShardSize, m.Config.Dim, vit.FormatBytes(int64(o.ShardSize)*int64(m.Config.Dim)*4), maxShardBytes/(4*m.Config.Dim))
+			o.ShardSize, m.Config.FeatureDim(), vit.FormatBytes(int64(o.ShardSize)*int64(m.Config.FeatureDim())*4), maxShardBytes/(4*m.Config.FeatureDim()))
 	}
 	if err := atomicfile.CheckDir(dir); err != nil {
 		return nil, err

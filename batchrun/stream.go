@@ -68,7 +68,7 @@ func (o *Options) check() error {
 // Result is what a run found for one image, in input order.
 type Result struct {
 	File     string
-	Features []float32   // Embed: [dim]
+	Features []float32   // Embed: [Config.FeatureDim()]
 	Top      []vit.Class // Predict: most probable first
 	Logits   []float32   // Predict with Options.Logits: [classes]
 	Err      error       // the image could not be read (or prepared); nothing else is set
@@ -116,6 +116,7 @@ func Stream(ctx context.Context, m *vit.Model, files []string, o Options, emit f
 	}()
 
 	size := c.Channels * c.ImageHeight * c.ImageWidth
+	fd := c.FeatureDim() // the width of the features: the projected embedding of CLIP, the pre-logits of JAX models
 	ws := m.NewWorkspace(batch, false)
 	x := make([]float32, 0, batch*size)
 	var pending []Result // in order, good images waiting for the model
@@ -132,7 +133,7 @@ func Stream(ctx context.Context, m *vit.Model, files []string, o Options, emit f
 				r := &pending[k]
 				switch o.Task {
 				case Embed:
-					r.Features = feats[j*c.Dim : (j+1)*c.Dim : (j+1)*c.Dim]
+					r.Features = feats[j*fd : (j+1)*fd : (j+1)*fd]
 				case Predict:
 					l := logits[j*c.Classes : (j+1)*c.Classes : (j+1)*c.Classes]
 					r.Top = c.TopK(l, o.Top)

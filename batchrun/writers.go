@@ -73,8 +73,8 @@ func newDataWriter(path string, f Format, t Task, m *vit.Model, model string) (d
 	}
 	switch f {
 	case Safetensors:
-		return &safetensorsWriter{f: af, dim: m.Config.Dim, meta: map[string]string{
-			"pool": map[bool]string{true: "cls", false: "gap"}[m.Config.ClassToken()], "model": model}}, nil
+		return &safetensorsWriter{f: af, dim: m.Config.FeatureDim(), meta: map[string]string{
+			"pool": poolName(m.Config), "model": model}}, nil
 	case Parquet:
 		return &parquetWriter{f: af, w: parquet.NewGenericWriter[ParquetRow](af), model: model}, nil
 	}
@@ -184,4 +184,13 @@ func WriteFile(ctx context.Context, m *vit.Model, files []string, path string, f
 		return sum, fmt.Errorf("none of the %d images could be read: %s not written", len(files), path)
 	}
 	return sum, w.commit()
+}
+
+// poolName is the pooling that made the features, for the safetensors
+// metadata: Config.Pool, "cls" when empty.
+func poolName(c vit.Config) string {
+	if c.Pool == "" {
+		return "cls"
+	}
+	return c.Pool
 }

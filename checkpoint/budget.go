@@ -67,9 +67,9 @@ func modelValues(c vit.Config) (int64, bool) {
 	n.add(d, in, c.Patch, c.Patch) // patch embedding
 	n.add(d)
 	if pp := c.PixelPatch(); pp > 0 {
-		n.add(c.ImageHeight/pp, c.ImageWidth/pp, d) // position embedding
+		n.add(c.PosTokens(), d) // position embedding
 	}
-	n.add(2, d) // the class token and its position
+	n.add(c.PrefixTokens(), d) // the class, distillation and register tokens
 	features, dh := 0, 0
 	if c.Performer() {
 		dh = d / c.Heads

@@ -88,8 +88,7 @@ const RunStateFile = "state.json"
 // .npz (google-research/vision_transformer or big_vision). See
 // LoadPretrained for what each format maps to. A checkpoint without a
 // classifier loads with a head of zeros (LoadPretrained says so in its
-// Notes); one with a pre-logits (representation) layer, which vit.Model
-// cannot hold, is an error: use LoadPretrained for it.
+// Notes).
 func Load(path string) (*vit.Model, error) {
 	return LoadContext(context.Background(), path)
 }
@@ -100,9 +99,6 @@ func LoadContext(ctx context.Context, path string) (*vit.Model, error) {
 	p, err := LoadPretrainedContext(ctx, path)
 	if err != nil {
 		return nil, err
-	}
-	if p.PreLogits != nil {
-		return nil, fmt.Errorf("loading model %s: it has a pre-logits (representation) layer of width %d before its head, which vit.Model cannot hold: use checkpoint.LoadPretrained, or drop the head (vit convert --drop-head)", path, p.PreLogits.Out)
 	}
 	return p.Model, nil
 }

@@ -23,6 +23,9 @@ func exportable(m *vit.Model, to string) error {
 	if m.PosEmbed == nil {
 		return fmt.Errorf("%s has no ViT with %s position embeddings: keep the model in vit's own format (checkpoint.Save)", to, m.Config.PosEmbed)
 	}
+	if m.Config.Encoder != (vit.Encoder{}) || m.Config.Pool == "avg" || m.Config.Pool == "map" {
+		return fmt.Errorf("%s has no place for this encoder's modules (register or distillation tokens, LayerScale, pre-norm, attention pool, projection, pre-logits...): keep the model in vit's own format (checkpoint.Save)", to)
+	}
 	if len(m.Config.Stem) > 0 {
 		return fmt.Errorf("%s has no ViT with this convolution stem (a hybrid): keep the model in vit's own format (checkpoint.Save)", to)
 	}

@@ -149,3 +149,69 @@ func FuzzVitConfig(f *testing.F) {
 		checkLoaded(t, p, err, have)
 	})
 }
+
+// hfEncoderDirs are the generated Hugging Face encoder folders
+// FuzzHFEncoderConfig loads.
+var hfEncoderDirs = []string{"hf_clip", "hf_clip_vision", "hf_siglip", "hf_dinov2", "hf_dinov2_reg", "hf_deit"}
+
+// FuzzHFEncoderConfig loads one of the small Hugging Face CLIP, SigLIP,
+// DINOv2 and DeiT models (kind picks it) with arbitrary config.json and
+// preprocessor_config.json.
+func FuzzHFEncoderConfig(f *testing.F) {
+	var dirs []string
+	var have []int64
+	for i, name := range hfEncoderDirs {
+		dst := filepath.Join(f.TempDir(), name)
+		os.MkdirAll(dst, 0o755)
+		for _, file := range []string{ConfigFile, hfPreprocessorFile, WeightsFile} {
+			b := readFile(f, filepath.Join(encodersDir, name, file))
+			if err := os.WriteFile(filepath.Join(dst, file), b, 0o644); err != nil {
+				f.Fatal(err)
+			}
+			switch file {
+			case ConfigFile:
+				f.Add(uint8(i), b, readFile(f, filepath.Join(encodersDir, name, hfPreprocessorFile)))
+			}
+		}
+		dirs = append(dirs, dst)
+		have = append(have, weightValues(f, filepath.Join(dst, WeightsFile)))
+	}
+	f.Add(uint8(3), []byte(`{"model_type":"dinov2","hidden_size":16,"num_hidden_layers":2,"num_attention_heads":2,"image_size":4000000,"patch_size":4}`),
+		[]byte(`{"size":{"shortest_edge":18},"crop_size":{"height":1048576,"width":1048576},"image_mean":[0.5],"image_std":[0.5]}`))
+	f.Add(uint8(0), []byte(`{"model_type":"clip","vision_config":{"hidden_size":16,"num_hidden_layers":2,"num_attention_heads":2,"intermediate_size":32,"image_size":16,"patch_size":4,"hidden_act":"relu"}}`), []byte(`{"size":16,"crop_size":16}`))
+	f.Add(uint8(5), []byte(`{"model_type":"deit","hidden_size":16,"num_hidden_layers":2,"num_attention_heads":2,"intermediate_size":32,"image_size":16,"patch_size":4,"id2label":{"0":"a"}}`), []byte(`{"size":{"height":20,"width":30},"crop_size":16,"do_center_crop":true,"image_mean":[0.5],"image_std":[0.5]}`))
+	f.Fuzz(func(t *testing.T, kind uint8, cfg, pre []byte) {
+		i := int(kind) % len(dirs)
+		if err := os.WriteFile(filepath.Join(dirs[i], ConfigFile), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirs[i], hfPreprocessorFile), pre, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadPretrained(dirs[i])
+		checkLoaded(t, p, err, have[i])
+	})
+}
+
+// FuzzOpenCLIPConfig loads the small OpenCLIP model with an arbitrary
+// open_clip_config.json.
+func FuzzOpenCLIPConfig(f *testing.F) {
+	dst := filepath.Join(f.TempDir(), "openclip")
+	os.MkdirAll(dst, 0o755)
+	for _, file := range []string{openCLIPConfigFile, openCLIPWeights} {
+		if err := os.WriteFile(filepath.Join(dst, file), readFile(f, filepath.Join(encodersDir, "openclip", file)), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	have := weightValues(f, filepath.Join(dst, openCLIPWeights))
+	f.Add(readFile(f, filepath.Join(dst, openCLIPConfigFile)))
+	f.Add([]byte(`{"model_cfg":{"vision_cfg":{"image_size":4000000,"layers":100000,"width":16,"head_width":8,"patch_size":4,"mlp_ratio":100000}}}`))
+	f.Add([]byte(`{"model_cfg":{"vision_cfg":{"width":16,"head_width":0}},"preprocess_cfg":{"mean":[0.5],"std":[0],"resize_mode":"squash"}}`))
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		if err := os.WriteFile(filepath.Join(dst, openCLIPConfigFile), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadPretrained(dst)
+		checkLoaded(t, p, err, have)
+	})
+}

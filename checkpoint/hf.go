@@ -94,8 +94,11 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	if err := json.Unmarshal(b, &hc); err != nil {
 		return nil, fmt.Errorf("loading Hugging Face model: %s: %w", cfgPath, err)
 	}
+	if hfEncoderTypes[hc.ModelType] {
+		return loadHFEncoder(ctx, path, dir, cfgPath, b)
+	}
 	if hc.ModelType != "" && hc.ModelType != "vit" {
-		return nil, fmt.Errorf("loading Hugging Face model %s: model_type %q is not supported (only \"vit\")", path, hc.ModelType)
+		return nil, fmt.Errorf("loading Hugging Face model %s: model_type %q is not supported (vit, deit, dinov2, dinov2_with_registers, clip, clip_vision_model, siglip and siglip_vision_model are)", path, hc.ModelType)
 	}
 	if act := orDefault(hc.HiddenAct, "gelu"); act != "gelu" {
 		return nil, fmt.Errorf("loading Hugging Face model %s: hidden_act %q is not supported (only the exact \"gelu\")", path, act)
@@ -132,16 +135,7 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("loading Hugging Face model %s: no vit.embeddings.cls_token or embeddings.cls_token: not a ViT checkpoint", weights)
 	}
 
-	c := vit.Config{
-		ImageHeight: ih, ImageWidth: iw, Patch: ph,
-		Channels:     orDefault(hc.NumChannels, 3),
-		Dim:          orDefault(hc.HiddenSize, 768),
-		Depth:        orDefault(hc.NumHiddenLayers, 12),
-		Heads:        orDefault(hc.NumAttentionHeads, 12),
-		MLPDim:       orDefault(hc.IntermediateSize, 3072),
-		NoQKVBias:    !orDefault(hc.QKVBias, true),
-		LayerNormEps: float32(orDefault(hc.LayerNormEps, 1e-12)),
-	}
+	c := hc.vitConfig(ih, iw, ph, 1e-12)
 	p := &Pretrained{Format: FormatHF}
 	labels, err := hfLabels(hc.ID2Label)
 	if err != nil {
@@ -189,25 +183,9 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 	}
 	p.Model = m
 
-	d, e := c.Dim, prefix+"embeddings."
-	set(m.ClassToken, r.get(e+"cls_token", d))
-	set(m.PosEmbed, r.get(e+"position_embeddings", c.Tokens(), d))
-	set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
-	set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
-	for i, blk := range m.Blocks {
-		l := fmt.Sprintf("%sencoder.layer.%d.", prefix, i)
-		setNorm(r, blk.Norm1, l+"layernorm_before")
-		for j, n := range []string{"query", "key", "value"} {
-			copyInto(blk.QKV.W.Data[j*d*d:], r.get(l+"attention.attention."+n+".weight", d, d))
-			if blk.QKV.B != nil {
-				copyInto(blk.QKV.B.Data[j*d:], r.get(l+"attention.attention."+n+".bias", d))
-			}
-		}
-		setLinear(r, blk.Proj, l+"attention.output.dense")
-		setNorm(r, blk.Norm2, l+"layernorm_after")
-		setLinear(r, blk.FC1, l+"intermediate.dense")
-		setLinear(r, blk.FC2, l+"output.dense")
-	}
+	d := c.Dim
+	loadHFEmbeddings(r, m, prefix+"embeddings.")
+	loadBlocks(r, m, prefix+"encoder.layer.%d", hfViTBlock)
 	setNorm(r, m.Norm, prefix+"layernorm")
 	if !p.Headless {
 		setLinear(r, m.Head, "classifier")
@@ -223,6 +201,33 @@ func loadHF(ctx context.Context, path string) (*Pretrained, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// vitConfig is the model of a ViTConfig-like config (transformers' defaults
+// for absent fields; eps the LayerNorm epsilon's) for ih×iw images in
+// patches of patch.
+func (hc hfConfig) vitConfig(ih, iw, patch int, eps float64) vit.Config {
+	return vit.Config{
+		ImageHeight: ih, ImageWidth: iw, Patch: patch,
+		Channels:     orDefault(hc.NumChannels, 3),
+		Dim:          orDefault(hc.HiddenSize, 768),
+		Depth:        orDefault(hc.NumHiddenLayers, 12),
+		Heads:        orDefault(hc.NumAttentionHeads, 12),
+		MLPDim:       orDefault(hc.IntermediateSize, 3072),
+		NoQKVBias:    !orDefault(hc.QKVBias, true),
+		LayerNormEps: float32(orDefault(hc.LayerNormEps, eps)),
+	}
+}
+
+// loadHFEmbeddings reads the class token, the position embeddings and the
+// patch projection of transformers' ViT-like embeddings (prefix e).
+func loadHFEmbeddings(r *reader, m *vit.Model, e string) {
+	c := m.Config
+	d := c.Dim
+	set(m.ClassToken, r.get(e+"cls_token", d))
+	set(m.PosEmbed, r.get(e+"position_embeddings", c.PosTokens(), d))
+	set(m.PatchEmbed.W, r.get(e+"patch_embeddings.projection.weight", d, c.Channels, c.Patch, c.Patch))
+	set(m.PatchEmbed.B, r.get(e+"patch_embeddings.projection.bias", d))
 }
 
 // hfLabels orders id2label by id; ids must be 0…n−1.

@@ -117,8 +117,8 @@ func TestHostileCheckpoints(t *testing.T) {
 			return ts
 		}), []string{`"vit.encoder.layer.1.intermediate.dense.weight"`, "[16 32]", "[32 16]"}},
 		{"unknown tensor", rewrite("timm", func(ts []safetensors.Tensor) []safetensors.Tensor {
-			return append(ts, safetensors.Tensor{Name: "blocks.0.ls1.gamma", Shape: []int{16}, Data: make([]float32, 16)})
-		}), []string{"unexpected tensor", `"blocks.0.ls1.gamma"`}},
+			return append(ts, safetensors.Tensor{Name: "blocks.0.attn.q_norm.weight", Shape: []int{16}, Data: make([]float32, 16)})
+		}), []string{"unexpected tensor", `"blocks.0.attn.q_norm.weight"`}},
 		{"fc_norm", rewrite("timm", func(ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "fc_norm.weight", Shape: []int{16}, Data: make([]float32, 16)})
 		}), []string{"fc_norm"}},
@@ -152,9 +152,9 @@ func TestHostileCheckpoints(t *testing.T) {
 		}, []string{"2 labels", "5 outputs"}},
 		{"other model type", func(t *testing.T) string {
 			dir := copyTestdata(t, "hf")
-			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) { c["model_type"] = "deit" })
+			editConfig(t, filepath.Join(dir, ConfigFile), func(c map[string]any) { c["model_type"] = "swin" })
 			return dir
-		}, []string{`model_type "deit"`}},
+		}, []string{`model_type "swin"`}},
 		{"pytorch_model.bin that runs code", func(t *testing.T) string {
 			dir := copyTestdata(t, "hf_bin")
 			var buf bytes.Buffer

@@ -147,6 +147,7 @@ func loadJAX(ctx context.Context, path string) (*Pretrained, error) {
 			return nil, fmt.Errorf("checkpoint %s: tensor %q has shape %v, expected [%d, representation]", file, pre+"pre_logits/kernel", sh, c.Dim)
 		}
 		repr = sh[1]
+		c.RepresentationSize = repr
 	}
 	if sh, ok := src.shape(pre + "head/kernel"); ok {
 		in := c.Dim
@@ -222,11 +223,9 @@ func loadJAX(ctx context.Context, path string) (*Pretrained, error) {
 	}
 	jaxNorm(r.get(pre+"Transformer/encoder_norm/scale", d), r.get(pre+"Transformer/encoder_norm/bias", d), m.Norm)
 	if repr > 0 {
-		p.PreLogits = nn.NewLinear("pre_logits", d, repr, true)
-		jaxDense(r.get(pre+"pre_logits/kernel", d, repr), r.get(pre+"pre_logits/bias", repr), p.PreLogits)
-		p.Head = nn.NewLinear("head", repr, c.Classes, true)
-		jaxDense(r.get(pre+"head/kernel", repr, c.Classes), r.get(pre+"head/bias", c.Classes), p.Head)
-		p.note("has a pre-logits (representation) layer of width %d with tanh before the head: vit.Model cannot hold it (LoadPretrained's Predict applies it)", repr)
+		jaxDense(r.get(pre+"pre_logits/kernel", d, repr), r.get(pre+"pre_logits/bias", repr), m.PreLogits)
+		jaxDense(r.get(pre+"head/kernel", repr, c.Classes), r.get(pre+"head/bias", c.Classes), m.Head)
+		p.note("has a pre-logits (representation) layer of width %d with tanh before the head (kept in the model; fine-tuning's new head drops it, as the paper does)", repr)
 	} else if !p.Headless {
 		jaxDense(r.get(pre+"head/kernel", d, c.Classes), r.get(pre+"head/bias", c.Classes), m.Head)
 	}

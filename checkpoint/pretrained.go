@@ -22,6 +22,10 @@ const (
 	FormatHF   = "hf"   // Hugging Face transformers ViT
 	FormatTimm = "timm" // timm VisionTransformer
 	FormatJAX  = "jax"  // official JAX .npz (google-research/vision_transformer, big_vision)
+	// FormatOpenCLIP is an OpenCLIP checkpoint (open_clip_config.json and
+	// open_clip_model.safetensors or open_clip_pytorch_model.bin): its
+	// image tower. Loading only.
+	FormatOpenCLIP = "openclip"
 )
 
 // Pretrained is a loaded checkpoint: the model, and the parts of the
@@ -29,13 +33,6 @@ const (
 type Pretrained struct {
 	Model  *vit.Model
 	Format string // FormatVit, FormatHF, FormatTimm or FormatJAX
-
-	// PreLogits is the representation layer of the JAX models trained with
-	// representation_size (the original ImageNet-21k ViT-B_16.npz and
-	// friends): the classifier is Head(tanh(PreLogits(features))), and
-	// Model.Head is unused (zeros). Both are nil for other checkpoints.
-	PreLogits *nn.Linear
-	Head      *nn.Linear
 
 	// Pooler is the dense layer of Hugging Face's ViTModel pooler
 	// (tanh(Pooler(features))); ViTForImageClassification does not use it.
@@ -55,16 +52,10 @@ func (p *Pretrained) note(format string, args ...any) {
 }
 
 // Predict returns the logits: [batch, classes] of images x: [batch,
-// channels, height, width], through the pre-logits layer when there is one.
+// channels, height, width]: the model's (a JAX pre-logits layer, when the
+// checkpoint has one, is part of the model: Model.PreLogits).
 func (p *Pretrained) Predict(x []float32, batch int) ([]float32, error) {
-	if p.PreLogits == nil {
-		return p.Model.Predict(x, batch)
-	}
-	f, err := p.Model.Features(x, batch)
-	if err != nil {
-		return nil, err
-	}
-	return linearTanhThen(p.PreLogits, p.Head, f, batch), nil
+	return p.Model.Predict(x, batch)
 }
 
 // PooledOutput returns HF ViTModel's pooler output, tanh(Pooler(features)):
@@ -140,6 +131,8 @@ func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error
 		p, err = loadTimm(ctx, path)
 	case FormatJAX:
 		p, err = loadJAX(ctx, path)
+	case FormatOpenCLIP:
+		p, err = loadOpenCLIP(ctx, path)
 	default:
 		var m *vit.Model
 		m, err = loadVit(ctx, path)
@@ -152,7 +145,8 @@ func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error
 }
 
 // Detect names the format of the checkpoint at path (a folder or a file):
-// FormatVit, FormatHF, FormatTimm or FormatJAX. It looks at config.json
+// FormatVit, FormatHF, FormatTimm, FormatJAX or FormatOpenCLIP. A folder
+// with open_clip_config.json is OpenCLIP's. It looks at config.json
 // (model_type or hidden_size: Hugging Face; architecture: timm), then at
 // the weights: an .npz archive is JAX; a safetensors file is ours when its
 // metadata holds our config, else, like a PyTorch checkpoint
@@ -169,6 +163,9 @@ func Detect(path string) (string, error) {
 		dir, file = filepath.Dir(path), path
 	} else if _, err := os.Stat(filepath.Join(path, RunStateFile)); err == nil {
 		return FormatVit, nil
+	}
+	if openCLIPDir(dir) {
+		return FormatOpenCLIP, nil
 	}
 	if file == "" || filepath.Base(file) == WeightsFile || strings.HasSuffix(file, ".index.json") {
 		if f := configFormat(filepath.Join(dir, ConfigFile)); f != "" {
@@ -213,10 +210,12 @@ func Detect(path string) (string, error) {
 func formatByNames(names []string) string {
 	for _, n := range names {
 		switch {
-		case strings.HasPrefix(n, "vit.embeddings.") || strings.HasPrefix(n, "embeddings.patch_embeddings."):
+		case strings.HasPrefix(n, "vit.embeddings.") || strings.HasPrefix(n, "embeddings.patch_embeddings.") || strings.HasPrefix(n, "vision_model.embeddings."):
 			return FormatHF
 		case n == "patch_embed.proj.weight":
 			return FormatTimm
+		case n == "visual.conv1.weight":
+			return FormatOpenCLIP
 		}
 	}
 	return FormatVit
@@ -287,7 +286,7 @@ func set(p *nn.Param, data []float32) {
 // dimension 64, as timm and the paper's Ti, S, B and L; 80 for H/14, 88
 // for g/14) when no configuration names it.
 func defaultHeads(dim int) (int, bool) {
-	h, ok := map[int]int{192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1664: 16}[dim]
+	h, ok := map[int]int{192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1536: 24, 1664: 16}[dim]
 	return h, ok
 }
 

@@ -39,6 +39,16 @@ func modelOptions() []modelOption {
 		}},
 		{name: "dropout", edit: func(c *vit.Config) { c.Dropout = 0.1; c.AttentionDropout = 0.1; c.DropPath = 0.2 }},
 		{name: "bf16", edit: func(*vit.Config) {}, pack: &bf16},
+		{name: "dinov2-reg", edit: func(c *vit.Config) {
+			c.Registers, c.LayerScale, c.FFN, c.PosGridH, c.PosGridW, c.PosResize = 2, true, "swiglu", 3, 3, "bicubic-antialias"
+		}},
+		{name: "clip", edit: func(c *vit.Config) { c.NormPre, c.NoPatchBias, c.Act, c.EmbedDim = true, true, "quick_gelu", 5 }},
+		{name: "siglip", edit: func(c *vit.Config) { c.Pool, c.NoClassToken, c.Act = "map", true, "gelu_tanh" }},
+		{name: "deit", edit: func(c *vit.Config) { c.DistToken = true }},
+		{name: "avg-prelogits", edit: func(c *vit.Config) { c.Pool, c.RepresentationSize = "avg", 6 }},
+		{name: "learned-2d-deit-reg", edit: func(c *vit.Config) { c.PosEmbed, c.DistToken, c.Registers = "learned-2d", true, 2 }},
+		{name: "relative-siglip", edit: func(c *vit.Config) { c.PosEmbed, c.Pool, c.NoClassToken, c.LayerScale = "relative", "map", true, true }},
+		{name: "sincos-deit-reg", edit: func(c *vit.Config) { c.PosEmbed, c.DistToken, c.Registers = "sincos", true, 1 }},
 	}
 }
 
@@ -176,6 +186,53 @@ func TestAdaptPositionKinds(t *testing.T) {
 				// Offset (0, 0) is the centre of the 3×5 grid and of the 7×5 one.
 				sameBits(t, "offset (0, 0)", tb.Data[(3*5+2)*heads:][:heads], rel[(1*5+2)*heads:][:heads])
 				sameBits(t, "class entries", tb.Data[35*heads:], rel[15*heads:])
+			}
+		})
+	}
+}
+
+// TestAdaptPrefixTokens adapts models with a class token, a distillation
+// token and register tokens from 8×12 to 16×12 images: a learned table
+// keeps the class and distillation tokens' rows bit for bit and grows to
+// 2 + 4·3 rows (register tokens have none), learned-2d grows its row table,
+// and both adapted models run, their parameters counted as the config
+// counts them. A table stored at a grid of its own (DINOv2) is left as it
+// is.
+func TestAdaptPrefixTokens(t *testing.T) {
+	for _, kind := range []string{"learned", "learned-2d", "learned-grid"} {
+		t.Run(kind, func(t *testing.T) {
+			m := trainedLike(t, modelOption{edit: func(c *vit.Config) {
+				c.PosEmbed, c.DistToken, c.Registers = kind, true, 2
+				if kind == "learned-grid" {
+					c.PosEmbed, c.PosGridH, c.PosGridW, c.PosResize = "learned", 3, 3, checkpoint.ResizeBicubic
+				}
+			}})
+			var pos []float32
+			if m.PosEmbed != nil {
+				pos = append([]float32(nil), m.PosEmbed.Data...)
+			}
+			if err := checkpoint.AdaptToImage(m, 16, 12, checkpoint.ResizeBilinearJAX); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Predict(make([]float32, 3*16*12), 1); err != nil {
+				t.Fatal(err)
+			}
+			if n := m.NumParams(); n != m.Config.NumParams() {
+				t.Errorf("%d parameters after adapting, the config counts %d", n, m.Config.NumParams())
+			}
+			d := m.Config.Dim
+			switch kind {
+			case "learned":
+				if got := m.PosEmbed.Shape; got[0] != 2+4*3 {
+					t.Fatalf("position table %v after adapting, want %d rows", got, 2+4*3)
+				}
+				sameBits(t, "class and distillation rows", m.PosEmbed.Data[:2*d], pos[:2*d])
+			case "learned-2d":
+				if r := m.PosEmbed2D.Row; r.Shape[0] != 4 {
+					t.Fatalf("row table %v after adapting, want 4 rows", r.Shape)
+				}
+			case "learned-grid":
+				sameBits(t, "the stored table", m.PosEmbed.Data, pos)
 			}
 		})
 	}

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/vitgo/vit/nn"
 
 	"github.com/vitgo/vit"
 )
@@ -24,6 +27,7 @@ type timmConfig struct {
 		PatchSize  *int            `json:"patch_size"`
 		ImgSize    json.RawMessage `json:"img_size"`
 		GlobalPool *string         `json:"global_pool"`
+		ActLayer   *string         `json:"act_layer"`
 	} `json:"model_args"`
 	PretrainedCfg struct {
 		InputSize     []int     `json:"input_size"` // [channels, height, width]
@@ -89,9 +93,12 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 		return nil, fmt.Errorf("checkpoint %s: tensor \"blocks.0.mlp.fc1.weight\" has shape %v, expected [mlp, %d]", weights, fc1, c.Dim)
 	}
 	c.MLPDim = fc1[0]
+	if fc2, ok := src.shape("blocks.0.mlp.fc2.weight"); ok && len(fc2) == 2 && fc2[1]*2 == fc1[0] {
+		c.FFN, c.MLPDim = "swiglu", fc2[1] // SwiGLUPacked: fc1 holds [x1; x2]
+	}
 	c.NoQKVBias = !r.has("blocks.0.attn.qkv.bias")
-	if r.has("fc_norm.weight") {
-		return nil, fmt.Errorf("checkpoint %s: has fc_norm (a LayerNorm after global average pooling), which vit.Model cannot hold: it normalises the tokens before pooling", weights)
+	if err := timmEncoder(r, src, tc, &c, weights); err != nil {
+		return nil, err
 	}
 	pool := "token"
 	for _, g := range []*string{tc.GlobalPool, tc.ModelArgs.GlobalPool} {
@@ -99,13 +106,24 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 			pool = *g
 		}
 	}
-	if !r.has("cls_token") {
+	switch {
+	case c.Pool == "map" || c.Pool == "avg":
+	case !r.has("cls_token"):
 		c.Pool = "gap"
 		if pool != "avg" && haveCfg {
 			return nil, fmt.Errorf("checkpoint %s: no class token and global_pool %q: only average pooling is supported without one", weights, pool)
 		}
-	} else if pool != "token" && pool != "" {
-		return nil, fmt.Errorf("checkpoint %s: global_pool %q with a class token is not supported (vit.Model pools the class token)", weights, pool)
+	case pool != "token" && pool != "":
+		return nil, fmt.Errorf("checkpoint %s: global_pool %q with a class token and no fc_norm is not supported (vit.Model pools the class token)", weights, pool)
+	}
+	if a := tc.ModelArgs.ActLayer; a != nil {
+		act, ok := map[string]string{"gelu": "gelu", "quick_gelu": "quick_gelu", "gelu_tanh": "gelu_tanh"}[*a]
+		if !ok {
+			return nil, fmt.Errorf("checkpoint %s: model_args.act_layer %q is not supported (gelu, quick_gelu, gelu_tanh are)", weights, *a)
+		}
+		c.Act = act
+	} else if strings.Contains(tc.Architecture, "quickgelu") {
+		c.Act = "quick_gelu"
 	}
 
 	if ps := tc.ModelArgs.PatchSize; ps != nil && *ps != c.Patch {
@@ -155,8 +173,8 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 		c.ImageHeight, c.ImageWidth = n, n
 	default:
 		n := pos[1]
-		if c.Pool != "gap" {
-			n--
+		if pre := c.PrefixTokens() - c.Registers; n > pre && squareGrid(n) == 0 {
+			n -= pre
 		}
 		g := squareGrid(n)
 		if g == 0 {
@@ -165,7 +183,14 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 		c.ImageHeight, c.ImageWidth = g*c.Patch, g*c.Patch
 	}
 
-	if sh, ok := src.shape("head.weight"); ok {
+	clipProj := strings.Contains(tc.Architecture, "_clip_") && len(tc.LabelNames) == 0
+	if sh, ok := src.shape("head.weight"); ok && clipProj && len(sh) == 2 {
+		// timm keeps CLIP's visual projection as the head (zero bias).
+		c.EmbedDim = sh[0]
+		p.Headless = true
+		c.Classes = 1
+		p.note("a CLIP image tower: its head (%d outputs) is the visual projection, kept as the model's projection; the features are the image embeddings", sh[0])
+	} else if ok {
 		if len(sh) != 2 {
 			return nil, fmt.Errorf("checkpoint %s: tensor \"head.weight\" has shape %v, expected [classes, %d]", weights, sh, c.Dim)
 		}
@@ -202,9 +227,9 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 	if err := fitsWeights(c, sourceValues(src), "loading timm model "+path+": its config"); err != nil {
 		return nil, err
 	}
-	if n := pos[1]; n != c.Tokens() && n != c.NumPatches() {
+	if n := pos[1]; n != c.PosTokens() && n != c.NumPatches() {
 		return nil, fmt.Errorf("checkpoint %s: tensor \"pos_embed\" has %d positions, but a %d×%d image in patches of %d has %d (the image size of config.json does not match the weights)",
-			weights, n, c.ImageHeight, c.ImageWidth, c.Patch, c.Tokens())
+			weights, n, c.ImageHeight, c.ImageWidth, c.Patch, c.PosTokens())
 	}
 	m, err := newModel(c, path)
 	if err != nil {
@@ -213,30 +238,49 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 	p.Model = m
 	d := c.Dim
 	set(m.PatchEmbed.W, r.get("patch_embed.proj.weight", d, c.Channels, c.Patch, c.Patch))
-	set(m.PatchEmbed.B, r.get("patch_embed.proj.bias", d))
-	if m.ClassToken != nil {
-		set(m.ClassToken, r.get("cls_token", d))
-		if pos[1] == c.NumPatches() {
-			// no_embed_class: the class token gets no position embedding.
-			copy(m.PosEmbed.Data[d:], r.get("pos_embed", c.NumPatches(), d))
-			clear(m.PosEmbed.Data[:d])
-			p.note("position embeddings have no class-token entry (no_embed_class): used zeros for it")
-		} else {
-			set(m.PosEmbed, r.get("pos_embed", c.Tokens(), d))
+	if m.PatchEmbed.B != nil {
+		set(m.PatchEmbed.B, r.get("patch_embed.proj.bias", d))
+	}
+	for _, t := range []*nn.Param{m.ClassToken, m.DistToken, m.RegTokens} {
+		if t != nil {
+			set(t, r.get(t.Name, t.Shape...))
 		}
+	}
+	if pre := c.PosTokens() - c.NumPatches(); pre > 0 && pos[1] == c.NumPatches() {
+		// no_embed_class: the prefix tokens get no position embedding.
+		copy(m.PosEmbed.Data[pre*d:], r.get("pos_embed", c.NumPatches(), d))
+		clear(m.PosEmbed.Data[:pre*d])
+		p.note("position embeddings have no entry for the class token (no_embed_class): used zeros for it")
 	} else {
-		set(m.PosEmbed, r.get("pos_embed", c.Tokens(), d))
+		set(m.PosEmbed, r.get("pos_embed", c.PosTokens(), d))
 	}
-	for i, blk := range m.Blocks {
-		b := fmt.Sprintf("blocks.%d.", i)
-		setNorm(r, blk.Norm1, b+"norm1")
-		setLinear(r, blk.QKV, b+"attn.qkv")
-		setLinear(r, blk.Proj, b+"attn.proj")
-		setNorm(r, blk.Norm2, b+"norm2")
-		setLinear(r, blk.FC1, b+"mlp.fc1")
-		setLinear(r, blk.FC2, b+"mlp.fc2")
+	// The modules of the encoders carry timm's names.
+	var extra []*nn.Param
+	if m.NormPre != nil {
+		extra = append(extra, m.NormPre.Params()...)
 	}
-	setNorm(r, m.Norm, "norm")
+	if m.FCNorm != nil {
+		extra = append(extra, m.FCNorm.Params()...)
+	}
+	if m.AttnPool != nil {
+		extra = append(extra, m.AttnPool.Params()...)
+	}
+	if m.HeadDist != nil {
+		extra = append(extra, m.HeadDist.Params()...)
+	}
+	for _, q := range extra {
+		set(q, r.get(q.Name, q.Shape...))
+	}
+	if m.Proj != nil {
+		set(m.Proj.W, r.get("head.weight", m.Proj.Out, d))
+		if b := r.get("head.bias", m.Proj.Out); b != nil && slices.ContainsFunc(b, func(v float32) bool { return v != 0 }) {
+			return nil, fmt.Errorf("checkpoint %s: the CLIP head (projection) has a non-zero bias, which CLIP's projection has not", weights)
+		}
+	}
+	loadBlocks(r, m, "blocks.%d", timmBlock)
+	if m.Norm != nil {
+		setNorm(r, m.Norm, "norm")
+	}
 	if !p.Headless {
 		setLinear(r, m.Head, "head")
 	}
@@ -244,4 +288,36 @@ func loadTimm(ctx context.Context, path string) (*Pretrained, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// timmEncoder reads from the tensor names which encoder modules a timm
+// VisionTransformer has: register tokens (reg_token), a distillation token
+// and head (VisionTransformerDistilled), LayerScale (ls1.gamma), norm_pre,
+// an attention pool (attn_pool, global_pool "map") or fc_norm (global_pool
+// "avg"), and a patch embedding without bias.
+func timmEncoder(r *reader, src source, tc timmConfig, c *vit.Config, weights string) error {
+	if sh, ok := src.shape("reg_token"); ok {
+		if len(sh) != 3 || sh[0] != 1 || sh[2] != c.Dim {
+			return fmt.Errorf("checkpoint %s: tensor \"reg_token\" has shape %v, expected [1, registers, %d]", weights, sh, c.Dim)
+		}
+		c.Registers = sh[1]
+	}
+	c.DistToken = r.has("dist_token")
+	c.NoDistHead = c.DistToken && !r.has("head_dist.weight")
+	c.LayerScale = r.has("blocks.0.ls1.gamma")
+	c.NormPre = r.has("norm_pre.weight")
+	c.NoPatchBias = !r.has("patch_embed.proj.bias")
+	switch {
+	case r.has("attn_pool.latent"):
+		c.Pool = "map"
+	case r.has("fc_norm.weight"):
+		c.Pool = "avg"
+	}
+	if (c.Pool == "map" || c.Pool == "avg") && !r.has("cls_token") {
+		c.NoClassToken = true
+	}
+	if sh, ok := src.shape("attn_pool.mlp.fc1.weight"); ok && len(sh) == 2 && sh[0] != c.MLPDim {
+		return fmt.Errorf("checkpoint %s: attn_pool's MLP has width %d, the blocks' %d: not supported", weights, sh[0], c.MLPDim)
+	}
+	return nil
 }

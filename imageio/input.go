@@ -14,6 +14,12 @@ type Input struct {
 	// CropPct > 0 selects timm's evaluation transform (short side to
 	// Size/CropPct, centre crop); 0 Hugging Face's (resize to Size).
 	CropPct float64
+	// ResizeShort > 0 (with CropPct 0) resizes the short side to it and
+	// centre-crops Size, as Hugging Face's CLIP and DINOv2 processors do.
+	ResizeShort int
+	// ResizeTo > 0 (with CropPct 0) resizes the image to ResizeTo×ResizeTo
+	// and centre-crops Size, as Hugging Face's DeiT processor does.
+	ResizeTo int
 	// Mean and Std normalise pixels scaled to [0, 1], per channel: one
 	// value per channel, or one for all; nil Mean means 0 and nil Std 1.
 	Mean, Std []float32
@@ -50,6 +56,9 @@ func (in Input) Preprocessor() (Preprocessor, error) {
 	var mean, std [3]float32
 	for i := range 3 {
 		mean[i], std[i] = channel(in.Mean, i, 0), channel(in.Std, i, 1)
+	}
+	if (in.ResizeShort > 0 || in.ResizeTo > 0) && in.CropPct == 0 {
+		return resizeCrop(in.Size, in.ResizeShort, in.ResizeTo, in.Resample, mean, std)
 	}
 	return ForModel(in.Size, in.Resample, in.CropPct, mean, std)
 }

@@ -95,6 +95,7 @@ func planes(src *RGB, lut *[3][256]float32) []float32 {
 // mirror preprocessor_config.json; [ViTProcessor] returns the defaults.
 type HFProcessor struct {
 	Size          Size       // resize target ("size": {"height", "width"})
+	ShortestEdge  int        // if positive, resize the short side to it instead, aspect kept ("size": {"shortest_edge"}, CLIP, DINOv2)
 	Resample      Filter     // Pillow filter number ("resample"), Bilinear for ViT
 	CropSize      Size       // if non-zero, centre crop to this size after resizing ("crop_size")
 	RescaleFactor float64    // "rescale_factor", 1/255
@@ -114,6 +115,22 @@ func (p HFProcessor) OutputSize() Size {
 		return p.CropSize
 	}
 	return p.Size
+}
+
+// resizeCrop returns the processor of a Hugging Face checkpoint that
+// resizes the short side to short (CLIP's, DINOv2's BitImageProcessor) or,
+// with short 0, the whole image to square×square (DeiT's), then
+// centre-crops size.
+func resizeCrop(size Size, short, square int, resample string, mean, std [3]float32) (Preprocessor, error) {
+	filter, err := filterOrBilinear(resample)
+	if err != nil {
+		return nil, err
+	}
+	resize := size
+	if short == 0 {
+		resize = Size{W: square, H: square}
+	}
+	return HFProcessor{Size: resize, ShortestEdge: short, CropSize: size, Resample: filter, RescaleFactor: 1.0 / 255, Mean: mean, Std: std}, nil
 }
 
 // Preprocess returns img as a float32 tensor [3, H, W]. The resize is
@@ -141,13 +158,21 @@ func (p HFProcessor) Preprocess(img *RGB) ([]float32, error) {
 // Prepare is the geometric part of Preprocess: the resized (and, with
 // CropSize, cropped) 8-bit image, before rescaling and normalisation.
 func (p HFProcessor) Prepare(img *RGB) (*RGB, error) {
-	if p.Size.H <= 0 || p.Size.W <= 0 {
+	if (p.Size.H <= 0 || p.Size.W <= 0) && p.ShortestEdge <= 0 {
 		return nil, fmt.Errorf("imageio: HFProcessor size %dx%d", p.Size.W, p.Size.H)
 	}
 	if img.W <= 0 || img.H <= 0 {
 		return nil, fmt.Errorf("imageio: empty %dx%d image", img.W, img.H)
 	}
-	r := Resize(img, p.Size.W, p.Size.H, p.Resample)
+	w, h := p.Size.W, p.Size.H
+	if p.ShortestEdge > 0 {
+		// transformers' get_resize_output_image_size(default_to_square=False).
+		w, h = ShortSideSize(img.W, img.H, p.ShortestEdge)
+		if w <= 0 || h <= 0 {
+			return nil, fmt.Errorf("imageio: %dx%d image resizes to %dx%d", img.W, img.H, w, h)
+		}
+	}
+	r := Resize(img, w, h, p.Resample)
 	if c := p.CropSize; c != (Size{}) {
 		if c.H <= 0 || c.W <= 0 {
 			return nil, fmt.Errorf("imageio: HFProcessor crop size %dx%d", c.W, c.H)
@@ -261,18 +286,22 @@ type Preprocessor interface {
 // (short side to size/cropPct, centre crop), else Hugging Face's processor
 // (resize to size). resample is a Pillow filter name ("" for bilinear).
 func ForModel(size Size, resample string, cropPct float64, mean, std [3]float32) (Preprocessor, error) {
-	filter := Bilinear
-	if resample != "" {
-		f, err := ParseFilter(resample)
-		if err != nil {
-			return nil, err
-		}
-		filter = f
+	filter, err := filterOrBilinear(resample)
+	if err != nil {
+		return nil, err
 	}
 	if cropPct > 0 {
 		return TimmTransform{InputSize: size, CropPct: cropPct, Interpolation: filter, Mean: mean, Std: std}, nil
 	}
 	return HFProcessor{Size: size, Resample: filter, RescaleFactor: 1.0 / 255, Mean: mean, Std: std}, nil
+}
+
+// filterOrBilinear parses a Pillow filter name, "" meaning bilinear.
+func filterOrBilinear(resample string) (Filter, error) {
+	if resample == "" {
+		return Bilinear, nil
+	}
+	return ParseFilter(resample)
 }
 
 // ToLuma converts img in place to grey as Pillow's convert("L") does

@@ -2,6 +2,7 @@ package resnet
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/vitgo/vit"
@@ -104,5 +105,25 @@ func TestCounts(t *testing.T) {
 	}
 	if f := c.FLOPs(); f < 8.0e9 || f > 8.4e9 {
 		t.Errorf("ResNet-50 costs %d FLOPs, want about 8.2 G (4.1 GMACs)", f)
+	}
+}
+
+// TestRefusesEncoderOptions: a ResNet config with any of the ViT encoder
+// options set is refused, naming them, rather than built without them.
+func TestRefusesEncoderOptions(t *testing.T) {
+	for name, edit := range map[string]func(*vit.Config){
+		"registers":  func(c *vit.Config) { c.Registers = 4 },
+		"dist_token": func(c *vit.Config) { c.DistToken = true },
+		"embed_dim":  func(c *vit.Config) { c.EmbedDim = 8 },
+		"act":        func(c *vit.Config) { c.Act = "quick_gelu" },
+	} {
+		c := Config(26, 4, 8, 3, 3)
+		edit(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "none of the ViT encoder options") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := Config(26, 4, 8, 3, 3).Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

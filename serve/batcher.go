@@ -374,7 +374,7 @@ func (b *Batcher) run(batch []*job) {
 		r := jobResult{batch: n, wait: start.Sub(j.queued), compute: compute, err: err}
 		if err == nil {
 			r.logits = logits[row*c.Classes : (row+j.n)*c.Classes : (row+j.n)*c.Classes]
-			r.features = features[row*c.Dim : (row+j.n)*c.Dim : (row+j.n)*c.Dim]
+			r.features = features[row*c.FeatureDim() : (row+j.n)*c.FeatureDim() : (row+j.n)*c.FeatureDim()]
 		}
 		row += j.n
 		j.out <- r

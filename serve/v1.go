@@ -85,7 +85,7 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) error {
 	if verb == "embed" {
 		resp := EmbedResponse{Model: name, Embeddings: make([]Embedding, len(names))}
 		for i, n := range names {
-			resp.Embeddings[i] = Embedding{File: n, Features: out.Features[i*c.Dim : (i+1)*c.Dim]}
+			resp.Embeddings[i] = Embedding{File: n, Features: out.Features[i*c.FeatureDim() : (i+1)*c.FeatureDim()]}
 		}
 		writeJSON(w, http.StatusOK, resp)
 		return nil

@@ -94,7 +94,7 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 		Outputs: []TensorMetadata{
 			{OutputLogits, "FP32", []int{-1, c.Classes}},
 			{OutputProbs, "FP32", []int{-1, c.Classes}},
-			{OutputEmbeddings, "FP32", []int{-1, c.Dim}},
+			{OutputEmbeddings, "FP32", []int{-1, c.FeatureDim()}},
 		},
 	})
 	return nil
@@ -164,7 +164,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		case OutputProbs:
 			resp.Outputs = append(resp.Outputs, OutputTensor{name, []int{n, c.Classes}, "FP32", softmax(out.Logits, c.Classes)})
 		case OutputEmbeddings:
-			resp.Outputs = append(resp.Outputs, OutputTensor{name, []int{n, c.Dim}, "FP32", out.Features})
+			resp.Outputs = append(resp.Outputs, OutputTensor{name, []int{n, c.FeatureDim()}, "FP32", out.Features})
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)

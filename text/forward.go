@@ -3,9 +3,7 @@ package text
 import (
 	"context"
 	"fmt"
-	"math"
 
-	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/nn"
 )
 
@@ -121,10 +119,10 @@ func (m *Model) embed(dst []float32, ids [][]int) error {
 			blk.FC1.InferGELU(g, f, h, n)
 		case ActQuickGELU:
 			blk.FC1.Infer(f, h, n)
-			quickGELU(g, f)
+			nn.Activate("quick_gelu", g, f)
 		case ActGELUTanh:
 			blk.FC1.Infer(f, h, n)
-			geluTanh(g, f)
+			nn.Activate("gelu_tanh", g, f)
 		}
 		blk.FC2.InferResidual(y, g, x, n)
 		x, y = y, x
@@ -141,25 +139,4 @@ func (m *Model) embed(dst []float32, ids [][]int) error {
 	}
 	m.Proj.Infer(dst, pooled, batch)
 	return nil
-}
-
-// quickGELU is y = x·σ(1.702·x), OpenAI CLIP's activation.
-func quickGELU(y, x []float32) {
-	kernels.ParallelFor(len(x), 16384, func(lo, hi int) {
-		for i, v := range x[lo:hi] {
-			y[lo+i] = v / (1 + kernels.Exp(-1.702*v))
-		}
-	})
-}
-
-// geluTanh is GELU's tanh approximation,
-// y = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))), SigLIP's activation.
-func geluTanh(y, x []float32) {
-	const c = 0.7978845608028654 // √(2/π)
-	kernels.ParallelFor(len(x), 16384, func(lo, hi int) {
-		for i, v := range x[lo:hi] {
-			u := float64(v)
-			y[lo+i] = float32(0.5 * u * (1 + math.Tanh(c*(u+0.044715*u*u*u))))
-		}
-	})
 }

@@ -101,7 +101,7 @@ func FewShot(ctx context.Context, m *vit.Model, trainSet, testSet *data.Dataset,
 	if err != nil {
 		return nil, 0, err
 	}
-	d := m.Config.Dim
+	d := m.Config.FeatureDim()
 	var results []FewShotResult
 	for _, k := range o.Shots {
 		r := FewShotResult{Shots: k}
@@ -163,7 +163,7 @@ func features(ctx context.Context, m *vit.Model, d *data.Dataset, progress func(
 	l := data.NewLoader(d, 256, data.LoaderOptions{Normalize: data.Normalize{Mean: c.Mean, Std: c.Std}})
 	it := l.Epoch(0, 0)
 	defer it.Close()
-	out := make([]float32, 0, d.N*c.Dim)
+	out := make([]float32, 0, d.N*c.FeatureDim())
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		if err := ctx.Err(); err != nil {
 			b.Release()
@@ -176,7 +176,7 @@ func features(ctx context.Context, m *vit.Model, d *data.Dataset, progress func(
 		}
 		out = append(out, f...)
 		if progress != nil {
-			progress(len(out) / c.Dim)
+			progress(len(out) / c.FeatureDim())
 		}
 	}
 	return out, nil

@@ -160,17 +160,14 @@ func CosineSimilarity(x []float32, n, dim int) [][]float64 {
 
 // PositionSimilarity returns the cosine similarity between the position
 // embeddings of every pair of patches of m, [patch][patch], patches in
-// row-major grid order, the class token's embedding left out (Figure 7,
+// row-major grid order, the prefix tokens' embeddings left out (Figure 7,
 // centre); nil for a model without per-token position embeddings
 // (Config.PosEmbed none or relative).
 func PositionSimilarity(m *vit.Model) [][]float64 {
 	c := m.Config
-	pos := m.PositionTable()
+	pos := m.PatchPosEmbed()
 	if pos == nil {
 		return nil
-	}
-	if c.ClassToken() {
-		pos = pos[c.Dim:]
 	}
 	return CosineSimilarity(pos, c.NumPatches(), c.Dim)
 }

@@ -9,35 +9,36 @@ import (
 )
 
 // Grid is the token layout of a model: GridH×GridW patches of Patch pixels,
-// in row-major order, after a class token when ClassToken is set.
+// in row-major order, after a class token when ClassToken is set and
+// Extra other prefix tokens (DeiT's distillation token, DINOv2's
+// registers), which take part in rollout's matrix products but are no
+// patch of any map.
 type Grid struct {
 	H, W       int  // patch rows and columns
 	Patch      int  // side in pixels of the square a token covers (Config.PixelPatch)
 	ClassToken bool // token 0 is the class token
+	Extra      int  // tokens between the class token and the patches
 }
 
 // GridOf returns the token layout of models built with c.
 func GridOf(c vit.Config) Grid {
-	return Grid{H: c.GridH(), W: c.GridW(), Patch: c.PixelPatch(), ClassToken: c.ClassToken()}
+	g := Grid{H: c.GridH(), W: c.GridW(), Patch: c.PixelPatch(), ClassToken: c.ClassToken()}
+	g.Extra = c.PrefixTokens() - g.first()
+	return g
 }
 
 // Patches is the number of patch tokens.
 func (g Grid) Patches() int { return g.H * g.W }
 
 // Tokens is the sequence length.
-func (g Grid) Tokens() int {
-	if g.ClassToken {
-		return g.Patches() + 1
-	}
-	return g.Patches()
-}
+func (g Grid) Tokens() int { return g.Patches() + g.first() }
 
 // first is the token index of patch 0.
 func (g Grid) first() int {
 	if g.ClassToken {
-		return 1
+		return 1 + g.Extra
 	}
-	return 0
+	return g.Extra
 }
 
 // Fuse says how the heads of a layer are combined in rollout.
@@ -260,7 +261,7 @@ func TokenMap(joint []float64, g Grid) []float64 {
 	}
 	for i := range t {
 		for j := range n {
-			out[j] += joint[i*t+j]
+			out[j] += joint[i*t+f+j]
 		}
 	}
 	for j := range out {

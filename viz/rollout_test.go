@@ -225,3 +225,25 @@ func TestExplainModel(t *testing.T) {
 		}
 	}
 }
+
+// TestGridPrefixTokens: a model's distillation and register tokens sit
+// between the class token and the patches; rollout's maps skip them.
+func TestGridPrefixTokens(t *testing.T) {
+	c := vit.Config{ImageHeight: 8, ImageWidth: 12, Channels: 3, Patch: 4, Dim: 8, Depth: 1, Heads: 2, MLPDim: 16, Classes: 2}
+	c.Registers, c.DistToken = 2, true
+	g := GridOf(c)
+	if g.Tokens() != c.Tokens() || g.first() != 4 || g.Extra != 3 {
+		t.Fatalf("grid %+v: %d tokens, first patch %d; want %d tokens, first patch 4", g, g.Tokens(), g.first(), c.Tokens())
+	}
+	n := g.Tokens()
+	joint := make([]float64, n*n)
+	for j := range n {
+		joint[j] = float64(j) // the class token's row
+	}
+	got := TokenMap(joint, g)
+	for j, v := range got {
+		if v != float64(4+j) {
+			t.Fatalf("TokenMap %v: want the class row over the patch columns 4…%d", got, n-1)
+		}
+	}
+}

@@ -27,7 +27,9 @@ var defaultResize = map[string]string{
 	checkpoint.FormatHF:   checkpoint.ResizeBicubic,
 	checkpoint.FormatTimm: checkpoint.ResizeBicubicAntialias,
 	checkpoint.FormatJAX:  checkpoint.ResizeBilinearJAX,
-	checkpoint.FormatVit:  checkpoint.ResizeBicubicAntialias,
+	// open_clip's resize_pos_embed: bicubic, antialias.
+	checkpoint.FormatOpenCLIP: checkpoint.ResizeBicubicAntialias,
+	checkpoint.FormatVit:      checkpoint.ResizeBicubicAntialias,
 }
 
 func convertCommand() *cobra.Command {
@@ -71,9 +73,12 @@ func runConvert(stdout io.Writer, from, to, format, image, resize string, dropHe
 	for _, n := range p.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
-	if p.PreLogits != nil {
+	if m.PreLogits != nil && (dropHead || format != checkpoint.FormatVit) {
 		if !dropHead {
-			return fmt.Errorf("%s has a pre-logits (representation) layer of width %d before its %d-class head, which no output format holds: pass --drop-head to keep the body (for fine-tuning) with a zero head", from, p.PreLogits.Out, c.Classes)
+			return fmt.Errorf("%s has a pre-logits (representation) layer of width %d before its %d-class head, which only vit's own format holds: pass --drop-head to keep the body (for fine-tuning) with a zero head", from, m.PreLogits.Out, c.Classes)
+		}
+		if err := m.ResetHead(c.Classes, c.Labels); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "dropped the pre-logits layer and the head: the head is zeros\n")
 	}
@@ -117,6 +122,8 @@ func formatName(f string) string {
 		return "timm"
 	case checkpoint.FormatJAX:
 		return "JAX"
+	case checkpoint.FormatOpenCLIP:
+		return "OpenCLIP"
 	}
 	return "vit"
 }

@@ -54,8 +54,15 @@ func TestConvertPreLogits(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut strings.Builder
 	args := []string{"--from", testdata("jax_prelogits.npz"), "--to", filepath.Join(dir, "m")}
-	if err := runCmd("convert", args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--drop-head") {
-		t.Fatalf("pre-logits checkpoint without --drop-head: %v", err)
+	if err := runCmd("convert", append(args, "--format", "hf"), &out, &errOut); err == nil || !strings.Contains(err.Error(), "--drop-head") {
+		t.Fatalf("pre-logits checkpoint to hf without --drop-head: %v", err)
+	}
+	out.Reset()
+	if err := runCmd("convert", args, &out, &errOut); err != nil {
+		t.Fatalf("pre-logits checkpoint to vit's format: %v", err)
+	}
+	if kept, err := checkpoint.Load(filepath.Join(dir, "m")); err != nil || kept.PreLogits == nil {
+		t.Fatalf("vit's format did not keep the pre-logits layer: %v", err)
 	}
 	out.Reset()
 	if err := runCmd("convert", append(args, "--drop-head"), &out, &errOut); err != nil {
@@ -64,6 +71,9 @@ func TestConvertPreLogits(t *testing.T) {
 	m, err := checkpoint.Load(filepath.Join(dir, "m"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.PreLogits != nil || m.Head.In != m.Config.Dim {
+		t.Fatalf("--drop-head kept the pre-logits layer")
 	}
 	for _, v := range m.Head.W.Data {
 		if v != 0 {

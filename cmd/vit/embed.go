@@ -86,7 +86,7 @@ func runEmbed(cmd *cobra.Command, args []string, f *embedFlags) error {
 	}
 	o := f.options(batchrun.Embed, in)
 	name := batchrun.ModelName(f.model)
-	what := fmt.Sprintf("embeddings of dimension %d", m.Config.Dim)
+	what := fmt.Sprintf("embeddings of dimension %d", m.Config.FeatureDim())
 	if !oneFile {
 		return runShards(cmd, &f.batchFlags, m, in, f.out, batchrun.ShardOptions{Options: o, Format: batchrun.Format(f.format),
 			ShardSize: f.shardSize, Model: name, Settings: map[string]string{"dtype": f.dtype}}, what, "embedding")

@@ -256,7 +256,7 @@ func parsePreset(s string) error {
 			return nil
 		}
 	}
-	return errors.New("unknown model preset: use SIZE/PATCH with SIZE one of Ti, S, B, L, H and PATCH a positive integer (e.g. B/16, S/32, Ti/16)")
+	return errors.New("unknown model preset: use SIZE/PATCH with SIZE one of Ti, S, B, L, H and PATCH a positive integer (e.g. B/16, S/32, Ti/16), optionally after an encoder family CLIP-, SigLIP-, DINOv2-, DINOv2reg- or DeiT- (e.g. CLIP-B/16, DINOv2-B/14)")
 }
 
 // flagError turns a flag parsing error into one line naming the flag, the

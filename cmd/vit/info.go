@@ -63,7 +63,16 @@ func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
 	} else {
 		fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
 		if c.IsViT() {
-			fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), map[bool]string{true: " + class token", false: ""}[c.ClassToken()])
+			prefix := ""
+			for _, p := range []struct {
+				on   bool
+				what string
+			}{{c.ClassToken(), " + class token"}, {c.DistToken, " + distillation token"}, {c.Registers > 0, fmt.Sprintf(" + %d registers", c.Registers)}} {
+				if p.on {
+					prefix += p.what
+				}
+			}
+			fmt.Fprintf(stdout, "tokens            %d (%d patches%s)\n", c.Tokens(), c.NumPatches(), prefix)
 		}
 		fmt.Fprintf(stdout, "parameters        %d (%.2fM, %s as float32)\n", info.Params, float64(info.Params)/1e6, vit.FormatBytes(info.WeightBytes))
 		fmt.Fprintf(stdout, "FLOPs per image   %d (%.3f GFLOPs forward; training ≈ 3×)\n", info.FLOPsPerImage, float64(info.FLOPsPerImage)/1e9)

@@ -124,7 +124,10 @@ func (f *modelFlags) config(tf *trainingFlags, height, width, channels, classes 
 	set(&c.Depth, "depth", f.depth)
 	set(&c.Heads, "heads", f.heads)
 	set(&c.MLPDim, "mlp", f.mlp)
-	c.Pool, c.PosEmbed = f.pool, f.posEmbed
+	if c.Pool == "" || f.set("pool") { // an encoder preset's pooling stays unless asked
+		c.Pool = f.pool
+	}
+	c.PosEmbed = f.posEmbed
 	c.Attention, c.Features = f.attention, f.features
 	if f.features > 0 && !c.Performer() {
 		return c, usageErrorf("--features %d: random features are for --attention performer", f.features)

@@ -106,7 +106,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		}
 		c := m.Config
 		log.Info("model ready", "model", name, "path", f.models.paths[name], "seconds", time.Since(start).Seconds(),
-			"input", fmt.Sprintf("%dx%dx%d", c.Channels, c.ImageHeight, c.ImageWidth), "classes", c.Classes, "dim", c.Dim)
+			"input", fmt.Sprintf("%dx%dx%d", c.Channels, c.ImageHeight, c.ImageWidth), "classes", c.Classes, "dim", c.FeatureDim())
 	}
 	s.SetReady(true)
 	log.Info("ready", "addr", ln.Addr().String(), "models", s.Models())

@@ -30,10 +30,12 @@ type imageTower struct {
 }
 
 // loadImageTower loads the image tower of the CLIP or SigLIP model in
-// dir, its weights packed in dtype. It is where the vision loaders plug
-// in: this one loads dir as vit's other commands do and embeds with
-// Model.Features, which is right once loadModel reads CLIP and SigLIP
-// folders and Features returns their projected embeddings.
+// dir, its weights packed in dtype, as vit's other commands load it (the
+// checkpoint package's vision loaders read the vision half of a CLIPModel
+// or SiglipModel folder), and embeds with Model.Features: the image
+// embedding in the image–text space, Config.FeatureDim wide (CLIP: after
+// visual_projection; SigLIP: the attention-pooled output). Tests replace
+// it.
 var loadImageTower = func(ctx context.Context, dir, dtype string, stderr io.Writer) (*imageTower, error) {
 	m, err := loadModel(ctx, dir, "", 0)
 	if err != nil {
@@ -42,7 +44,7 @@ var loadImageTower = func(ctx context.Context, dir, dtype string, stderr io.Writ
 	if err := packWeights(m, dtype, stderr); err != nil {
 		return nil, err
 	}
-	return &imageTower{config: m.Config, embed: m.Features, dim: m.Config.Dim}, nil
+	return &imageTower{config: m.Config, embed: m.Features, dim: m.Config.FeatureDim()}, nil
 }
 
 type zeroshotFlags struct {
