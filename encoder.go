@@ -12,7 +12,11 @@ import (
 //   - tokens: DeiT's distillation token (DistToken) and DINOv2's register
 //     tokens (Registers), both after the class token and before the
 //     patches; register tokens get no position embedding and are dropped
-//     from every output (pooling, attention rollout);
+//     from every output (pooling, attention rollout). Both work with every
+//     Config.PosEmbed but relative, whose bias table has entries for one
+//     class token only (Validate refuses the combination): the class and
+//     distillation tokens get rows of E_pos with learned and sincos, none
+//     with learned-2d and none;
 //   - the patch embedding without bias (CLIP) and a LayerNorm before the
 //     blocks (NormPre, CLIP's ln_pre);
 //   - in each block, LayerScale (DINOv2, CaiT: a learned per-channel scale
@@ -23,7 +27,7 @@ import (
 //     layer (RepresentationSize) and CLIP's visual projection (EmbedDim);
 //   - position embeddings stored at a grid of their own (PosGridH ×
 //     PosGridW, DINOv2's 37×37) and resampled to the input's grid at every
-//     forward pass with PosResize, as DINOv2 does.
+//     forward pass with PosResize, as DINOv2 does (learned E_pos only).
 type Encoder struct {
 	// NoClassToken drops the class token of pools "avg" and "map" (SigLIP
 	// has none).
