@@ -102,6 +102,12 @@ func newGradProblem(t *testing.T, edit func(*Config)) *gradProblem {
 		// Zero tokens would sit where LayerNorm's gradient is 1/√eps.
 		copy(m.RegTokens.Data, gradcheck.Random(rng, len(m.RegTokens.Data), 0.5))
 	}
+	if m.DistToken != nil && !c.learnedTable() {
+		// Without a learned position embedding (sincos: a zero row;
+		// learned-2d, none: no row) the distillation token is its small
+		// initial draw, nearly constant.
+		copy(m.DistToken.Data, gradcheck.Random(rng, c.Dim, 0.5))
+	}
 	if len(m.Stem) > 0 {
 		// GELU maps much of a random map near 0, and LayerNorm
 		// then magnifies tokens that are nearly constant: spread

@@ -42,7 +42,7 @@ func TestPositionsWithPrefixTokens(t *testing.T) {
 				t.Fatalf("PositionTable of %d values, want %d", len(table), c.Tokens()*d)
 			}
 			for i := range np * d {
-				if table[pre*d+i] != first(patches, i) {
+				if table[pre*d+i] != valueAt(patches, i) {
 					t.Fatalf("PositionTable's patch value %d = %v, PatchPosEmbed's %v", i, table[pre*d+i], patches[i])
 				}
 			}
@@ -72,8 +72,8 @@ func TestPositionsWithPrefixTokens(t *testing.T) {
 	}
 }
 
-// first is s[i], or 0 for a nil s.
-func first(s []float32, i int) float32 {
+// valueAt is s[i], or 0 for a nil s.
+func valueAt(s []float32, i int) float32 {
 	if s == nil {
 		return 0
 	}
