@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitgo/vit/internal/atomicfile"
 	"github.com/vitgo/vit/internal/console"
+	"github.com/vitgo/vit/records"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -112,7 +113,7 @@ func runEmbed(cmd *cobra.Command, args []string, model, out, dtype string, batch
 		err = atomicfile.WriteFile(out, func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			for i, n := range names {
-				if err := enc.Encode(map[string]any{"file": n, "features": feats[i*c.Dim : (i+1)*c.Dim]}); err != nil {
+				if err := enc.Encode(records.Embedding{File: n, Features: feats[i*c.Dim : (i+1)*c.Dim]}); err != nil {
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/internal/console"
 	"github.com/vitgo/vit/kernels"
+	"github.com/vitgo/vit/records"
 )
 
 // loadModel loads a model under ctx and optionally switches its attention
@@ -60,14 +61,6 @@ func inferenceDType(dtype string, stderr io.Writer) (kernels.DType, error) {
 	return dt, nil
 }
 
-type prediction struct {
-	File   string      `json:"file"`
-	Top    []vit.Class `json:"top,omitempty"`
-	Logits []float32   `json:"logits,omitempty"`
-	Probs  []float32   `json:"probs,omitempty"` // vit zeroshot: one per label
-	Error  string      `json:"error,omitempty"`
-}
-
 // predictionPrinter prints one prediction per image: a JSON object per
 // line, or "file: label p%, ..." lines; a failed image is counted and
 // reported on stderr, prefixed with the command's name.
@@ -83,7 +76,7 @@ func newPredictionPrinter(command string, asJSON bool, stdout, stderr io.Writer)
 	return &predictionPrinter{command: command, json: asJSON, stdout: stdout, stderr: stderr, enc: json.NewEncoder(stdout)}
 }
 
-func (pp *predictionPrinter) emit(p prediction) {
+func (pp *predictionPrinter) emit(p records.Prediction) {
 	if p.Error != "" {
 		pp.failed++
 		console.NewWriter(pp.stderr).Printf("vit %s: %s", pp.command, p.Error)
@@ -170,14 +163,14 @@ func runPredict(cmd *cobra.Command, args []string, f *predictFlags) error {
 		}
 		for i, name := range names {
 			l := logits[i*c.Classes : (i+1)*c.Classes]
-			p := prediction{File: name, Top: c.TopK(l, f.top)}
+			p := records.Prediction{File: name, Top: c.TopK(l, f.top)}
 			if f.logits {
 				p.Logits = l
 			}
 			emit(p)
 		}
 		return nil
-	}, func(name string, err error) { emit(prediction{File: name, Error: err.Error()}) })
+	}, func(name string, err error) { emit(records.Prediction{File: name, Error: err.Error()}) })
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/checkpoint"
+	"github.com/vitgo/vit/records"
 	"github.com/vitgo/vit/safetensors"
 )
 
@@ -43,7 +44,7 @@ func TestPredict(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("got %d JSON lines, want 2:\n%s", len(lines), out.String())
 	}
-	var p prediction
+	var p records.Prediction
 	if err := json.Unmarshal([]byte(lines[0]), &p); err != nil {
 		t.Fatal(err)
 	}

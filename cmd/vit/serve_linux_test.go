@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitgo/vit/records"
 	"github.com/vitgo/vit/serve"
 )
 
@@ -64,9 +65,9 @@ func TestServe(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("vit predict: %d %s", code, errOut)
 	}
-	var cli []prediction
+	var cli []records.Prediction
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var p prediction
+		var p records.Prediction
 		if err := json.Unmarshal([]byte(l), &p); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/records"
 	"github.com/vitgo/vit/text"
 	"github.com/vitgo/vit/zeroshot"
 )
@@ -146,14 +147,14 @@ func runZeroshot(cmd *cobra.Command, args []string, f *zeroshotFlags) error {
 		}
 		for i, name := range names {
 			row := p[i*k : (i+1)*k]
-			r := prediction{File: name, Top: topLabels(row, labels, f.top)}
+			r := records.Prediction{File: name, Top: topLabels(row, labels, f.top)}
 			if f.json {
 				r.Probs = row
 			}
 			pp.emit(r)
 		}
 		return nil
-	}, func(name string, err error) { pp.emit(prediction{File: name, Error: err.Error()}) })
+	}, func(name string, err error) { pp.emit(records.Prediction{File: name, Error: err.Error()}) })
 	if err != nil {
 		return err
 	}
