@@ -365,7 +365,7 @@ func TestParquetAndRemoteModel(t *testing.T) {
 		out := filepath.Join(t.TempDir(), task)
 		o := Defaults()
 		o.Model, o.Task, o.Output, o.Format = remote, task, out, "parquet"
-		o.Inputs = []string{filepath.Join(dir, "[A-Z]-*.png")}
+		o.Inputs = []string{filepath.Join(dir, "[0-9]-*.png")}
 		runPipeline(t, o)
 		names, _ := filepath.Glob(ShardPattern(out, "parquet"))
 		rows := 0
