@@ -447,3 +447,88 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// The pipeline's lines match what vit embed and vit predict --json --logits
+// --top 3 printed for three photos (PNG, paletted PNG, 4:2:0 JPEG) with
+// three models that resize as Hugging Face does, as timm does (crop), and
+// to 28×28 grey: the goldens of testdata/classify.
+func TestCLIGoldens(t *testing.T) {
+	var photos []string
+	for _, f := range []string{"chelsea.png", "small_pal.png", "small420.jpg"} {
+		photos = append(photos, filepath.Join("..", "..", "imageio", "testdata", "in", f))
+	}
+	for _, model := range []string{"hf", "timm", "grey"} {
+		dir := filepath.Join("..", "..", "testdata", "classify", model)
+		for _, task := range []string{"embed", "predict"} {
+			out := filepath.Join(t.TempDir(), task)
+			o := Defaults()
+			o.Model, o.Task, o.Output, o.Inputs = filepath.Join(dir, "model.safetensors"), task, out, photos
+			if task == "predict" {
+				o.Top, o.Logits = 3, true
+			}
+			if sum := runPipeline(t, o); sum.Images != 3 || sum.Failures != 0 {
+				t.Fatalf("%s %s: %+v", model, task, sum)
+			}
+			want := map[string]map[string]any{}
+			b, err := os.ReadFile(filepath.Join(dir, task+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+				var r map[string]any
+				if err := json.Unmarshal(l, &r); err != nil {
+					t.Fatal(err)
+				}
+				want[r["file"].(string)] = r
+			}
+			lines := readLines(t, out, "jsonl")
+			if len(lines) != 3 {
+				t.Fatalf("%s %s: %d lines", model, task, len(lines))
+			}
+			for _, l := range lines {
+				var got map[string]any
+				if err := json.Unmarshal(l, &got); err != nil {
+					t.Fatal(err)
+				}
+				name := filepath.Base(got["file"].(string))
+				got["file"] = name
+				if !sameJSON(got, want[name]) {
+					t.Errorf("%s %s %s:\n got %s\nwant %v", model, task, name, l, want[name])
+				}
+			}
+		}
+	}
+}
+
+// sameJSON compares decoded JSON values, numbers to 1e-6.
+func sameJSON(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			if !sameJSON(v, b[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !sameJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case float64:
+		b, ok := b.(float64)
+		return ok && near(a, b)
+	default:
+		return a == b
+	}
+}

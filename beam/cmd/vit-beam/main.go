@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per forward pass")
 	fs.StringVar(&o.DType, "dtype", o.DType, "number format of the matrix products: fp32 or bf16")
 	fs.IntVar(&o.ShardRecords, "shard-records", o.ShardRecords, "most records per output file")
+	verbose := fs.Bool("verbose", false, "log the runner's progress (Beam's INFO level)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -72,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "vit-beam: %v (vit-beam -h lists the flags)\n", err)
 		return 2
+	}
+	if w := fs.Lookup("worker"); !*verbose && (w == nil || w.Value.String() != "true") {
+		beamlog.LogLevel = "warn" // Prism's job-service chatter; workers keep Beam's level
 	}
 	// A worker process started by a runner (--worker) runs the SDK harness
 	// here and never returns.
@@ -113,12 +118,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0 // a runner that does not wait for the job
 	}
 	sum := pipeline.Summarize(res.Metrics())
-	ext := o.Format
-	fmt.Fprintf(stdout, "%d images written to %s, %d failed (%s)\n",
-		sum.Images, pipeline.ShardPattern(o.Output, ext), sum.Failures, pipeline.ShardPattern(o.Output+"-errors", "jsonl"))
+	outs, errs := o.Output+"-?????-of-?????."+o.Format, o.Output+"-errors-?????-of-?????.jsonl"
+	fmt.Fprintf(stdout, "%d images written to %s, %d failed (%s)\n", sum.Images, outs, sum.Failures, errs)
 	if sum.Failures > 0 {
 		fmt.Fprintf(stderr, "vit-beam: %d of %d images could not be read: their reasons are in %s\n",
-			sum.Failures, sum.Images+sum.Failures, pipeline.ShardPattern(o.Output+"-errors", "jsonl"))
+			sum.Failures, sum.Images+sum.Failures, errs)
 		return 1
 	}
 	return 0
