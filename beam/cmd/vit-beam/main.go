@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/vitgo/vit/beam/pipeline"
+	"github.com/vitgo/vit/internal/atomicfile"
 )
 
 // knownRunners are the --runner values this binary links (through beamx).
@@ -102,6 +104,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := pipeline.CheckModel(ctx, o); err != nil {
 			fmt.Fprintf(stderr, "vit-beam: %v\n", err)
 			return 1
+		}
+		if !strings.Contains(o.Output, "://") {
+			if err := atomicfile.CheckDir(filepath.Dir(o.Output)); err != nil {
+				fmt.Fprintf(stderr, "vit-beam: --output: %v\n", err)
+				return 1
+			}
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
