@@ -22,8 +22,8 @@ func init() {
 
 // The pipeline's metrics (namespace "vit").
 var (
-	imagesRead   = beam.NewCounter("vit", "images")
-	imagesFailed = beam.NewCounter("vit", "failures")
+	imagesRead   = beam.NewCounter("vit", "images")   // run through the model
+	imagesFailed = beam.NewCounter("vit", "failures") // dead-letter records
 	bytesRead    = beam.NewCounter("vit", "bytes")
 	misfits      = beam.NewCounter("vit", "misfits")
 	batchSize    = beam.NewDistribution("vit", "batch_size")

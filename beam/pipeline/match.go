@@ -43,6 +43,7 @@ func (matchFn) ProcessElement(ctx context.Context, pattern string, emit func(str
 		return fmt.Errorf("listing %s: %w", pattern, err)
 	}
 	if len(files) == 0 {
+		imagesFailed.Inc(ctx, 1)
 		b, err := line(records.Failure{File: pattern, Error: "no file matches the pattern"})
 		if err != nil {
 			return err

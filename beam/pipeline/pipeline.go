@@ -20,10 +20,10 @@
 // format; a model on another file system is first copied to a local
 // temporary folder.
 //
-// Beam metrics, namespace "vit": counters images, failures, bytes (encoded
-// image bytes read) and misfits (images that do not look like what the
-// model takes, run all the same), distributions batch_size and
-// batch_latency_us (one forward pass).
+// Beam metrics, namespace "vit": counters images (run through the model),
+// failures (dead-letter records), bytes (encoded image bytes read) and
+// misfits (images that do not look like what the model takes, run all the
+// same), distributions batch_size and batch_latency_us (one forward pass).
 package pipeline
 
 import (

@@ -223,11 +223,19 @@ func TestEmbedFashionMNIST(t *testing.T) {
 	o.Inputs = []string{filepath.Join(dir, "*.png"), filepath.Join(dir, "*.jpg")}
 	o.ShardRecords = 300 // several shards per bundle
 
+	var goodBytes int64
+	for _, f := range good {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goodBytes += st.Size()
+	}
 	var first []string
 	for run := range 2 {
 		sum := runPipeline(t, o)
-		if sum.Images != int64(len(good)) || sum.Failures != int64(len(bad)) {
-			t.Errorf("run %d: metrics say %d images, %d failures; want %d, %d", run, sum.Images, sum.Failures, len(good), len(bad))
+		if sum.Images != int64(len(good)) || sum.Failures != int64(len(bad)+1) || sum.Bytes < goodBytes {
+			t.Errorf("run %d: metrics say %d images, %d failures, %d bytes; want %d, %d, at least %d", run, sum.Images, sum.Failures, sum.Bytes, len(good), len(bad)+1, goodBytes)
 		}
 		lines := readLines(t, out, "jsonl")
 		seen := map[string]bool{}

@@ -97,13 +97,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	// On a runner whose workers are this process, a wrong --model is one
-	// line now rather than a failed job. Elsewhere the path is the
+	// On a runner whose workers are this process, a wrong --model,
+	// --input-list or --output is one line now rather than a failed job. Elsewhere the path is the
 	// workers' (a folder in their container image, or gs://).
 	if inProcess(*runners.Runner) {
 		if err := pipeline.CheckModel(ctx, o); err != nil {
 			fmt.Fprintf(stderr, "vit-beam: %v\n", err)
 			return 1
+		}
+		if l := o.InputList; l != "" && !strings.Contains(l, "://") {
+			if _, err := os.Stat(l); err != nil {
+				fmt.Fprintf(stderr, "vit-beam: --input-list: %v\n", err)
+				return 1
+			}
 		}
 		if !strings.Contains(o.Output, "://") {
 			if err := atomicfile.CheckDir(filepath.Dir(o.Output)); err != nil {
@@ -129,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	outs, errs := o.Output+"-?????-of-?????."+o.Format, o.Output+"-errors-?????-of-?????.jsonl"
 	fmt.Fprintf(stdout, "%d images written to %s, %d failed (%s)\n", sum.Images, outs, sum.Failures, errs)
 	if sum.Failures > 0 {
-		fmt.Fprintf(stderr, "vit-beam: %d of %d images could not be read: their reasons are in %s\n",
+		fmt.Fprintf(stderr, "vit-beam: %d of %d inputs (images, or patterns that match nothing) could not be read: their reasons are in %s\n",
 			sum.Failures, sum.Images+sum.Failures, errs)
 		return 1
 	}

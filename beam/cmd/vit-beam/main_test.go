@@ -67,8 +67,8 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// The command runs the pipeline on Prism: a model that cannot be loaded, or
-// an output that cannot be written, is one line and exit 1; a run with an unreadable image writes the others,
+// The command runs the pipeline on Prism: a model that cannot be loaded, a
+// missing input list or an output that cannot be written is one line and exit 1; a run with an unreadable image writes the others,
 // says how many failed and exits 1.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
@@ -99,8 +99,12 @@ func TestRun(t *testing.T) {
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "vit-beam: --output: ") {
 		t.Errorf("output under a file: exit %d, %q", code, stderr)
 	}
+	code, _, stderr = vitBeam(t, "--model", model, "--input-list", filepath.Join(dir, "list.txt"), "--output", out)
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "vit-beam: --input-list: ") {
+		t.Errorf("missing input list: exit %d, %q", code, stderr)
+	}
 	code, stdout, stderr := vitBeam(t, "--model", model, "--input", filepath.Join(dir, "*.png"), "--output", out, "--task", "predict", "--top", "1")
-	if code != 1 || !strings.Contains(stdout, "3 images written") || !strings.Contains(stderr, "1 of 4 images could not be read") {
+	if code != 1 || !strings.Contains(stdout, "3 images written") || !strings.Contains(stderr, "1 of 4 inputs") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	b, err := os.ReadFile(out + "-00000-of-00001.jsonl")
