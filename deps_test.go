@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,4 +48,46 @@ func TestGoModVersion(t *testing.T) {
 		return
 	}
 	t.Fatal("go.mod has no go line")
+}
+
+// go.work joins the Beam module (beam/) to this one, so that
+// `go run ./beam/cmd/vit-beam` works from the repository root. In workspace
+// mode the build list is the union of both modules' requirements: this
+// module's packages must still build with the versions its own go.mod names
+// (raise them here when the Beam module needs newer ones), and ./... must
+// not reach into the Beam module.
+func TestWorkspaceKeepsVersions(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	if _, err := os.Stat("go.work"); err != nil {
+		t.Skip("no go.work")
+	}
+	list := func(gowork string) string {
+		cmd := exec.Command(goTool, "list", "-deps", "-test", "-f", "{{with .Module}}{{.Path}}@{{.Version}}{{end}}", "./...")
+		cmd.Env = append(os.Environ(), "GOWORK="+gowork)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("GOWORK=%s go list: %v\n%s", gowork, err, out)
+		}
+		mods := map[string]bool{}
+		for _, m := range strings.Fields(string(out)) {
+			mods[m] = true
+		}
+		delete(mods, "github.com/vitgo/vit@")
+		keys := make([]string, 0, len(mods))
+		for m := range mods {
+			keys = append(keys, m)
+		}
+		slices.Sort(keys)
+		return strings.Join(keys, "\n")
+	}
+	work, alone := list(""), list("off")
+	if work != alone {
+		t.Errorf("this module builds with other versions in the workspace (go.work) than alone (GOWORK=off):\nworkspace:\n%s\nalone:\n%s", work, alone)
+	}
+	if strings.Contains(work, "apache/beam") {
+		t.Errorf("./... reaches into the Beam module:\n%s", work)
+	}
 }

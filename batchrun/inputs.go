@@ -127,6 +127,8 @@ func ReadList(r io.Reader, name string) ([]string, error) {
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		switch {
+		case len(line) > MaxListLine: // a last line, without "\n", of MaxListLine+2 bytes
+			return nil, fmt.Errorf("%s: line %d is longer than %d bytes: a list file holds one path per line", name, n, MaxListLine)
 		case bytes.IndexByte(line, 0) >= 0:
 			return nil, fmt.Errorf("%s: line %d holds a NUL byte: a list file holds one path per line, as text", name, n)
 		case len(bytes.TrimSpace(line)) > 0:

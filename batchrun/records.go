@@ -23,6 +23,7 @@ type Prediction struct {
 	File   string      `json:"file"`
 	Top    []vit.Class `json:"top,omitempty"`
 	Logits []float32   `json:"logits,omitempty"`
+	Probs  []float32   `json:"probs,omitempty"` // vit zeroshot: each label's probability
 	Error  string      `json:"error,omitempty"`
 }
 

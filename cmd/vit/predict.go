@@ -72,13 +72,8 @@ func inferenceDType(dtype string, stderr io.Writer) (kernels.DType, error) {
 	return dt, nil
 }
 
-type prediction struct {
-	File   string      `json:"file"`
-	Top    []vit.Class `json:"top,omitempty"`
-	Logits []float32   `json:"logits,omitempty"`
-	Probs  []float32   `json:"probs,omitempty"` // vit zeroshot: one per label
-	Error  string      `json:"error,omitempty"`
-}
+// prediction is a line of vit predict --json and vit zeroshot --json.
+type prediction = batchrun.Prediction
 
 // predictionPrinter prints one prediction per image: a JSON object per
 // line, or "file: label p%, ..." lines; a failed image is counted and

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/batchrun"
 )
 
 // textGoldens is text/testdata/goldens.json, written by a PyTorch
@@ -146,7 +147,7 @@ func TestZeroshot(t *testing.T) {
 			t.Fatalf("%s: %d lines for %d images:\n%s", kind, len(lines), len(gd.Probs), out)
 		}
 		for i, l := range lines {
-			var r prediction
+			var r batchrun.Prediction
 			if err := json.Unmarshal([]byte(l), &r); err != nil {
 				t.Fatal(err)
 			}
