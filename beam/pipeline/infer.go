@@ -153,7 +153,8 @@ func (f *inferFn) flush(ctx context.Context, emit func([]byte)) error {
 	for i, name := range f.names {
 		var rec any
 		if f.Task == "embed" {
-			rec = batchrun.Embedding{File: name, Features: out[i*c.Dim : (i+1)*c.Dim]}
+			fd := c.FeatureDim() // the projected embedding of CLIP, the pre-logits of JAX models
+			rec = batchrun.Embedding{File: name, Features: out[i*fd : (i+1)*fd]}
 		} else {
 			l := out[i*c.Classes : (i+1)*c.Classes]
 			p := batchrun.Prediction{File: name, Top: c.TopK(l, f.Top)}
