@@ -198,17 +198,17 @@ func FuzzHFEncoderConfig(f *testing.F) {
 func FuzzOpenCLIPConfig(f *testing.F) {
 	dst := filepath.Join(f.TempDir(), "openclip")
 	os.MkdirAll(dst, 0o755)
-	for _, file := range []string{openCLIPConfigFile, openCLIPWeights} {
+	for _, file := range []string{OpenCLIPConfigFile, OpenCLIPWeights} {
 		if err := os.WriteFile(filepath.Join(dst, file), readFile(f, filepath.Join(encodersDir, "openclip", file)), 0o644); err != nil {
 			f.Fatal(err)
 		}
 	}
-	have := weightValues(f, filepath.Join(dst, openCLIPWeights))
-	f.Add(readFile(f, filepath.Join(dst, openCLIPConfigFile)))
+	have := weightValues(f, filepath.Join(dst, OpenCLIPWeights))
+	f.Add(readFile(f, filepath.Join(dst, OpenCLIPConfigFile)))
 	f.Add([]byte(`{"model_cfg":{"vision_cfg":{"image_size":4000000,"layers":100000,"width":16,"head_width":8,"patch_size":4,"mlp_ratio":100000}}}`))
 	f.Add([]byte(`{"model_cfg":{"vision_cfg":{"width":16,"head_width":0}},"preprocess_cfg":{"mean":[0.5],"std":[0],"resize_mode":"squash"}}`))
 	f.Fuzz(func(t *testing.T, cfg []byte) {
-		if err := os.WriteFile(filepath.Join(dst, openCLIPConfigFile), cfg, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dst, OpenCLIPConfigFile), cfg, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		p, err := LoadPretrained(dst)

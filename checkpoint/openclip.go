@@ -11,11 +11,11 @@ import (
 	"github.com/vitgo/vit"
 )
 
-// OpenCLIP's file names (open_clip.push_to_hf_hub).
+// OpenCLIP's file names (open_clip.push_to_hf_hub): its config, and its weights as safetensors or a PyTorch pickle.
 const (
-	openCLIPConfigFile  = "open_clip_config.json"
-	openCLIPWeights     = "open_clip_model.safetensors"
-	openCLIPTorchWeight = "open_clip_pytorch_model.bin"
+	OpenCLIPConfigFile   = "open_clip_config.json"
+	OpenCLIPWeights      = "open_clip_model.safetensors"
+	OpenCLIPTorchWeights = "open_clip_pytorch_model.bin"
 )
 
 // openCLIPConfig is the part of open_clip_config.json the loader reads:
@@ -47,7 +47,7 @@ type openCLIPConfig struct {
 // openCLIPDir reports whether dir holds an OpenCLIP checkpoint (its
 // open_clip_config.json).
 func openCLIPDir(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, openCLIPConfigFile))
+	_, err := os.Stat(filepath.Join(dir, OpenCLIPConfigFile))
 	return err == nil
 }
 
@@ -66,7 +66,7 @@ func loadOpenCLIP(ctx context.Context, path string) (*Pretrained, error) {
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(path)
 	}
-	cfgPath := filepath.Join(dir, openCLIPConfigFile)
+	cfgPath := filepath.Join(dir, OpenCLIPConfigFile)
 	b, err := readConfig(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("loading OpenCLIP model %s: %w", path, err)
@@ -85,7 +85,7 @@ func loadOpenCLIP(ctx context.Context, path string) (*Pretrained, error) {
 		}
 	}
 	weights := ""
-	for _, n := range []string{openCLIPWeights, openCLIPTorchWeight, WeightsFile} {
+	for _, n := range []string{OpenCLIPWeights, OpenCLIPTorchWeights, WeightsFile} {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
 			weights = filepath.Join(dir, n)
 			break
@@ -95,7 +95,7 @@ func loadOpenCLIP(ctx context.Context, path string) (*Pretrained, error) {
 		weights = path
 	}
 	if weights == "" {
-		return nil, fail("no %s or %s", openCLIPWeights, openCLIPTorchWeight)
+		return nil, fail("no %s or %s", OpenCLIPWeights, OpenCLIPTorchWeights)
 	}
 	src, err := openSafetensors(weights)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vitgo/vit/checkpoint"
 )
 
 func FuzzParseConfig(f *testing.F) {
@@ -29,7 +31,7 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 func FuzzParseOpenCLIPConfig(f *testing.F) {
-	b, err := os.ReadFile("testdata/openclip/" + OpenCLIPConfigFile)
+	b, err := os.ReadFile("testdata/openclip/" + checkpoint.OpenCLIPConfigFile)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -59,8 +61,8 @@ func TestOpenCLIPRefused(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	b, _ := os.ReadFile("testdata/openclip/" + OpenCLIPConfigFile)
-	os.WriteFile(filepath.Join(dir, OpenCLIPConfigFile), b, 0o644)
+	b, _ := os.ReadFile("testdata/openclip/" + checkpoint.OpenCLIPConfigFile)
+	os.WriteFile(filepath.Join(dir, checkpoint.OpenCLIPConfigFile), b, 0o644)
 	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "has no open_clip_model.safetensors or open_clip_pytorch_model.bin") {
 		t.Errorf("no weights: %v", err)
 	}

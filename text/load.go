@@ -119,7 +119,7 @@ func Load(ctx context.Context, dir string) (*Model, error) {
 	cfgPath := filepath.Join(dir, ConfigFile)
 	b, err := boundedread.File(cfgPath, maxConfigBytes)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(dir, OpenCLIPConfigFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, checkpoint.OpenCLIPConfigFile)); err == nil {
 			return LoadOpenCLIP(ctx, dir)
 		}
 	}

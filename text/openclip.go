@@ -11,13 +11,6 @@ import (
 	"github.com/vitgo/vit/internal/boundedread"
 )
 
-// OpenCLIP file names (as the Hugging Face hub stores OpenCLIP models).
-const (
-	OpenCLIPConfigFile = "open_clip_config.json"
-	openCLIPWeights    = "open_clip_model.safetensors"
-	openCLIPTorch      = "open_clip_pytorch_model.bin"
-)
-
 // openCLIPConfig is the part of open_clip_config.json the loader reads:
 // model_cfg with open_clip's CLIPTextCfg; absent fields take its defaults.
 type openCLIPConfig struct {
@@ -101,7 +94,7 @@ func openCLIPLayout() layout {
 // activation is QuickGELU when model_cfg.quick_gelu says so (OpenAI's
 // weights), else GELU, as open_clip builds it.
 func LoadOpenCLIP(ctx context.Context, dir string) (*Model, error) {
-	cfgPath := filepath.Join(dir, OpenCLIPConfigFile)
+	cfgPath := filepath.Join(dir, checkpoint.OpenCLIPConfigFile)
 	b, err := boundedread.File(cfgPath, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("loading OpenCLIP text tower: %w", err)
@@ -110,11 +103,11 @@ func LoadOpenCLIP(ctx context.Context, dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading OpenCLIP text tower: %s: %w", cfgPath, err)
 	}
-	path := filepath.Join(dir, openCLIPWeights)
+	path := filepath.Join(dir, checkpoint.OpenCLIPWeights)
 	if _, err := os.Stat(path); err != nil {
-		path = filepath.Join(dir, openCLIPTorch)
+		path = filepath.Join(dir, checkpoint.OpenCLIPTorchWeights)
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("loading OpenCLIP text tower: %s has no %s or %s", dir, openCLIPWeights, openCLIPTorch)
+			return nil, fmt.Errorf("loading OpenCLIP text tower: %s has no %s or %s", dir, checkpoint.OpenCLIPWeights, checkpoint.OpenCLIPTorchWeights)
 		}
 	}
 	t, err := checkpoint.OpenTensors(path)
