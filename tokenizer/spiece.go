@@ -21,6 +21,11 @@ const (
 // spaceSymbol is SentencePiece's visible space, U+2581 "▁".
 const spaceSymbol = "\u2581"
 
+// maxReplacement bounds each replacement string of a precompiled
+// character map, and so how far the normaliser can grow a text: NFKC's
+// longest, U+FDFA, is 33 bytes.
+const maxReplacement = 64
+
 // maxPieces bounds the vocabulary of a SentencePiece model (the largest
 // real ones have 256k pieces).
 const maxPieces = 1 << 22
@@ -206,6 +211,14 @@ func (m *SentencePiece) setCharsMap(b []byte) error {
 		m.charsMap[i] = uint32(b[o]) | uint32(b[o+1])<<8 | uint32(b[o+2])<<16 | uint32(b[o+3])<<24
 	}
 	m.replace = slices.Clone(b[4+n:])
+	run := 0
+	for _, c := range m.replace {
+		if run++; c == 0 {
+			run = 0
+		} else if run > maxReplacement {
+			return fmt.Errorf("precompiled_charsmap: a replacement string over %d bytes (NFKC's longest is 33)", maxReplacement)
+		}
+	}
 	return nil
 }
 

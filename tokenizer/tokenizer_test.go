@@ -173,9 +173,21 @@ func TestBadTokenizerFiles(t *testing.T) {
 		{model[:len(model)/2], "truncated"},
 		{[]byte{0x0a, 0x03, 0x0a, 0x01, 'a'}, "no unknown piece"},
 		{[]byte{0x12, 0x02, 0x18, 0x02, 0x0a, 0x09, 0x0a, 0x05, '<', 'u', 'n', 'k', '>', 0x18, 0x02}, "model type 2 is not supported"},
+		// A character map whose one replacement string is 100 bytes would let
+		// each character of a text grow a hundredfold.
+		{longReplacement, "replacement string over 64 bytes"},
 	} {
 		if _, err := ParseSentencePiece(c.b); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%d bytes: %v, want %q", len(c.b), err, c.want)
 		}
 	}
 }
+
+// longReplacement is a SentencePiece model whose precompiled character map
+// (a one-unit trie) has a 100-byte replacement string.
+var longReplacement = func() []byte {
+	charsMap := append([]byte{4, 0, 0, 0, 0, 0, 0, 0}, []byte(strings.Repeat("a", 100)+"\x00")...)
+	spec := append([]byte{0x12, byte(len(charsMap))}, charsMap...)
+	b := []byte{0x0a, 0x09, 0x0a, 0x05, '<', 'u', 'n', 'k', '>', 0x18, 0x02, 0x1a, byte(len(spec))}
+	return append(b, spec...)
+}()
