@@ -119,15 +119,32 @@ func (d Decoder) Decode(r io.Reader) (*RGB, error) {
 // on the logical screen) with the format's name: "png", "jpeg", "gif",
 // "bmp", "tiff" or "webp".
 func (d Decoder) DecodeImage(r io.Reader) (image.Image, string, error) {
-	img, _, f, err := d.decodeImage(r, false)
+	img, _, f, err := d.decodeImage(r, nil, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("imageio: %w", err)
 	}
 	return img, f, nil
 }
 
+// DecodeBytes decodes the image held whole in data and converts it to
+// RGB, as Decode does; a PNG within the fast path's bound is decoded from
+// data in place, without the copies that reading it through an io.Reader
+// takes.
+func (d Decoder) DecodeBytes(data []byte) (*RGB, error) {
+	m, err := d.decodeWhole(bytes.NewReader(data), data)
+	if err != nil {
+		return nil, fmt.Errorf("imageio: %w", err)
+	}
+	return m, nil
+}
+
 func (d Decoder) decode(r io.Reader) (*RGB, error) {
-	img, rgb, format, err := d.decodeImage(r, true)
+	return d.decodeWhole(r, nil)
+}
+
+// decodeWhole decodes r, whose bytes are whole when not nil.
+func (d Decoder) decodeWhole(r io.Reader, whole []byte) (*RGB, error) {
+	img, rgb, format, err := d.decodeImage(r, whole, true)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +218,8 @@ func sniff(head []byte) *format {
 // replayed to the image decoder, so memory is that of the image. With
 // wantRGB, a PNG of at most [pngFastBytes] bytes is read whole and
 // decoded straight to RGB by decodePNG (returned as rgb; img is then nil).
-func (d Decoder) decodeImage(r io.Reader, wantRGB bool) (img image.Image, rgb *RGB, name string, err error) {
+// decodeImage decodes r, whose bytes are whole when not nil.
+func (d Decoder) decodeImage(r io.Reader, whole []byte, wantRGB bool) (img image.Image, rgb *RGB, name string, err error) {
 	limit := d.MaxBytes
 	if limit <= 0 {
 		limit = math.MaxInt64
@@ -245,14 +263,22 @@ func (d Decoder) decodeImage(r io.Reader, wantRGB bool) (img image.Image, rgb *R
 	if wantRGB && f.name == "png" {
 		// Read on up to the fast path's bound, never past the byte
 		// limit (so that a PNG followed by more data is not refused for
-		// what image/png would not have read).
+		// what image/png would not have read). When the bytes are all in
+		// whole, take them from there.
 		bound := pngFastBytes(cfg.Width, cfg.Height)
-		n := min(bound+1-int64(len(seen)), lr.left+int64(br.Buffered()))
-		all, err := io.ReadAll(io.LimitReader(br, max(n, 0)))
-		if err != nil {
-			return nil, nil, "", describe(f.name, err, lr.read)
+		if whole != nil {
+			seen = whole[:min(int64(len(whole)), bound+1, lr.left+lr.read)]
+			r = bytes.NewReader(whole[len(seen):])
+			lr.r, lr.left, lr.read = r, lr.left+lr.read-int64(len(seen)), int64(len(seen))
+			br.Reset(lr)
+		} else {
+			n := min(bound+1-int64(len(seen)), lr.left+int64(br.Buffered()))
+			all, err := io.ReadAll(io.LimitReader(br, max(n, 0)))
+			if err != nil {
+				return nil, nil, "", describe(f.name, err, lr.read)
+			}
+			seen = append(seen, all...)
 		}
-		seen = append(seen, all...)
 		if int64(len(seen)) <= bound {
 			if m := tryPNG(seen, d.MaxPixels); m != nil {
 				return nil, m, f.name, nil

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -113,6 +115,30 @@ func TestConvertModes(t *testing.T) {
 	}
 }
 
+// TestDecodeBytes: DecodeBytes decodes every test image as Decode does,
+// within and past the byte limit, and a PNG with data after it.
+func TestDecodeBytes(t *testing.T) {
+	files, err := filepath.Glob("testdata/in/*")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d test images: %v", len(files), err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []Decoder{{}, {MaxBytes: int64(len(data))}, {MaxBytes: int64(len(data)) - 1}, {MaxPixels: 100}} {
+			for _, in := range [][]byte{data, append(slices.Clip(data), "trailing bytes"...)} {
+				m, err := d.Decode(bytes.NewReader(in))
+				mb, errb := d.DecodeBytes(in)
+				if fmt.Sprint(err) != fmt.Sprint(errb) || err == nil && (m.W != mb.W || m.H != mb.H || !bytes.Equal(m.Pix, mb.Pix)) {
+					t.Errorf("%s (%d bytes), %+v: Decode %v, DecodeBytes %v", name, len(in), d, err, errb)
+				}
+			}
+		}
+	}
+}
+
 // FuzzDecode checks that no input makes the decoder panic and that a
 // successful decode is consistent.
 func FuzzDecode(f *testing.F) {
@@ -129,6 +155,10 @@ func FuzzDecode(f *testing.F) {
 	d := Decoder{MaxPixels: 1 << 20, MaxBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := d.Decode(bytes.NewReader(data))
+		mb, errb := d.DecodeBytes(data)
+		if (err == nil) != (errb == nil) || err == nil && (m.W != mb.W || m.H != mb.H || !bytes.Equal(m.Pix, mb.Pix)) {
+			t.Fatalf("Decode and DecodeBytes differ: %v, %v", err, errb)
+		}
 		if err != nil {
 			return
 		}

@@ -350,11 +350,15 @@ func paeth(cur, prev []byte, bpp int) {
 	for i := range bpp {
 		cur[i] += prev[i] // a = c = 0: the predictor is b
 	}
-	if bpp == 3 {
+	i := bpp
+	switch {
+	case usePaethAVX && (bpp == 3 || bpp == 4):
+		i = paethAVX(cur, prev, bpp)
+	case bpp == 3:
 		paeth3(cur, prev)
 		return
 	}
-	for i := bpp; i < len(cur); i++ {
+	for ; i < len(cur); i++ {
 		cur[i] += paethPredict(int(cur[i-bpp]), int(prev[i]), int(prev[i-bpp]))
 	}
 }

@@ -216,7 +216,7 @@ func TestPNGFastPath(t *testing.T) {
 		if m, err := Decode(bytes.NewReader(data)); err != nil || !bytes.Equal(m.Pix, want.Pix) {
 			t.Errorf("%s: Decode: %v", name, err)
 		}
-		if img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(data), true); err != nil || rgb == nil || img != nil {
+		if img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(data), nil, true); err != nil || rgb == nil || img != nil {
 			t.Errorf("%s: Decode did not take the fast path (%v)", name, err)
 		}
 	}
@@ -281,7 +281,7 @@ func TestPNGOverFastBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(big), true)
+	img, rgb, _, err := defaultDecoder().decodeImage(bytes.NewReader(big), nil, true)
 	if err != nil || rgb != nil || img == nil {
 		t.Fatalf("a file over the bound: rgb %v, img %v, %v; want image/png's image", rgb != nil, img != nil, err)
 	}

@@ -232,28 +232,62 @@ func Resize(src *RGB, w, h int, f Filter) *RGB {
 // horizontal resamples rows [first, last) of src to width w.
 func horizontal(src *RGB, w, first, last int, c coeffs) *RGB {
 	out := NewRGB(w, last-first)
+	var start, kg []int32
+	groups := 0
+	if useResizeAVX2 {
+		start, kg, groups = c.groupsOfFive()
+	}
 	for y := first; y < last; y++ {
 		row := src.Pix[y*src.W*3 : (y+1)*src.W*3]
 		dst := out.Pix[(y-first)*w*3 : (y-first+1)*w*3]
-		for xx := 0; xx < w; xx++ {
-			n := c.count[xx]
-			k := c.k[xx*c.ksize : xx*c.ksize+n]
-			in := row[c.start[xx]*3 : (c.start[xx]+n)*3]
-			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-			for _, kv := range k {
-				if len(in) < 3 {
-					break // never: len(in) = 3·len(k)
-				}
-				s0 += int32(in[0]) * kv
-				s1 += int32(in[1]) * kv
-				s2 += int32(in[2]) * kv
-				in = in[3:]
+		x := 0
+		if groups > 0 {
+			// The pixels whose 16-byte reads stay inside src.Pix (all but
+			// a few at the end of the last row).
+			left := len(src.Pix) - y*src.W*3 - 16*groups
+			for x < w && int(start[x]) <= left {
+				x++
 			}
-			d := dst[xx*3 : xx*3+3 : xx*3+3]
-			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			horizontalAVX2(dst, src.Pix[y*src.W*3:], start[:x], kg, groups)
 		}
+		horizontalGo(dst, row, x, w, c)
 	}
 	return out
+}
+
+// horizontalGo resamples output pixels [from, to) of one row.
+func horizontalGo(dst, row []byte, from, to int, c coeffs) {
+	const bias = int32(1 << (precisionBits - 1))
+	for xx := from; xx < to; xx++ {
+		k := c.k[xx*c.ksize : xx*c.ksize+c.count[xx]]
+		in := row[c.start[xx]*3:]
+		in = in[:3*len(k)]
+		s0, s1, s2 := bias, bias, bias
+		for j, kv := range k {
+			p := in[3*j : 3*j+3 : 3*j+3]
+			s0 += int32(p[0]) * kv
+			s1 += int32(p[1]) * kv
+			s2 += int32(p[2]) * kv
+		}
+		d := dst[xx*3 : xx*3+3 : xx*3+3]
+		d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+	}
+}
+
+// groupsOfFive lays the weights out for horizontalAVX2: each output
+// pixel's first input byte, and its weights in groups of five taps, each
+// group padded with three zeros to eight.
+func (c coeffs) groupsOfFive() (start, kg []int32, groups int) {
+	groups = (c.ksize + 4) / 5
+	start = make([]int32, len(c.start))
+	kg = make([]int32, len(c.start)*groups*8)
+	for x, s := range c.start {
+		start[x] = int32(3 * s)
+		for j, kv := range c.k[x*c.ksize : x*c.ksize+c.count[x]] {
+			kg[(x*groups+j/5)*8+j%5] = kv
+		}
+	}
+	return start, kg, groups
 }
 
 // vertical resamples the columns of src to height h.
@@ -262,19 +296,25 @@ func vertical(src *RGB, h int, c coeffs) *RGB {
 	out := NewRGB(w, h)
 	acc := make([]int32, w*3)
 	for yy := 0; yy < h; yy++ {
+		k := c.k[yy*c.ksize : yy*c.ksize+c.count[yy]]
+		dst := out.Pix[yy*w*3 : (yy+1)*w*3]
+		done := 0
+		if useResizeAVX2 && len(k) > 0 {
+			done = verticalAVX2(dst, src.Pix[c.start[yy]*w*3:], w*3, k)
+		}
+		// The rest (all of it without AVX2) in Go.
+		dst = dst[done:]
+		acc := acc[:len(dst)]
 		for i := range acc {
 			acc[i] = 1 << (precisionBits - 1)
 		}
-		k := c.k[yy*c.ksize : yy*c.ksize+c.count[yy]]
 		for y, kv := range k {
-			row := src.Pix[(c.start[yy]+y)*w*3 : (c.start[yy]+y+1)*w*3]
-			acc := acc[:len(row)]
+			row := src.Pix[(c.start[yy]+y)*w*3+done : (c.start[yy]+y+1)*w*3]
+			row = row[:len(acc)]
 			for i, p := range row {
 				acc[i] += int32(p) * kv
 			}
 		}
-		dst := out.Pix[yy*w*3 : (yy+1)*w*3]
-		dst = dst[:len(acc)]
 		for i, v := range acc {
 			dst[i] = clip8(v)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
@@ -137,11 +138,7 @@ func (s *Server) readImages(w http.ResponseWriter, r *http.Request, m *model) (n
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBody)
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, nil, badBody(err, "reading the request body")
-		}
-		img, err := s.decode(bytes.NewReader(body), "the request body")
+		img, err := s.readBody(r)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -177,7 +174,7 @@ func (s *Server) readImages(w http.ResponseWriter, r *http.Request, m *model) (n
 		if err != nil {
 			return nil, nil, badBody(err, "reading the multipart body")
 		}
-		img, err := s.decode(bytes.NewReader(data), fmt.Sprintf("image %d (%q)", len(imgs)+1, name))
+		img, err := s.decode(data, fmt.Sprintf("image %d (%q)", len(imgs)+1, name))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -193,16 +190,43 @@ func (s *Server) readImages(w http.ResponseWriter, r *http.Request, m *model) (n
 // the server's limits on bytes and pixels; its errors are answered with
 // their status (413, 400) when a HandleFunc route returns them.
 func (s *Server) ReadImage(w http.ResponseWriter, r *http.Request) (*imageio.RGB, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBody))
-	if err != nil {
-		return nil, badBody(err, "reading the request body")
-	}
-	return s.decode(bytes.NewReader(body), "the request body")
+	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBody)
+	return s.readBody(r)
 }
 
-// decode decodes one image; what names it in errors.
-func (s *Server) decode(r io.Reader, what string) (*imageio.RGB, error) {
-	img, err := s.decoder().Decode(r)
+// bodies are the buffers request bodies are read into: one the size of
+// its Content-Length when that is given (and within MaxBody), reused by
+// the requests that follow; buffers over maxPooledBody are not kept.
+var bodies sync.Pool
+
+const maxPooledBody = 4 << 20
+
+// readBody reads the body of r, already limited to MaxBody bytes, and
+// decodes the image it holds.
+func (s *Server) readBody(r *http.Request) (*imageio.RGB, error) {
+	buf, _ := bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodies.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if n := r.ContentLength; n > 0 && n <= s.opt.MaxBody {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free bytes to see the end
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		return nil, badBody(err, "reading the request body")
+	}
+	return s.decode(buf.Bytes(), "the request body")
+}
+
+// decode decodes one image held in data; what names it in errors.
+func (s *Server) decode(data []byte, what string) (*imageio.RGB, error) {
+	img, err := s.decoder().DecodeBytes(data)
 	if err == nil {
 		return img, nil
 	}

@@ -215,7 +215,7 @@ func (s *Server) v2Input(r *http.Request, m *model, t Tensor) ([]float32, int, e
 			if err != nil {
 				return nil, 0, errorf(http.StatusBadRequest, "input %q: image %d is not base64: %v", t.Name, i+1, err)
 			}
-			if imgs[i], err = s.decode(bytes.NewReader(raw), fmt.Sprintf("image %d", i+1)); err != nil {
+			if imgs[i], err = s.decode(raw, fmt.Sprintf("image %d", i+1)); err != nil {
 				return nil, 0, err
 			}
 		}

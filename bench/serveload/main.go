@@ -70,6 +70,7 @@ type config struct {
 	httpProcs                   int     // serverConfig.HTTPProcs
 	forwardSeconds              float64 // serverConfig.ForwardSeconds
 	url                         string  // a running server's predict URL instead
+	cpuProfile                  string  // serverConfig.CPUProfile
 }
 
 func main() {
@@ -96,6 +97,7 @@ func main() {
 	flag.StringVar(&c.url, "url", "", "instead of starting a server, measure this one: its predict URL, e.g. http://127.0.0.1:8080/v1/models/NAME:predict")
 	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
 	flag.Float64Var(&c.forwardSeconds, "forward-seconds", 10, "first measure the model alone at batch -max-batch for this long, as vit bench does, in the server process (0: not)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the server (from when it is ready to its end) to this file")
 	flag.Parse()
 	var err error
 	if c.concurrency, err = parseInts(conc); err != nil {
@@ -168,6 +170,7 @@ type level struct {
 	latency                                []time.Duration // of the answered requests
 	refusedLatency                         []time.Duration // of the 429s
 	server                                 *stats          // nil when not known
+	clientCPU                              float64         // this process's CPU time during the level, s
 }
 
 func run(c config, out io.Writer) error {
@@ -180,7 +183,7 @@ func run(c config, out io.Writer) error {
 	}
 	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
 		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs,
-		ForwardSeconds: c.forwardSeconds}
+		ForwardSeconds: c.forwardSeconds, CPUProfile: c.cpuProfile}
 	var srv *server
 	switch {
 	case c.url != "":
@@ -204,18 +207,23 @@ func run(c config, out io.Writer) error {
 		fmt.Fprintf(out, "the model alone at --max-batch (as vit bench measures it, in the server process): %.1f images/s\n", srv.forward)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | % of the model alone | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB |")
-	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| clients | requests | 200 | 429 | other | images/s | % of the model alone | p50 ms | p95 ms | p99 ms | mean batch | max batch | peak RSS MiB | server CPU ms/image | clients' CPU ms/image |")
+	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	d := time.Duration(c.seconds * float64(time.Second))
 	var best level
 	for _, n := range c.concurrency {
 		if _, err := srv.stats(true); err != nil {
 			return err
 		}
+		cpu := cpuSeconds()
 		l := load(client, srv.url, img, n, c.requests, d)
+		l.clientCPU = cpuSeconds() - cpu
 		st, err := srv.stats(true)
 		if err != nil {
 			return err
+		}
+		if st != nil && c.server == "inproc" && c.url == "" {
+			st.CPU = 0 // the clients' CPU time is the server's too
 		}
 		l.server = st
 		fmt.Fprintln(out, l.row(srv.forward))
@@ -408,8 +416,14 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 func (l level) row(forward float64) string {
 	slices.Sort(l.latency)
 	q := func(p float64) float64 { return quantile(l.latency, p) }
-	mean, mx, rss := "-", "-", "-"
+	mean, mx, rss, scpu, ccpu := "-", "-", "-", "-", "-"
+	if l.ok > 0 {
+		ccpu = fmt.Sprintf("%.2f", 1e3*l.clientCPU/float64(l.ok))
+	}
 	if st := l.server; st != nil {
+		if l.ok > 0 && st.CPU > 0 {
+			scpu = fmt.Sprintf("%.2f", 1e3*st.CPU/float64(l.ok))
+		}
 		sum, m := 0, 0
 		for _, b := range st.Batches {
 			sum += b
@@ -424,8 +438,18 @@ func (l level) row(forward float64) string {
 	if forward > 0 {
 		share = fmt.Sprintf("%.0f%%", 100*l.throughput()/forward)
 	}
-	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s |",
-		l.clients, l.requests, l.ok, l.refused, l.failed, l.throughput(), share, q(0.50), q(0.95), q(0.99), mean, mx, rss)
+	return fmt.Sprintf("| %d | %d | %d | %d | %d | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s |",
+		l.clients, l.requests, l.ok, l.refused, l.failed, l.throughput(), share, q(0.50), q(0.95), q(0.99), mean, mx, rss, scpu, ccpu)
+}
+
+// cpuSeconds is the process's CPU time so far, user and system, in
+// seconds (0 if unknown).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSS is the process's peak resident memory in bytes (0 if unknown).

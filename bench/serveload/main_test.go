@@ -42,7 +42,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, r := range rows[5:] {
 		f := strings.Split(r, "|")
-		if len(f) != 15 || f[4] != " 0 " || f[5] != " 0 " || f[3] == " 0 " || !strings.HasSuffix(f[7], "% ") {
+		if len(f) != 17 || f[4] != " 0 " || f[5] != " 0 " || f[3] == " 0 " || !strings.HasSuffix(f[7], "% ") {
 			t.Errorf("row %s: want every request answered 200, and the share of the model's speed alone", r)
 		}
 	}
@@ -105,7 +105,7 @@ func TestURL(t *testing.T) {
 	}
 	rows := strings.Split(strings.TrimSpace(out.String()), "\n")
 	f := strings.Split(rows[len(rows)-1], "|")
-	if len(f) != 15 || f[3] == " 0 " || f[4] != " 0 " || f[5] != " 0 " || f[7] != " - " || f[11] != " - " || f[13] != " - " {
+	if len(f) != 17 || f[3] == " 0 " || f[4] != " 0 " || f[5] != " 0 " || f[7] != " - " || f[11] != " - " || f[13] != " - " || f[14] != " - " || f[15] == " - " {
 		t.Errorf("want every request answered and no batch or RSS:\n%s", out.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,9 @@ type serverConfig struct {
 	// cores. vit serve does not do this; the flag measures whether it
 	// should.
 	HTTPProcs int
+	// CPUProfile, if set, is a file for a CPU profile of the server
+	// process from when it is ready (after ForwardSeconds) to its end.
+	CPUProfile string
 	// ForwardSeconds > 0 first measures the model alone, as vit bench
 	// does (Model.Predict on a batch of MaxBatch random images, two passes
 	// of warm-up), in the server process, for that long.
@@ -56,6 +60,7 @@ type stats struct {
 	Batches   []int     `json:"batches"`    // the images of each forward pass
 	RefusedMS []float64 `json:"refused_ms"` // each 429's time in its handler, ms
 	PeakRSS   int64     `json:"peak_rss"`   // the server process's, bytes
+	CPU       float64   `json:"cpu"`        // the server process's CPU time (user and system) since the last reset, s
 }
 
 // server is the server under load.
@@ -79,8 +84,9 @@ func (s *server) stats(reset bool) (*stats, error) {
 // log lines, whose "ms" is the time from the handler's start to its
 // answer).
 type recorder struct {
-	mu sync.Mutex
-	st stats
+	mu    sync.Mutex
+	st    stats
+	since float64 // cpuSeconds at the last reset
 }
 
 func (r *recorder) observe(n int, _ time.Duration) {
@@ -119,9 +125,10 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 func (r *recorder) read(reset bool) *stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := stats{Batches: append([]int(nil), r.st.Batches...), RefusedMS: append([]float64(nil), r.st.RefusedMS...), PeakRSS: peakRSS()}
+	cpu := cpuSeconds()
+	st := stats{Batches: append([]int(nil), r.st.Batches...), RefusedMS: append([]float64(nil), r.st.RefusedMS...), PeakRSS: peakRSS(), CPU: cpu - r.since}
 	if reset {
-		r.st = stats{}
+		r.st, r.since = stats{}, cpu
 	}
 	return &st
 }
@@ -152,6 +159,18 @@ func startServer(c serverConfig) (*server, error) {
 			return nil, err
 		}
 	}
+	stopProfile := func() {}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("-cpuprofile: %w", err)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	s.SetReady(true)
 	mux := s.Handler()
 	mux.HandleFunc("GET "+statsPath, func(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +192,7 @@ func startServer(c serverConfig) (*server, error) {
 			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0), kernels.Workers),
 		get: func(reset bool) (*stats, error) { return rec.read(reset), nil },
 		close: func() {
+			stopProfile()
 			hs.Close()
 			s.Close()
 		},
