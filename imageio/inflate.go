@@ -27,24 +27,29 @@ var errInflate = errors.New("corrupt zlib data")
 
 const (
 	primaryBits  = 10 // bits of the first-level Huffman table
-	entryLenMask = 0xff
+	entryLenMask = 0x3f   // the code's bits (< 64, so that shifts by it need no check)
 	entrySub     = 1 << 8 // the entry points to a second-level table
 	entryBad     = 1 << 9 // no code has these bits
+	entryLit     = 1 << 10
 )
 
 // huffman is a canonical Huffman code as lookup tables: entry =
 // value<<16 | flags | bits. The first 1<<primaryBits entries are indexed
 // by the next primaryBits input bits; an entry with entrySub gives the
 // start of a second-level table in value and its index width in bits.
+// First-level entries of literals (symbols below 256) of the
+// literal/length code carry entryLit, so that the decoding loop tells
+// them from everything else with one test.
 type huffman struct {
 	table []uint32
 	empty bool // no code at all: any use is an error
 }
 
 // build makes the tables of the code of the given lengths (0: unused
-// symbol). It reports false for an over-subscribed or incomplete code,
-// except a single code of length 1, as compress/flate does.
-func (h *huffman) build(lengths []uint8) bool {
+// symbol); lit says it is the literal/length code. It reports false for
+// an over-subscribed or incomplete code, except a single code of length
+// 1, as compress/flate does.
+func (h *huffman) build(lengths []uint8, lit bool) bool {
 	var count [16]int
 	maxLen := 0
 	for _, n := range lengths {
@@ -117,6 +122,9 @@ func (h *huffman) build(lengths []uint8) bool {
 		codes[n]++
 		if int(n) <= primaryBits {
 			e := uint32(sym)<<16 | uint32(n)
+			if lit && sym < 256 {
+				e |= entryLit
+			}
 			for i := rev; i < 1<<primaryBits; i += 1 << n {
 				t[i] = e
 			}
@@ -300,7 +308,7 @@ func (f *inflater) inflate(out []byte) (int, error) {
 			o += n
 			f.pos, f.over, f.bits, f.nbits = p+n, 0, 0, 0
 		case 1: // fixed codes
-			if !f.lit.build(fixedLengths[:288]) || !f.dist.build(fixedLengths[288:]) {
+			if !f.lit.build(fixedLengths[:288], true) || !f.dist.build(fixedLengths[288:], false) {
 				return 0, errInflate
 			}
 			var err error
@@ -344,7 +352,7 @@ func (f *inflater) readCodes() error {
 		}
 		cl[codeOrder[i]] = uint8(f.take(3))
 	}
-	if !f.clen.build(cl[:]) || f.clen.empty {
+	if !f.clen.build(cl[:], false) || f.clen.empty {
 		return errInflate
 	}
 	var lengths [286 + 30]uint8
@@ -383,7 +391,7 @@ func (f *inflater) readCodes() error {
 			i++
 		}
 	}
-	if f.overran() || !f.lit.build(lengths[:nlit]) || !f.dist.build(lengths[nlit:n]) || f.lit.empty {
+	if f.overran() || !f.lit.build(lengths[:nlit], true) || !f.dist.build(lengths[nlit:n], false) || f.lit.empty {
 		return errInflate
 	}
 	return nil
@@ -415,6 +423,40 @@ func (f *inflater) codes(out []byte, o int) (int, error) {
 			}
 		}
 		e := lit[bits&(1<<primaryBits-1)]
+		if e&entryLit != 0 && o+4 <= len(out) {
+			// Photographs are mostly literals: up to four of at most
+			// primaryBits bits each in the 48 bits loaded.
+			w := out[o : o+4 : o+4]
+			bits >>= e & entryLenMask
+			nbits -= uint(e & entryLenMask)
+			w[0] = byte(e >> 16)
+			o++
+			e = lit[bits&(1<<primaryBits-1)]
+			if e&entryLit == 0 {
+				continue
+			}
+			bits >>= e & entryLenMask
+			nbits -= uint(e & entryLenMask)
+			w[1] = byte(e >> 16)
+			o++
+			e = lit[bits&(1<<primaryBits-1)]
+			if e&entryLit == 0 {
+				continue
+			}
+			bits >>= e & entryLenMask
+			nbits -= uint(e & entryLenMask)
+			w[2] = byte(e >> 16)
+			o++
+			e = lit[bits&(1<<primaryBits-1)]
+			if e&entryLit == 0 {
+				continue
+			}
+			bits >>= e & entryLenMask
+			nbits -= uint(e & entryLenMask)
+			w[3] = byte(e >> 16)
+			o++
+			continue
+		}
 		if e&entrySub != 0 {
 			bits >>= primaryBits
 			nbits -= primaryBits
@@ -433,19 +475,6 @@ func (f *inflater) codes(out []byte, o int) (int, error) {
 			}
 			out[o] = byte(v)
 			o++
-			// Photographs are mostly literals: take a second one
-			// without refilling (at least 48-15 bits are left).
-			e = lit[bits&(1<<primaryBits-1)]
-			if e&(entrySub|entryBad) == 0 && e>>16 < 256 {
-				n = uint(e & entryLenMask)
-				bits >>= n
-				nbits -= n
-				if o >= len(out) {
-					return 0, errInflate
-				}
-				out[o] = byte(e >> 16)
-				o++
-			}
 			continue
 		}
 		if v == 256 {
@@ -482,9 +511,17 @@ func (f *inflater) codes(out []byte, o int) (int, error) {
 		if d > o || d > 32768 || o+length > len(out) {
 			return 0, errInflate
 		}
-		if d >= length {
+		switch {
+		case d >= 8 && o+length+8 <= len(out):
+			// Eight bytes at a time: each read is of bytes written
+			// before it (d ≥ 8), and the last write may run up to 7
+			// bytes past the match, into output not yet written.
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[o-d+i:]))
+			}
+		case d >= length:
 			copy(out[o:o+length], out[o-d:])
-		} else {
+		default:
 			for i := range length {
 				out[o+i] = out[o-d+i]
 			}

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -372,7 +371,7 @@ func claim(ctr *atomic.Int32, end int) (int, bool) {
 func waitFor(ctr *atomic.Int32, end int) {
 	for spins := 0; int(ctr.Load()) < end; spins++ {
 		if spins > 200 {
-			runtime.Gosched()
+			spinYield()
 		}
 	}
 }

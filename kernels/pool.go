@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,11 +88,13 @@ func startHelpers(n int) *[]*helper {
 }
 
 func (h *helper) loop() {
+	nice := int32(-1) // the nice value this helper's thread has, −1: the process's
 	for {
 		t, ok := h.poll()
 		if !ok {
 			t = <-h.ch
 		}
+		adoptNice(&nice)
 		done := t.done
 		if t.job != nil {
 			t.job.run(t.w)
@@ -120,7 +121,7 @@ func (h *helper) poll() (helperTask, bool) {
 			} else if time.Since(start) > helperSpin {
 				return helperTask{}, false
 			}
-			runtime.Gosched()
+			spinYield()
 		}
 	}
 }
@@ -133,7 +134,7 @@ type atomicInt struct{ atomic.Int32 }
 func (a *atomicInt) waitZero() {
 	for spins := 0; a.Load() != 0; spins++ {
 		if spins > 200 {
-			runtime.Gosched()
+			spinYield()
 		}
 	}
 }

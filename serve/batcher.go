@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vitgo/vit"
+	"github.com/vitgo/vit/kernels"
 )
 
 // ErrQueueFull is returned by [Batcher.Run] when the images waiting for the
@@ -47,6 +48,13 @@ type BatchOptions struct {
 	// Observe, when not nil, is called after each forward pass with the
 	// images it ran and how long it took.
 	Observe func(images int, compute time.Duration)
+	// ComputeNice, when > 0 (Linux only), runs forward passes on threads
+	// at this nice value (1 to 19; vit serve uses 10), below the threads
+	// that handle requests, so that a request arriving while a batch
+	// computes is read, refused or queued at once (see
+	// kernels.SetComputeNice). Give the process one P more than
+	// kernels.Workers (GOMAXPROCS) for the request goroutines.
+	ComputeNice int
 }
 
 func (o BatchOptions) withDefaults() BatchOptions {
@@ -264,6 +272,16 @@ func (b *Batcher) Close() {
 // loop gathers jobs into batches and runs them, one at a time.
 func (b *Batcher) loop() {
 	defer close(b.done)
+	if n := b.opt.ComputeNice; n > 0 {
+		if unlock, err := kernels.LockComputeThread(n); err != nil {
+			b.opt.Logger.Warn("forward passes run at the process's priority", "err", err)
+		} else {
+			defer unlock()
+			if err := kernels.SetComputeNice(n); err != nil {
+				b.opt.Logger.Warn("kernel helpers run at the process's priority", "err", err)
+			}
+		}
+	}
 	var next *job // a job taken that did not fit the last batch
 	for {
 		first := next

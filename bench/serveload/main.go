@@ -71,6 +71,7 @@ type config struct {
 	forwardSeconds              float64 // serverConfig.ForwardSeconds
 	url                         string  // a running server's predict URL instead
 	cpuProfile                  string  // serverConfig.CPUProfile
+	computeNice                 int     // serverConfig.ComputeNice
 }
 
 func main() {
@@ -97,6 +98,7 @@ func main() {
 	flag.StringVar(&c.url, "url", "", "instead of starting a server, measure this one: its predict URL, e.g. http://127.0.0.1:8080/v1/models/NAME:predict")
 	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
 	flag.Float64Var(&c.forwardSeconds, "forward-seconds", 10, "first measure the model alone at batch -max-batch for this long, as vit bench does, in the server process (0: not)")
+	flag.IntVar(&c.computeNice, "compute-nice", 0, "vit serve --compute-nice: the nice value of the forward passes' threads (0: the process's)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the server (from when it is ready to its end) to this file")
 	flag.Parse()
 	var err error
@@ -108,6 +110,9 @@ func main() {
 	}
 	if c.httpProcs < 0 || c.httpProcs > 64 {
 		fail(fmt.Errorf("-http-procs %d: want 0 to 64", c.httpProcs))
+	}
+	if c.computeNice < 0 || c.computeNice > 19 {
+		fail(fmt.Errorf("-compute-nice %d: want 0 (the process's priority) to 19", c.computeNice))
 	}
 	if c.rate < 0 || c.rate > 1e5 {
 		fail(fmt.Errorf("-rate %g: want 0 (twice the capacity) or a rate up to 100000 requests per second", c.rate))
@@ -183,7 +188,7 @@ func run(c config, out io.Writer) error {
 	}
 	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
 		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs,
-		ForwardSeconds: c.forwardSeconds, CPUProfile: c.cpuProfile}
+		ForwardSeconds: c.forwardSeconds, CPUProfile: c.cpuProfile, ComputeNice: c.computeNice}
 	var srv *server
 	switch {
 	case c.url != "":

@@ -35,6 +35,8 @@ type serverConfig struct {
 	Classes              int
 	MaxBatch, Queue      int
 	MaxDelay             time.Duration
+	// ComputeNice is serve.BatchOptions.ComputeNice.
+	ComputeNice int
 	// HTTPProcs > 0 raises the server's GOMAXPROCS to kernels.Workers
 	// (the goroutines of a forward pass, one a core) plus HTTPProcs, so
 	// that HTTP handling (accepting, answering 429s, decoding) always has
@@ -136,16 +138,13 @@ func (r *recorder) read(reset bool) *stats {
 // startServer serves the model of c as vit serve does, under the name
 // "m", on 127.0.0.1 at a free port, in this process.
 func startServer(c serverConfig) (*server, error) {
-	if c.HTTPProcs > 0 {
-		runtime.GOMAXPROCS(kernels.Workers + c.HTTPProcs)
-	}
 	start := time.Now()
 	m, err := loadModel(c)
 	if err != nil {
 		return nil, err
 	}
 	rec := &recorder{}
-	opt := serve.BatchOptions{MaxBatch: c.MaxBatch, MaxDelay: c.MaxDelay, Queue: c.Queue, Observe: rec.observe}
+	opt := serve.BatchOptions{MaxBatch: c.MaxBatch, MaxDelay: c.MaxDelay, Queue: c.Queue, Observe: rec.observe, ComputeNice: c.ComputeNice}
 	s := serve.New(serve.Options{BatchOptions: opt, Logger: slog.New(rec)})
 	if err := s.Add("m", m, time.Since(start)); err != nil {
 		s.Close()
@@ -171,6 +170,9 @@ func startServer(c serverConfig) (*server, error) {
 		}
 		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
+	if c.HTTPProcs > 0 { // after the model alone is measured, with GOMAXPROCS as vit bench has it
+		runtime.GOMAXPROCS(kernels.Workers + c.HTTPProcs)
+	}
 	s.SetReady(true)
 	mux := s.Handler()
 	mux.HandleFunc("GET "+statsPath, func(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +191,8 @@ func startServer(c serverConfig) (*server, error) {
 		forward: forward,
 		url:     "http://" + ln.Addr().String() + "/v1/models/m:predict",
 		about: fmt.Sprintf("model %s (%dx%d, dim %d, depth %d), %s, --max-batch %d --max-delay %v --queue %d; server: GOMAXPROCS %d, %d compute workers",
-			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0), kernels.Workers),
+			name(c), cfg.ImageHeight, cfg.ImageWidth, cfg.Dim, cfg.Depth, c.DType, o.MaxBatch, o.MaxDelay, o.Queue, runtime.GOMAXPROCS(0), kernels.Workers) +
+			fmt.Sprintf(", compute nice %d", c.ComputeNice),
 		get: func(reset bool) (*stats, error) { return rec.read(reset), nil },
 		close: func() {
 			stopProfile()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vitgo/vit/kernels"
 	"github.com/vitgo/vit/serve"
 	"github.com/vitgo/vit/serve/web"
 )
@@ -25,6 +27,7 @@ type serveFlags struct {
 	models                   modelsValue
 	addr, dtype              string
 	maxBatch, queue          int
+	computeNice              int
 	maxDelay, timeout, drain time.Duration
 	maxBody, maxPixels       int64
 }
@@ -58,6 +61,8 @@ within --drain, and vit exits 0.`,
 	fs.Var(newQuantity(&f.maxBody, 32<<20, 1<<30, binaryUnits, "a size such as 32MiB, 500KB or 1048576"), "max-body", "the largest request body; larger ones get 413")
 	fs.Var(newQuantity(&f.maxPixels, 50_000_000, 1<<40, decimalUnits, "a count such as 50M, 500K or 1000000"), "max-pixels", "the most pixels (width×height) of an image, checked before decoding; more get 413")
 	fs.Var(newDuration(&f.drain, 30*time.Second, 24*time.Hour), "drain", "on SIGTERM, how long requests in flight may take to finish")
+	f.computeNice = 0
+	fs.Var(&intValue{p: &f.computeNice, min: 0, max: 19}, "compute-nice", "Linux: run forward passes at this nice value (1 to 19; 10 is a good choice), below request handling, which gets a processor of its own: requests are read and 429s answered at once while a batch computes, for some throughput (BENCHMARKS.md); 0: off")
 	return cmd
 }
 
@@ -69,8 +74,13 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	defer stop()
 	stderr := cmd.ErrOrStderr()
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if f.computeNice > 0 {
+		// One P more than the forward pass's workers, for the goroutines
+		// that handle requests.
+		runtime.GOMAXPROCS(kernels.Workers + 1)
+	}
 	s := serve.New(serve.Options{
-		BatchOptions: serve.BatchOptions{MaxBatch: f.maxBatch, MaxDelay: f.maxDelay, Queue: f.queue},
+		BatchOptions: serve.BatchOptions{MaxBatch: f.maxBatch, MaxDelay: f.maxDelay, Queue: f.queue, ComputeNice: f.computeNice},
 		Timeout:      f.timeout, MaxBody: f.maxBody, MaxPixels: f.maxPixels, Logger: log,
 	})
 	defer s.Close()
