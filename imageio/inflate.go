@@ -3,7 +3,6 @@ package imageio
 import (
 	"encoding/binary"
 	"errors"
-	"hash/adler32"
 	"math/bits"
 )
 
@@ -26,7 +25,7 @@ import (
 var errInflate = errors.New("corrupt zlib data")
 
 const (
-	primaryBits  = 10 // bits of the first-level Huffman table
+	primaryBits  = 10     // bits of the first-level Huffman table
 	entryLenMask = 0x3f   // the code's bits (< 64, so that shifts by it need no check)
 	entrySub     = 1 << 8 // the entry points to a second-level table
 	entryBad     = 1 << 9 // no code has these bits
@@ -43,7 +42,18 @@ const (
 type huffman struct {
 	table []uint32
 	empty bool // no code at all: any use is an error
+	// pairs, of the literal/length code, is indexed by the next pairBits
+	// input bits: when they begin with a literal, its entry holds that
+	// literal and the next if it is a literal too and both codes fit
+	// in pairBits: pairLit | bits<<16 | count<<24 | second<<8 | first.
+	// Otherwise 0.
+	pairs []uint32
 }
+
+const (
+	pairBits = 11
+	pairLit  = 1 << 31
+)
 
 // build makes the tables of the code of the given lengths (0: unused
 // symbol); lit says it is the literal/length code. It reports false for
@@ -140,7 +150,33 @@ func (h *huffman) build(lengths []uint8, lit bool) bool {
 		}
 	}
 	h.table = t
+	if lit {
+		h.buildPairs()
+	}
 	return true
+}
+
+// buildPairs fills pairs from the first-level table.
+func (h *huffman) buildPairs() {
+	if cap(h.pairs) < 1<<pairBits {
+		h.pairs = make([]uint32, 1<<pairBits)
+	}
+	h.pairs = h.pairs[:1<<pairBits]
+	t := h.table[:1<<primaryBits]
+	for i := range h.pairs {
+		e := t[i&(1<<primaryBits-1)]
+		if e&entryLit == 0 {
+			h.pairs[i] = 0
+			continue
+		}
+		n := e & entryLenMask
+		p := pairLit | n<<16 | 1<<24 | e>>16&0xff
+		// The second code is known if it fits in the pairBits−n bits left.
+		if e2 := t[(i>>n)&(1<<primaryBits-1)]; e2&entryLit != 0 && n+e2&entryLenMask <= pairBits {
+			p = pairLit | (n+e2&entryLenMask)<<16 | 2<<24 | (e2>>16&0xff)<<8 | e>>16&0xff
+		}
+		h.pairs[i] = p
+	}
 }
 
 func reverse(code, n int) int {
@@ -250,6 +286,16 @@ var fixedLengths = func() [320]uint8 {
 	return l
 }()
 
+// fixedLit and fixedDist are the tables of the fixed codes, built once
+// (read only: a stream of many small fixed-code blocks must not rebuild
+// them for each).
+var fixedLit, fixedDist = func() (lit, dist huffman) {
+	if !lit.build(fixedLengths[:288], true) || !dist.build(fixedLengths[288:], false) {
+		panic("imageio: the fixed Huffman codes do not build")
+	}
+	return lit, dist
+}()
+
 // inflateZlib decodes the zlib stream at the start of src into dst, which
 // it must fill exactly. It returns the number of bytes of src the stream
 // took, its Adler-32 checksum included.
@@ -275,7 +321,7 @@ func inflateZlib(dst, src []byte) (int, error) {
 	if end+4 > len(src) {
 		return 0, errInflate
 	}
-	if binary.BigEndian.Uint32(src[end:]) != adler32.Checksum(dst) {
+	if binary.BigEndian.Uint32(src[end:]) != adler32Sum(dst) {
 		return 0, errInflate
 	}
 	return end + 4, nil
@@ -308,11 +354,8 @@ func (f *inflater) inflate(out []byte) (int, error) {
 			o += n
 			f.pos, f.over, f.bits, f.nbits = p+n, 0, 0, 0
 		case 1: // fixed codes
-			if !f.lit.build(fixedLengths[:288], true) || !f.dist.build(fixedLengths[288:], false) {
-				return 0, errInflate
-			}
 			var err error
-			if o, err = f.codes(out, o); err != nil {
+			if o, err = f.codes(out, o, &fixedLit, &fixedDist); err != nil {
 				return 0, err
 			}
 		case 2: // dynamic codes
@@ -320,7 +363,7 @@ func (f *inflater) inflate(out []byte) (int, error) {
 				return 0, err
 			}
 			var err error
-			if o, err = f.codes(out, o); err != nil {
+			if o, err = f.codes(out, o, &f.lit, &f.dist); err != nil {
 				return 0, err
 			}
 		default:
@@ -398,14 +441,15 @@ func (f *inflater) readCodes() error {
 }
 
 // codes decodes the symbols of one Huffman block into out from o, up to
-// its end-of-block symbol, and returns the new output position. The bit
+// its end-of-block symbol, with the codes litCode and distCode, and
+// returns the new output position. The bit
 // reader is held in local variables (the loop is most of a PNG's decoding
 // time), refilled to at least 56 bits whenever fewer than 48, enough for a
 // literal/length symbol, its extra bits, a distance symbol and its extra
 // bits (15+5+15+13).
-func (f *inflater) codes(out []byte, o int) (int, error) {
+func (f *inflater) codes(out []byte, o int, litCode, distCode *huffman) (int, error) {
 	in, pos, bits, nbits := f.in, f.pos, f.bits, f.nbits
-	lit, dist := f.lit.table, f.dist.table
+	lit, dist, pairs := litCode.table, distCode.table, litCode.pairs
 	defer func() { f.pos, f.bits, f.nbits = pos, bits, nbits }()
 	for {
 		if nbits < 48 {
@@ -422,41 +466,38 @@ func (f *inflater) codes(out []byte, o int) (int, error) {
 				}
 			}
 		}
-		e := lit[bits&(1<<primaryBits-1)]
-		if e&entryLit != 0 && o+4 <= len(out) {
-			// Photographs are mostly literals: up to four of at most
-			// primaryBits bits each in the 48 bits loaded.
-			w := out[o : o+4 : o+4]
-			bits >>= e & entryLenMask
-			nbits -= uint(e & entryLenMask)
-			w[0] = byte(e >> 16)
-			o++
-			e = lit[bits&(1<<primaryBits-1)]
-			if e&entryLit == 0 {
-				continue
+		if p := pairs[bits&(1<<pairBits-1)]; p&pairLit != 0 && o+8 <= len(out) {
+			// Photographs are mostly literals: up to four table entries
+			// of one or two literals (at most pairBits bits each) in the
+			// 48 bits loaded. Two bytes are written each time; the
+			// second is overwritten when the entry had one.
+			w := out[o : o+8 : o+8]
+			w[0], w[1] = byte(p), byte(p>>8)
+			bits >>= (p >> 16) & entryLenMask
+			nbits -= uint((p >> 16) & entryLenMask)
+			k := int(p>>24) & 3
+			if p = pairs[bits&(1<<pairBits-1)]; p&pairLit != 0 {
+				w[k], w[k+1] = byte(p), byte(p>>8)
+				bits >>= (p >> 16) & entryLenMask
+				nbits -= uint((p >> 16) & entryLenMask)
+				k += int(p>>24) & 3
+				if p = pairs[bits&(1<<pairBits-1)]; p&pairLit != 0 {
+					w[k], w[k+1] = byte(p), byte(p>>8)
+					bits >>= (p >> 16) & entryLenMask
+					nbits -= uint((p >> 16) & entryLenMask)
+					k += int(p>>24) & 3
+					if p = pairs[bits&(1<<pairBits-1)]; p&pairLit != 0 {
+						w[k], w[k+1] = byte(p), byte(p>>8)
+						bits >>= (p >> 16) & entryLenMask
+						nbits -= uint((p >> 16) & entryLenMask)
+						k += int(p>>24) & 3
+					}
+				}
 			}
-			bits >>= e & entryLenMask
-			nbits -= uint(e & entryLenMask)
-			w[1] = byte(e >> 16)
-			o++
-			e = lit[bits&(1<<primaryBits-1)]
-			if e&entryLit == 0 {
-				continue
-			}
-			bits >>= e & entryLenMask
-			nbits -= uint(e & entryLenMask)
-			w[2] = byte(e >> 16)
-			o++
-			e = lit[bits&(1<<primaryBits-1)]
-			if e&entryLit == 0 {
-				continue
-			}
-			bits >>= e & entryLenMask
-			nbits -= uint(e & entryLenMask)
-			w[3] = byte(e >> 16)
-			o++
+			o += k
 			continue
 		}
+		e := lit[bits&(1<<primaryBits-1)]
 		if e&entrySub != 0 {
 			bits >>= primaryBits
 			nbits -= primaryBits

@@ -26,3 +26,13 @@ func verticalAVX2(dst, src []byte, stride int, k []int32) int
 //
 //go:noescape
 func horizontalAVX2(dst, row []byte, start, kg []int32, groups int)
+
+// useAdlerAVX2 selects the AVX2 Adler-32 kernel.
+var useAdlerAVX2 = cpu.X86.HasAVX2
+
+// adler32AVX2 returns, for p of a multiple of 32 bytes and at most
+// adlerBlock, a = Σ p[i] and b = Σ (len(p)−i)·p[i]: Adler-32's two sums
+// of p from zero, not reduced.
+//
+//go:noescape
+func adler32AVX2(p []byte) (a, b uint32)

@@ -164,3 +164,69 @@ group:
 hdone:
 	VZEROUPPER
 	RET
+
+// The weights 32, 31, …, 1 of the bytes of a 32-byte block in the second
+// sum, and sixteen 16-bit ones.
+DATA adlerWeights<>+0(SB)/8, $0x191a1b1c1d1e1f20
+DATA adlerWeights<>+8(SB)/8, $0x1112131415161718
+DATA adlerWeights<>+16(SB)/8, $0x090a0b0c0d0e0f10
+DATA adlerWeights<>+24(SB)/8, $0x0102030405060708
+GLOBL adlerWeights<>(SB), RODATA|NOPTR, $32
+DATA adlerOnes<>+0(SB)/8, $0x0001000100010001
+DATA adlerOnes<>+8(SB)/8, $0x0001000100010001
+DATA adlerOnes<>+16(SB)/8, $0x0001000100010001
+DATA adlerOnes<>+24(SB)/8, $0x0001000100010001
+GLOBL adlerOnes<>(SB), RODATA|NOPTR, $32
+
+// func adler32AVX2(p []byte) (a, b uint32)
+//
+// Per 32-byte block: Y1 += the sums of the bytes (VPSADBW), Y3 += Y1
+// before that (so that b gets 32 × each earlier block's bytes), Y2 += the
+// bytes weighted 32 … 1 (VPMADDUBSW, then VPMADDWD with ones). At the
+// end b = 32·ΣY3 + ΣY2 and a = ΣY1.
+TEXT ·adler32AVX2(SB), NOSPLIT, $0-32
+	MOVQ p_base+0(FP), SI
+	MOVQ p_len+8(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VMOVDQU adlerWeights<>(SB), Y14
+	VMOVDQU adlerOnes<>(SB), Y13
+
+ablock:
+	CMPQ CX, $32
+	JLT adone
+	VMOVDQU (SI), Y4
+	VPADDD Y1, Y3, Y3
+	VPSADBW Y0, Y4, Y5
+	VPADDD Y5, Y1, Y1
+	VPMADDUBSW Y14, Y4, Y6
+	VPMADDWD Y13, Y6, Y6
+	VPADDD Y6, Y2, Y2
+	ADDQ $32, SI
+	SUBQ $32, CX
+	JMP ablock
+
+adone:
+	VPSLLD $5, Y3, Y3
+	VPADDD Y3, Y2, Y2
+	// Horizontal sums of Y1 (a) and Y2 (b).
+	VEXTRACTI128 $1, Y1, X5
+	VPADDD X5, X1, X1
+	VEXTRACTI128 $1, Y2, X6
+	VPADDD X6, X2, X2
+	VPSHUFD $0x4e, X1, X5
+	VPADDD X5, X1, X1
+	VPSHUFD $0x4e, X2, X6
+	VPADDD X6, X2, X2
+	VPSHUFD $0xb1, X1, X5
+	VPADDD X5, X1, X1
+	VPSHUFD $0xb1, X2, X6
+	VPADDD X6, X2, X2
+	VMOVD X1, AX
+	VMOVD X2, BX
+	MOVL AX, a+24(FP)
+	MOVL BX, b+28(FP)
+	VZEROUPPER
+	RET

@@ -1,7 +1,10 @@
+// Tests of the assembly paths against the portable Go code and the
+// specifications.
 package imageio
 
 import (
 	"bytes"
+	"hash/adler32"
 	"math/rand/v2"
 	"testing"
 )
@@ -105,6 +108,27 @@ func TestResizePaths(t *testing.T) {
 			want := Resize(src, size[2], size[3], f)
 			if !bytes.Equal(got.Pix, want.Pix) {
 				t.Errorf("%v %dx%d → %dx%d: the AVX2 pass differs from Go", f, size[0], size[1], size[2], size[3])
+			}
+		}
+	}
+}
+
+// TestAdler32: adler32Sum equals hash/adler32 at lengths around the
+// kernel's 32-byte blocks and 5536-byte runs, on bytes of 255 (the
+// largest sums) and on noise.
+func TestAdler32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 31, 63, 64, 65, 96, 5535, 5536, 5537, 5536*2 + 33, 100000} {
+		for _, fill := range []string{"max", "noise"} {
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = 255
+				if fill == "noise" {
+					p[i] = byte(rng.IntN(256))
+				}
+			}
+			if got, want := adler32Sum(p), adler32.Checksum(p); got != want {
+				t.Errorf("%d bytes of %s: %08x, want %08x", n, fill, got, want)
 			}
 		}
 	}
