@@ -57,8 +57,8 @@ type Options struct {
 	Batch int
 	// Seeds, if > 0, replaces the number of seeds of every point (by
 	// default data-size trains two at 1000 images and fewer (three with
-	// the full budget, and two up to 3000), the other studies one, or two
-	// for a full pos-embed).
+	// the full budget, and two up to 3000), compute one, pos-embed four
+	// (quick) or two (full, with two learning rates)).
 	Seeds int
 	// Validation, if > 0, replaces the validation split's size (default:
 	// 1000 images for quick, 5000 for full, at most a tenth of the data).
@@ -147,13 +147,22 @@ func ladder(budget string) []family {
 	return fs
 }
 
+// quickSteps are each study's run length with the quick budget, in steps
+// of 64 images, so that each plan takes about 20 minutes on two cores
+// (from the times of 250-step runs on a Zen 5: 390, 288 and 46 s for the
+// three plans): fewer images a run than the full budget's 800 steps of
+// 128 (102,400 images).
+var quickSteps = map[string]int{"data-size": 750, "compute": 1000, "pos-embed": 1250}
+
 // recipe is every run's training options: AdamW under a warm-up and
 // cosine, label smoothing, flips, for a fixed number of steps whatever the
 // data size (as the paper pre-trains its subsets for the same number of
-// steps): 250 steps of 64 images (quick; 16,000 images, about 13 epochs of
-// 1000 images, a quarter epoch of all), or 800 of 128 (full).
-func recipe(budget string, lr float32, seed uint64) train.Options {
-	o := train.Options{Steps: 250, Batch: 64, Optimizer: "adamw", LR: lr, MinLR: 1e-5, WarmupSteps: 25,
+// steps): quickSteps of 64 images (quick; for data-size 48,000 images,
+// 48 epochs of 1000 images, under one epoch of all), or 800 of 128
+// (full).
+func recipe(kind, budget string, lr float32, seed uint64) train.Options {
+	steps := quickSteps[kind]
+	o := train.Options{Steps: steps, Batch: 64, Optimizer: "adamw", LR: lr, MinLR: 1e-5, WarmupSteps: steps / 10,
 		WeightDecay: 0.05, ClipNorm: 1, LabelSmoothing: 0.1, Augment: data.Augment{HFlip: true}, Seed: seed,
 		Replicas: 2, LogEvery: 10}
 	if budget == "full" {
@@ -201,10 +210,11 @@ func NewPlan(kind string, o Options, trainImages, height, width, channels, class
 				s[i] = uint64(i + 1)
 			}
 			return s
+		case kind == "pos-embed" && budget == "full":
+			return []uint64{1, 2} // and two learning rates
+		case kind == "pos-embed":
+			return []uint64{1, 2, 3, 4} // the embeddings differ little: four seeds
 		case kind != "data-size":
-			if budget == "full" && kind == "pos-embed" {
-				return []uint64{1, 2}
-			}
 			return []uint64{1}
 		case budget == "full" && n <= 1000:
 			return []uint64{1, 2, 3}
@@ -224,7 +234,7 @@ func NewPlan(kind string, o Options, trainImages, height, width, channels, class
 		}
 		for _, lr := range learningRates(budget) {
 			for _, seed := range seeds(images) {
-				opt := recipe(budget, lr, seed)
+				opt := recipe(kind, budget, lr, seed)
 				if o.Steps > 0 {
 					opt.Steps, opt.WarmupSteps = o.Steps, min(opt.WarmupSteps, o.Steps/10)
 				}
