@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 const (
 	JSONFile = "study.json"
 	HTMLFile = "study.html"
+	PlotFile = "study.png" // the plot of study.html on its own (data-size, compute), for documents
 	runsDir  = "runs"
 )
 
@@ -236,7 +238,8 @@ func (st *Study) selectRecipes() {
 	}
 }
 
-// Write saves study.json and study.html into out, each atomically.
+// Write saves study.json, study.html and (for the studies with a plot)
+// study.png into out, each atomically.
 func (st *Study) Write(out string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -247,6 +250,17 @@ func (st *Study) Write(out string) error {
 		return err
 	}, 0o644); err != nil {
 		return fmt.Errorf("study: %w", err)
+	}
+	img, err := st.Plot()
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	if img != nil {
+		if err := atomicfile.WriteFile(filepath.Join(out, PlotFile), func(w io.Writer) error {
+			return png.Encode(w, img)
+		}, 0o644); err != nil {
+			return fmt.Errorf("study: %w", err)
+		}
 	}
 	page, err := st.HTML()
 	if err != nil {

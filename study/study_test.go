@@ -108,6 +108,14 @@ func TestDataSizeResume(t *testing.T) {
 	if !strings.Contains(string(page), "data:image/png;base64,") || !strings.Contains(string(page), "resnet-30-lr0.002-seed2") {
 		t.Errorf("study.html lacks the plot or a run")
 	}
+	if f, err := os.Open(filepath.Join(dir, PlotFile)); err != nil {
+		t.Error(err)
+	} else {
+		if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width < 300 {
+			t.Errorf("study.png: %+v, %v", cfg, err)
+		}
+		f.Close()
+	}
 	// Another study in the same folder is refused.
 	if _, err := Run(context.Background(), "compute", trainSet, testSet, dir, o); err == nil || !strings.Contains(err.Error(), "use another --out") {
 		t.Errorf("a compute study in a data-size folder: %v", err)
