@@ -55,8 +55,11 @@ func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench [--train] [model flags] [--batch N] [--dtype fp32|bf16] [--json]",
 		Short: "measure training or inference throughput",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
+		Long: `Measures training or inference throughput of a model given by the model flags (a preset such
+as --model B/16, or --dim, --depth, ...), or of a saved model: --model PATH takes anything vit
+predict reads (a run folder, a model folder, .safetensors, .npz) and measures it as loaded.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
 	fs := cmd.Flags()
 	fl := flags{fs}
@@ -68,6 +71,7 @@ func benchCommand() *cobra.Command {
 	fl.count(&f.replicas, "replicas", 0, 1, "training: model replicas sharing each batch (default: as vit train)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to `FILE` (go tool pprof)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object")
+	f.model.savedOK = true
 	f.model.register(fs)
 	f.training.register(fs)
 	return cmd
@@ -75,9 +79,26 @@ func benchCommand() *cobra.Command {
 
 func runBench(cmd *cobra.Command, f *benchFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	c, err := f.model.standalone(&f.training)
-	if err != nil {
-		return err
+	var c vit.Config
+	var saved *vit.Model // --model PATH
+	if path := f.model.preset; path != "" {
+		if _, err := os.Stat(path); err == nil {
+			for _, name := range []string{"arch", "patch", "stem", "dim", "depth", "heads", "mlp", "image", "channels", "classes", "pool", "pos-embed", "attention", "features", "width"} {
+				if changed(f.model.fs, name) {
+					return usageErrorf("--%s: --model %s is a saved model, measured as it is; give a preset (--model B/16) to set the shape", name, path)
+				}
+			}
+			if saved, err = loadModel(cmd.Context(), path, "", 0); err != nil {
+				return err
+			}
+			c = saved.Config
+		}
+	}
+	if saved == nil {
+		var err error
+		if c, err = f.model.standalone(&f.training); err != nil {
+			return err
+		}
 	}
 	dt, err := kernels.ParseDType(f.dtype)
 	if err != nil {
@@ -95,9 +116,11 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Fprintf(stderr, "measuring the peak %s multiply-add rate on %d workers...\n", dt, kernels.Workers)
 	peak, peakHow := kernels.Peak(dt, kernels.Workers, 300*time.Millisecond)
 
-	m, err := vit.NewNetwork(c, 1)
-	if err != nil {
-		return err
+	var m vit.Network = saved
+	if saved == nil {
+		if m, err = vit.NewNetwork(c, 1); err != nil {
+			return err
+		}
 	}
 	weightBytes := func() int64 { return 4 * m.NumParams() }
 	if vm, ok := m.(*vit.Model); ok {

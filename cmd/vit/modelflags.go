@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"github.com/spf13/pflag"
+	"os"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/resnet"
@@ -22,6 +24,7 @@ type modelFlags struct {
 	features                      int
 	stem                          string          // "" unset, "none" or CHANNELS:KERNEL:STRIDE,...
 	fromRecipe                    map[string]bool // flags a recipe filled in
+	savedOK                       bool            // --model may also name a saved model (vit bench)
 }
 
 // trainingFlags are the model flags that only matter in training:
@@ -38,8 +41,20 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 		fl.enum(&f.arch, "arch", "vit", []string{"vit", "resnet"},
 			"architecture: vit (a Vision Transformer, or a hybrid with --stem) or resnet (the paper's CNN baseline, BiT's ResNet v2 with GroupNorm and weight standardisation; --depth 26 or 50, --width)")
 		fl.count(&f.width, "width", 0, 2, "ResNet base width: the stem's channels and the first stage's bottleneck width, even (default 16; the paper's ResNets have 64)")
-		fl.parsed(&f.preset, "model", "", parsePreset, []string{"Z/16", "B/0", "B", "B/x"},
-			"preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)")
+		parse, usage := parsePreset, "preset `SIZE/PATCH` from the paper: Ti, S, B, L or H with any patch, e.g. B/16 (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)"
+		if f.savedOK {
+			parse = func(s string) error {
+				if _, err := os.Stat(s); err == nil {
+					return nil
+				}
+				if err := parsePreset(s); err != nil {
+					return fmt.Errorf("no such file or folder, and %v", err)
+				}
+				return nil
+			}
+			usage = "preset `SIZE/PATCH` from the paper (Ti, S, B, L or H with any patch, e.g. B/16), or a saved model: anything vit predict reads (default: the reference small ViT, patch 4, dim 128, depth 6, 4 heads, MLP 512)"
+		}
+		fl.parsed(&f.preset, "model", "", parse, []string{"Z/16", "B/0", "B", "B/x"}, usage)
 		fl.count(&f.patch, "patch", 0, 1, "patch side in pixels, or in feature-map cells with --stem (overrides the preset)")
 		fl.parsed(&f.stem, "stem", "", parseStem, []string{"32:3", "32:4:1", "x"},
 			"hybrid model: convolutions `C:K:S,...` (channels, odd kernel, stride; each followed by GELU; :ln adds a LayerNorm) whose feature map is cut into patches, e.g. 32:3:1,64:3:2; none for a plain ViT (default: the recipe's)")

@@ -190,3 +190,21 @@ func TestFinetune(t *testing.T) {
 		t.Fatal("the linear probe changed the body")
 	}
 }
+
+// TestBenchSavedModel: vit bench --model PATH measures a saved model as it
+// is (its shape in the JSON), and refuses shape flags beside it.
+func TestBenchSavedModel(t *testing.T) {
+	model := saveTiny(t)
+	var out, errOut strings.Builder
+	if code := run([]string{"bench", "--model", model, "--seconds", "0.05", "--batch", "2", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), `"images_per_s"`) || !strings.Contains(out.String(), "dim 16, depth 1") {
+		t.Errorf("bench of the saved model: %s", out.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"bench", "--model", model, "--depth", "3"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--depth: --model") {
+		t.Errorf("a shape flag beside a saved model: exit %d, %s", code, errOut.String())
+	}
+}
