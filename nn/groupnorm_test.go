@@ -167,3 +167,17 @@ func TestMaxPool2D(t *testing.T) {
 	}
 	gradcheck.Check(t, "maxpool x", x, dx, loss, 1e-3, 1e-2, 0)
 }
+
+func TestReluMask(t *testing.T) {
+	nan := float32(math.NaN())
+	negNaN := math.Float32frombits(math.Float32bits(nan) | 1<<31)
+	for _, y := range []float32{1, 1e-45, 3.4e38, float32(math.Inf(1)), 0, float32(math.Copysign(0, -1)), -1e-45, -2, float32(math.Inf(-1)), nan, negNaN} {
+		want := float32(7)
+		if y <= 0 { // false for NaN: the ReLU passes it, as the layers' "if y <= 0" did
+			want = 0
+		}
+		if got := reluMask(7, y); got != want {
+			t.Errorf("reluMask(7, %v) = %v, want %v", y, got, want)
+		}
+	}
+}
