@@ -79,7 +79,8 @@ func (c Config) TopK(logits []float32, k int) []Class {
 }
 
 // Classify returns the k most probable classes of img (k ≥ 1; at most the
-// model's classes), most probable first. The image is prepared as the
+// model's classes), most probable first; a Headless model is refused with
+// ErrHeadless. The image is prepared as the
 // model's checkpoint expects (see Config.Input); one that does not fit the
 // model (a colour photo for a grey model, a photo for a 28×28 model) is
 // classified all the same, with a warning logged through log/slog. A
@@ -100,6 +101,9 @@ func Classify(ctx context.Context, m *Model, img image.Image, k int) ([]Class, e
 func ClassifyBatch(ctx context.Context, m *Model, imgs []image.Image, k int) ([][]Class, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("vit: top %d classes asked for; ask for at least 1", k)
+	}
+	if err := m.Config.CheckHead(); err != nil {
+		return nil, fmt.Errorf("vit: %w", err)
 	}
 	out := make([][]Class, 0, len(imgs))
 	err := batches(ctx, m, imgs, func(x []float32, n int) error {

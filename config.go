@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -32,6 +33,13 @@ type Config struct {
 	Heads       int `json:"heads"`        // attention heads; Dim divisible by Heads
 	MLPDim      int `json:"mlp_dim"`      // hidden width of each block's MLP
 	Classes     int `json:"classes"`      // outputs of the head
+
+	// Headless marks a model loaded without a trained classifier: a CLIP
+	// or SigLIP image tower, a DINOv2 body, a checkpoint saved without its
+	// head. Its head is zeros with one class; its features (Embed) are
+	// what it is for, and classifying with it is refused (CheckHead).
+	// ResetHead (fine-tuning) gives it a head and clears the mark.
+	Headless bool `json:"headless,omitempty"`
 
 	// Stem, when not empty, makes the model the paper's hybrid (Section
 	// 3.1, "Hybrid Architecture"): these convolutions, each followed by
@@ -180,6 +188,22 @@ func Preset(name string, image, channels, classes int) (Config, error) {
 		edit(&c)
 	}
 	return c, c.Validate()
+}
+
+// ErrHeadless is the error of CheckHead: the model has no trained
+// classifier.
+var ErrHeadless = errors.New("the model has no classifier head (an image–text or self-supervised encoder, " +
+	"or a checkpoint without its head): use its embeddings (vit embed, :embed), classify by label text " +
+	"with vit zeroshot (CLIP, SigLIP), or train a head with vit finetune")
+
+// CheckHead returns ErrHeadless when the model has no trained classifier
+// (Headless), so that its zero head's one class is never reported as a
+// prediction; nil otherwise.
+func (c Config) CheckHead() error {
+	if c.Headless {
+		return ErrHeadless
+	}
+	return nil
 }
 
 // Validate reports the first inconsistency in c, in words a user can act on.

@@ -442,13 +442,14 @@ func sinCos2D(pos []float32, gh, gw, dim, prefix int) {
 }
 
 // ResetHead replaces the classifier with a new, zero-initialised one for
-// classes outputs (the paper's fine-tuning recipe), with optional labels.
+// classes outputs (the paper's fine-tuning recipe), with optional labels;
+// a Headless model is headless no more.
 // A pre-logits layer goes with the old head (the paper's Section 3.2: the
 // whole head is replaced by one zero-initialised layer); a distillation
 // head is replaced too.
 func (m *Model) ResetHead(classes int, labels []string) error {
 	c := m.Config
-	c.Classes, c.Labels, c.RepresentationSize = classes, labels, 0
+	c.Classes, c.Labels, c.RepresentationSize, c.Headless = classes, labels, 0, false
 	if err := c.Validate(); err != nil {
 		return err
 	}

@@ -97,6 +97,11 @@ func Stream(ctx context.Context, m *vit.Model, files []string, o Options, emit f
 		return sum, err
 	}
 	c := m.Config
+	if o.Task == Predict {
+		if err := c.CheckHead(); err != nil {
+			return sum, err
+		}
+	}
 	batch := max(1, min(o.Batch, len(files)))
 	if err := c.CheckMemory(batch, false); err != nil {
 		return sum, fmt.Errorf("%w (batch of %d images)", err, batch)

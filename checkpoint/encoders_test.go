@@ -1,9 +1,13 @@
 package checkpoint
 
 import (
+	"context"
+	"errors"
+	"image"
 	"path/filepath"
 	"testing"
 
+	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/imageio"
 )
 
@@ -109,6 +113,30 @@ func TestEncoderGoldens(t *testing.T) {
 			}
 			tc.check(t, p)
 			m := p.Model
+			if m.Config.Headless != p.Headless {
+				t.Errorf("model Headless %v, checkpoint Headless %v", m.Config.Headless, p.Headless)
+			}
+			if _, err := vit.Classify(context.Background(), m, image.NewGray(image.Rect(0, 0, 8, 8)), 1); (err != nil) != p.Headless ||
+				(err != nil && !errors.Is(err, vit.ErrHeadless)) {
+				t.Errorf("Classify of a model with Headless %v: err %v", p.Headless, err)
+			}
+			if p.Headless {
+				// The mark is saved with the model, and a new head clears it.
+				dir := filepath.Join(t.TempDir(), "m")
+				if err := Save(dir, m); err != nil {
+					t.Fatal(err)
+				}
+				back, err := Load(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !back.Config.Headless {
+					t.Error("saved and loaded, the model lost its Headless mark")
+				}
+				if err := back.ResetHead(3, nil); err != nil || back.Config.Headless {
+					t.Errorf("ResetHead: err %v, Headless %v", err, back.Config.Headless)
+				}
+			}
 			logits, feats, err := m.Outputs(g[tc.name+".x"], 2)
 			if err != nil {
 				t.Fatal(err)

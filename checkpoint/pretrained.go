@@ -141,6 +141,9 @@ func LoadPretrainedContext(ctx context.Context, path string) (*Pretrained, error
 	if err != nil {
 		return nil, err
 	}
+	if p.Headless {
+		p.Model.Config.Headless = true
+	}
 	return p, nil
 }
 

@@ -59,6 +59,11 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if verb == "predict" {
+		if err := m.b.Model().Config.CheckHead(); err != nil {
+			return errorf(http.StatusBadRequest, "model %q: %v", name, err)
+		}
+	}
 	res, err := admit(w, m)
 	if err != nil {
 		return err

@@ -84,6 +84,14 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := m.b.Model().Config
+	// A model without a classifier (Config.Headless) has only embeddings.
+	outputs := []TensorMetadata{{OutputEmbeddings, "FP32", []int{-1, c.FeatureDim()}}}
+	if c.CheckHead() == nil {
+		outputs = append([]TensorMetadata{
+			{OutputLogits, "FP32", []int{-1, c.Classes}},
+			{OutputProbs, "FP32", []int{-1, c.Classes}},
+		}, outputs...)
+	}
 	writeJSON(w, http.StatusOK, ModelMetadata{
 		Name:     m.name,
 		Platform: "vit-go",
@@ -91,11 +99,7 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 			{InputTensor, "FP32", []int{-1, c.Channels, c.ImageHeight, c.ImageWidth}},
 			{InputImages, "BYTES", []int{-1}},
 		},
-		Outputs: []TensorMetadata{
-			{OutputLogits, "FP32", []int{-1, c.Classes}},
-			{OutputProbs, "FP32", []int{-1, c.Classes}},
-			{OutputEmbeddings, "FP32", []int{-1, c.FeatureDim()}},
-		},
+		Outputs: outputs,
 	})
 	return nil
 }
@@ -135,12 +139,21 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Inputs) != 1 {
 		return errorf(http.StatusBadRequest, "%d inputs: send one, %q (FP32 [N, C, H, W]) or %q (BYTES [N], base64 images)", len(req.Inputs), InputTensor, InputImages)
 	}
+	headless := m.b.Model().Config.CheckHead()
 	wanted := []string{OutputLogits, OutputProbs, OutputEmbeddings}
+	if headless != nil {
+		wanted = []string{OutputEmbeddings}
+	}
 	if len(req.Outputs) > 0 {
 		wanted = wanted[:0:0]
 		for _, o := range req.Outputs {
 			switch o.Name {
-			case OutputLogits, OutputProbs, OutputEmbeddings:
+			case OutputLogits, OutputProbs:
+				if headless != nil {
+					return errorf(http.StatusBadRequest, "model %q has no output %q: %v", m.name, o.Name, headless)
+				}
+				wanted = append(wanted, o.Name)
+			case OutputEmbeddings:
 				wanted = append(wanted, o.Name)
 			default:
 				return errorf(http.StatusBadRequest, "no output %q: ask for %q, %q or %q", o.Name, OutputLogits, OutputProbs, OutputEmbeddings)

@@ -55,6 +55,9 @@ func EvaluateContext(ctx context.Context, m vit.Network, d *data.Dataset, o Eval
 	if err := checkShapes(c, d); err != nil {
 		return Metrics{}, err
 	}
+	if err := c.CheckHead(); err != nil {
+		return Metrics{}, fmt.Errorf("evaluation: %w", err)
+	}
 	if o.Batch < 1 {
 		return Metrics{}, fmt.Errorf("evaluation batch must be at least 1, got %d", o.Batch)
 	}

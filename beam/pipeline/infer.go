@@ -64,6 +64,11 @@ func (f *inferFn) Setup(ctx context.Context) error {
 	if err := m.Config.CheckMemory(f.Batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
+	if f.Task == "predict" {
+		if err := m.Config.CheckHead(); err != nil {
+			return fmt.Errorf("--task predict: %w", err)
+		}
+	}
 	f.m, f.in = m, m.Config.Input()
 	if f.pre, err = f.in.Preprocessor(); err != nil {
 		return fmt.Errorf("model config: %w", err)

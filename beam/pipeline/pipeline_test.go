@@ -540,3 +540,20 @@ func sameJSON(a, b any) bool {
 		return a == b
 	}
 }
+
+// TestCheckModelHeadless: --task predict with an encoder that has no
+// classifier (a CLIP image tower) is refused before the pipeline runs, in
+// one line starting with the flag; --task embed takes it.
+func TestCheckModelHeadless(t *testing.T) {
+	o := Defaults()
+	o.Model, o.Inputs, o.Output = filepath.Join("..", "..", "testdata", "encoders", "hf_clip"), []string{"*.png"}, "out/x"
+	o.Task = "predict"
+	err := CheckModel(context.Background(), o)
+	if err == nil || !strings.HasPrefix(err.Error(), "--task predict: ") || !strings.Contains(err.Error(), "no classifier head") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("predict with a headless encoder: %v; want one line naming --task and the missing head", err)
+	}
+	o.Task = "embed"
+	if err := CheckModel(context.Background(), o); err != nil {
+		t.Errorf("embed with a headless encoder: %v", err)
+	}
+}

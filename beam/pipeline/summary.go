@@ -53,5 +53,10 @@ func CheckModel(ctx context.Context, o Options) error {
 	if err := m.Config.CheckMemory(o.Batch, false); err != nil {
 		return fmt.Errorf("%w (--batch)", err)
 	}
+	if o.Task == "predict" {
+		if err := m.Config.CheckHead(); err != nil {
+			return fmt.Errorf("--task predict: %w", err)
+		}
+	}
 	return nil
 }

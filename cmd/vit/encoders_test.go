@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +15,8 @@ import (
 
 	"github.com/vitgo/vit/checkpoint"
 	"github.com/vitgo/vit/safetensors"
+	"github.com/vitgo/vit/serve"
+	"github.com/vitgo/vit/serve/web"
 )
 
 // encoders is the folder of the image-encoder goldens (testdata/encoders/gen.py).
@@ -66,12 +73,21 @@ func TestEncoderCommands(t *testing.T) {
 			}
 
 			so.Reset()
-			if err := runCmd("predict", []string{"--model", model, "--json", "--top", "2", photo}, &so, &se); err != nil {
+			err = runCmd("predict", []string{"--model", model, "--json", "--top", "2", photo}, &so, &se)
+			if name != "hf_deit" {
+				// An encoder without a classifier: its zero head's one
+				// class would be a silently meaningless prediction.
+				if err == nil || !strings.Contains(err.Error(), "no classifier head") || so.Len() > 0 {
+					t.Fatalf("predict on a headless encoder: err %v, output %q; want the no-head error and no output", err, so.String())
+				}
+			} else if err != nil {
 				t.Fatalf("predict: %v\n%s", err, se.String())
 			}
 			var p prediction
-			if err := json.Unmarshal([]byte(strings.TrimSpace(so.String())), &p); err != nil {
-				t.Fatal(err)
+			if name == "hf_deit" {
+				if err := json.Unmarshal([]byte(strings.TrimSpace(so.String())), &p); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if name == "hf_deit" && (len(p.Top) != 2 || !strings.Contains("cat dog car tree boat", p.Top[0].Label) || p.Top[0].Prob < p.Top[1].Prob) {
 				t.Errorf("DeiT prediction %+v", p)
@@ -139,6 +155,128 @@ func TestEncoderFinetune(t *testing.T) {
 			if err := runCmd("report", []string{"--model", out, "--data", data, "--images", "2", "--rollouts", "1", "--out", filepath.Join(t.TempDir(), "r")}, &so, &se); err != nil {
 				t.Fatalf("report: %v\n%s", err, se.String())
 			}
+		})
+	}
+}
+
+// TestServeEncoders serves the generated CLIP, SigLIP, DINOv2-with-registers
+// and DeiT checkpoints as vit serve loads them: :embed answers the
+// reference's embeddings of a photo (within 1e-4), :predict answers DeiT's
+// labels in order of probability and refuses the encoders without a
+// classifier (400), as v2 refuses their logits; the v2 metadata names the
+// embedding's width, and the page's rollout route draws a PNG over models with register
+// tokens, a distillation token or no class token.
+func TestServeEncoders(t *testing.T) {
+	photo, err := os.ReadFile(filepath.Join(encoders, "chelsea.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hf_clip", "hf_siglip", "hf_dinov2_reg", "hf_deit"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := loadModel(context.Background(), filepath.Join(encoders, name), "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := packWeights(m, "fp32", io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			s := serve.New(serve.Options{})
+			defer s.Close()
+			if err := s.Add("enc", m, 0); err != nil {
+				t.Fatal(err)
+			}
+			s.SetReady(true)
+			mux := s.Handler()
+			web.Register(mux, s)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			post := func(path string, into any) *http.Response {
+				t.Helper()
+				resp, err := http.Post(srv.URL+path, "image/png", bytes.NewReader(photo))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b, _ := io.ReadAll(resp.Body)
+					t.Fatalf("POST %s: %s %s", path, resp.Status, b)
+				}
+				if into != nil {
+					if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+						t.Fatalf("POST %s: %v", path, err)
+					}
+				} else if b, _ := io.ReadAll(resp.Body); !bytes.HasPrefix(b, []byte("\x89PNG")) {
+					t.Fatalf("POST %s: not a PNG (%d bytes, %s)", path, len(b), resp.Header.Get("Content-Type"))
+				}
+				return resp
+			}
+
+			var er serve.EmbedResponse
+			post("/v1/models/enc:embed", &er)
+			want := goldenTensor(t, name+".photo.features")
+			if len(er.Embeddings) != 1 || len(er.Embeddings[0].Features) != len(want) {
+				t.Fatalf("served %d embeddings; want one of %d values", len(er.Embeddings), len(want))
+			}
+			for i, v := range er.Embeddings[0].Features {
+				if math.Abs(float64(v-want[i])) > 1e-4 {
+					t.Fatalf("served embedding[%d] = %g, the reference %g", i, v, want[i])
+				}
+			}
+
+			headless := name != "hf_deit"
+			if headless {
+				// No classifier: :predict and v2 logits are refused, 400.
+				resp, err := http.Post(srv.URL+"/v1/models/enc:predict", "image/png", bytes.NewReader(photo))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "no classifier head") {
+					t.Errorf(":predict on a headless encoder: %s %s; want 400 naming the missing head", resp.Status, b)
+				}
+				req := `{"inputs":[{"name":"input","shape":[1,3,2,2],"datatype":"FP32","data":[0,0,0,0,0,0,0,0,0,0,0,0]}],"outputs":[{"name":"logits"}]}`
+				resp, err = http.Post(srv.URL+"/v2/models/enc/infer", "application/json", strings.NewReader(req))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "no classifier head") {
+					t.Errorf("v2 logits of a headless encoder: %s %s; want 400 naming the missing head", resp.Status, b)
+				}
+			} else {
+				var pr serve.PredictResponse
+				post("/v1/models/enc:predict?top=2", &pr)
+				if len(pr.Predictions) != 1 || len(pr.Predictions[0].Top) != 2 || pr.Predictions[0].Top[0].Prob < pr.Predictions[0].Top[1].Prob {
+					t.Fatalf("served predictions %+v", pr)
+				}
+			}
+
+			resp, err := http.Get(srv.URL + "/v2/models/enc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta struct {
+				Outputs []struct {
+					Name  string
+					Shape []int
+				}
+			}
+			json.NewDecoder(resp.Body).Decode(&meta)
+			resp.Body.Close()
+			found, logits := false, false
+			for _, o := range meta.Outputs {
+				if o.Name == "embeddings" && len(o.Shape) == 2 && o.Shape[1] == len(want) {
+					found = true
+				}
+				logits = logits || o.Name == "logits"
+			}
+			if !found || logits == headless {
+				t.Errorf("v2 metadata outputs %+v: want embeddings of width %d, and logits only with a head", meta.Outputs, len(want))
+			}
+
+			post("/ui/models/enc/rollout", nil)
 		})
 	}
 }
