@@ -6,24 +6,20 @@ import (
 )
 
 // The variable parts of an encoder block: the MLP's first layer and
-// activation (exact GELU fused into the product, another activation, or
-// SwiGLU), and the end of each residual branch with LayerScale.
+// activation (exact GELU, tanh-GELU or QuickGELU, fused into the product;
+// or SwiGLU), and the end of each residual branch with LayerScale.
 
 // mlpIn computes the MLP's activation act: [rows, mlp] from its input x:
 // [rows, dim] through fc1, keeping fc1's output in hidden: [rows, fc1.Out]
 // (2·mlp with SwiGLU) for the backward pass.
 func (ws *Workspace) mlpIn(fc1 *nn.Linear, kind string, swiglu bool, act, hidden, x []float32, rows int) {
-	if !swiglu && (kind == "" || kind == "gelu") {
-		ws.linearGELU(fc1, act, hidden, x, rows)
+	if !swiglu {
+		ws.linearAct(fc1, kind, act, hidden, x, rows)
 		return
 	}
 	ws.linear(fc1, hidden, x, rows)
-	if swiglu {
-		m := fc1.Out / 2
-		nn.SwiGLU(act[:rows*m], hidden[:rows*fc1.Out], rows, m)
-		return
-	}
-	nn.Activate(kind, act[:rows*fc1.Out], hidden[:rows*fc1.Out])
+	m := fc1.Out / 2
+	nn.SwiGLU(act[:rows*m], hidden[:rows*fc1.Out], rows, m)
 }
 
 // mlpBackward carries dy: [rows, dim], the gradient of fc2's output,
@@ -34,9 +30,8 @@ func mlpBackward(fc1, fc2 *nn.Linear, kind string, swiglu bool, dh, dact, dy, ac
 	m := fc2.In
 	dh = dh[:rows*fc1.Out]
 	hidden = hidden[:rows*fc1.Out]
-	gelu := kind == "" || kind == "gelu"
-	if !swiglu && gelu && mask == nil {
-		fc2.BackwardGELU(dh, dy, act, hidden, rows)
+	if !swiglu && mask == nil {
+		fc2.BackwardAct(kind, dh, dy, act, hidden, rows)
 		return dh
 	}
 	if !swiglu {

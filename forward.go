@@ -131,13 +131,14 @@ func (ws *Workspace) linear(l *nn.Linear, y, x []float32, n int) {
 	l.Infer(y, x, n)
 }
 
-// linearGELU is linear followed by act = GELU(y), fused.
-func (ws *Workspace) linearGELU(l *nn.Linear, act, y, x []float32, n int) {
+// linearAct is linear followed by act = f(y), f the activation kind
+// (nn.Activate), fused.
+func (ws *Workspace) linearAct(l *nn.Linear, kind string, act, y, x []float32, n int) {
 	if ws.train {
-		l.ForwardGELU(act, y, x, n)
+		l.ForwardAct(kind, act, y, x, n)
 		return
 	}
-	l.InferGELU(act, y, x, n)
+	l.InferAct(kind, act, y, x, n)
 }
 
 // linearResidual is linear followed by the residual connection of Eq. 2

@@ -34,3 +34,15 @@ func addToAVX2(dst, src *float32, n int)
 //
 //go:noescape
 func expAffineAVX2(x *float32, n int, shift, scale, add float32)
+
+// gateAVX2 is GateForward's loop over n (a positive multiple of 8) values
+// of the gate K, C, with bound = Gate.bound().
+//
+//go:noescape
+func gateAVX2(y, x *float32, n int, k, c, bound float32)
+
+// gateBackwardAVX2 is GateBackward's loop over n (a positive multiple of
+// 8) values; dx may alias dy.
+//
+//go:noescape
+func gateBackwardAVX2(dx, dy, x *float32, n int, k, c, bound float32)

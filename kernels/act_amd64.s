@@ -773,3 +773,110 @@ eloop:
 	JNZ eloop
 	VZEROUPPER
 	RET
+
+// Gate kernels (gate.go): y = x·σ(a), a = K·xc·(1 + C·xc²), as
+// y = x / (1 + exp(−a)), with xc = x clamped to ±bound (bound = 88/K) and
+// −a clamped to [expmin, tmax] before EXP8 (whose zeroing below expmin
+// then never applies). gatec<>: tmax = 88, three = 3.
+DATA gatec<>+0(SB)/4, $0x42b00000
+DATA gatec<>+4(SB)/4, $0x40400000
+GLOBL gatec<>(SB), RODATA|NOPTR, $8
+
+// func gateAVX2(y, x *float32, n int, k, c, bound float32)
+// n is a positive multiple of 8.
+TEXT ·gateAVX2(SB), NOSPLIT, $0-36
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ gtdone
+	VMOVUPS smx<>+0(SB), Y13
+	VMOVUPS smx<>+32(SB), Y12
+	VMOVUPS smx<>+64(SB), Y11
+	VMOVUPS smx<>+96(SB), Y10
+	VMOVUPS smx<>+320(SB), Y9
+	VMOVDQU smx<>+352(SB), Y8
+	VXORPS Y1, Y1, Y1
+	VBROADCASTSS bound+32(FP), Y6
+	VSUBPS Y6, Y1, Y7   // −bound
+	VBROADCASTSS c+28(FP), Y14
+	VBROADCASTSS k+24(FP), Y15
+	VSUBPS Y15, Y1, Y15 // −K
+gtloop:
+	VMOVUPS (SI), Y0
+	VMINPS Y6, Y0, Y1
+	VMAXPS Y7, Y1, Y1   // xc
+	VMULPS Y1, Y1, Y2
+	VFMADD213PS Y9, Y14, Y2 // C·xc² + 1
+	VMULPS Y1, Y2, Y1
+	VMULPS Y15, Y1, Y1  // t = −a
+	VMAXPS Y13, Y1, Y1
+	VBROADCASTSS gatec<>+0(SB), Y2
+	VMINPS Y2, Y1, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5)
+	VADDPS Y9, Y4, Y4
+	VDIVPS Y4, Y0, Y3   // x / (1 + exp(−a))
+	VMOVUPS Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ gtloop
+gtdone:
+	VZEROUPPER
+	RET
+
+// func gateBackwardAVX2(dx, dy, x *float32, n int, k, c, bound float32)
+// n is a positive multiple of 8; dx may alias dy.
+TEXT ·gateBackwardAVX2(SB), NOSPLIT, $0-44
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ gbdone
+	VMOVUPS smx<>+0(SB), Y13
+	VMOVUPS smx<>+32(SB), Y12
+	VMOVUPS smx<>+64(SB), Y11
+	VMOVUPS smx<>+96(SB), Y10
+	VMOVUPS smx<>+320(SB), Y9
+	VMOVDQU smx<>+352(SB), Y8
+	VBROADCASTSS c+36(FP), Y14
+	VBROADCASTSS gatec<>+4(SB), Y7
+	VMULPS Y14, Y7, Y7  // 3C
+	VBROADCASTSS k+32(FP), Y15
+	VXORPS Y1, Y1, Y1
+	VSUBPS Y15, Y1, Y15 // −K
+gbloop:
+	VMOVUPS (SI), Y0
+	VBROADCASTSS bound+40(FP), Y1
+	VMINPS Y1, Y0, Y0
+	VXORPS Y2, Y2, Y2
+	VSUBPS Y1, Y2, Y1
+	VMAXPS Y1, Y0, Y0   // xc
+	VMULPS Y0, Y0, Y6   // xc²
+	VMOVAPS Y6, Y1
+	VFMADD213PS Y9, Y14, Y1 // C·xc² + 1
+	VMULPS Y0, Y1, Y1
+	VMULPS Y15, Y1, Y1  // t = −a
+	VMAXPS Y13, Y1, Y1
+	VBROADCASTSS gatec<>+0(SB), Y2
+	VMINPS Y2, Y1, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5)
+	VADDPS Y9, Y4, Y4
+	VDIVPS Y4, Y9, Y4   // s = σ(a)
+	VFMADD213PS Y9, Y7, Y6 // 3C·xc² + 1
+	VMULPS Y15, Y6, Y6  // −a'
+	VSUBPS Y4, Y9, Y5   // 1 − s
+	VMULPS Y4, Y5, Y5
+	VMULPS Y6, Y5, Y5   // −s·(1 − s)·a'
+	VFNMADD231PS Y5, Y0, Y4 // s + xc·s·(1 − s)·a'
+	VMULPS (DX), Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ gbloop
+gbdone:
+	VZEROUPPER
+	RET

@@ -12,14 +12,17 @@ import "fmt"
 //	GELU[i·ldc + j] = GELU(c)           C keeps c, the pre-activation
 //	c *= GELU'(GELUInput[i·ldc + j])    the backward of a GELU whose input was GELUInput
 //
-// Each value goes through the same operations as in the separate passes
-// (AddRowVector, AddTo, Gelu, GeluBackward): the results are theirs, bit
-// for bit.
+// With Gate set (Gate.K ≠ 0) the two GELU steps compute that gate instead
+// of the exact GELU: QuickGELU, tanh-GELU or SiLU (GateForward,
+// GateBackward). Each value goes through the same operations as in the
+// separate passes (AddRowVector, AddTo, Gelu or GateForward, GeluBackward or
+// GateBackward): the results are theirs, bit for bit.
 type Epilogue struct {
 	Bias      []float32 // [n]
 	Add       []float32 // like C: [m, ldc]
 	GELU      []float32 // like C: [m, ldc]
 	GELUInput []float32 // like C: [m, ldc]
+	Gate      Gate      // the activation of the GELU steps; zero: the exact GELU
 }
 
 // check panics unless e's slices fit an m×n result with row stride ldc.
@@ -50,10 +53,18 @@ func (e *Epilogue) apply(c []float32, ldc, r0, r1, c0, c1 int) {
 			AddTo(row, e.Add[lo:hi])
 		}
 		if e.GELU != nil {
-			geluSerial(e.GELU[lo:hi], row)
+			if e.Gate.K != 0 {
+				gateSerial(e.GELU[lo:hi], row, e.Gate)
+			} else {
+				geluSerial(e.GELU[lo:hi], row)
+			}
 		}
 		if e.GELUInput != nil {
-			geluBackwardSerial(row, row, e.GELUInput[lo:hi])
+			if e.Gate.K != 0 {
+				gateBackwardSerial(row, row, e.GELUInput[lo:hi], e.Gate)
+			} else {
+				geluBackwardSerial(row, row, e.GELUInput[lo:hi])
+			}
 		}
 	}
 }

@@ -20,10 +20,18 @@ func epilogueRef(e *Epilogue, c []float32, ldc, m, n int) {
 			AddTo(row, e.Add[lo:hi])
 		}
 		if e.GELU != nil {
-			Gelu(e.GELU[lo:hi], row)
+			if e.Gate.K != 0 {
+				GateForward(e.GELU[lo:hi], row, e.Gate)
+			} else {
+				Gelu(e.GELU[lo:hi], row)
+			}
 		}
 		if e.GELUInput != nil {
-			GeluBackward(row, row, e.GELUInput[lo:hi])
+			if e.Gate.K != 0 {
+				GateBackward(row, row, e.GELUInput[lo:hi], e.Gate)
+			} else {
+				GeluBackward(row, row, e.GELUInput[lo:hi])
+			}
 		}
 	}
 }
@@ -31,7 +39,7 @@ func epilogueRef(e *Epilogue, c []float32, ldc, m, n int) {
 // TestEpilogue checks that a product with an epilogue equals the product
 // followed by the separate passes, bit for bit, for every kernel, worker
 // count, in-place policy and combination of steps, on edge-heavy shapes,
-// through Sgemm and GemmPacked; and that nothing outside C[0:m, 0:n] (or
+// through Sgemm and GemmPacked, with the exact GELU and with gates; and that nothing outside C[0:m, 0:n] (or
 // the GELU output's matching block) is touched.
 func TestEpilogue(t *testing.T) {
 	defer func(old int) { parallelMinFlop = old }(parallelMinFlop)
@@ -49,7 +57,8 @@ func TestEpilogue(t *testing.T) {
 		{false, false, 5, 16, 7, 0, -0.5}, // fewer rows than a tile
 	}
 	steps := []Epilogue{{Bias: []float32{}}, {Add: []float32{}}, {GELU: []float32{}}, {GELUInput: []float32{}},
-		{Bias: []float32{}, GELU: []float32{}}, {Bias: []float32{}, Add: []float32{}}, {Bias: []float32{}, Add: []float32{}, GELU: []float32{}, GELUInput: []float32{}}}
+		{Bias: []float32{}, GELU: []float32{}}, {Bias: []float32{}, Add: []float32{}}, {Bias: []float32{}, Add: []float32{}, GELU: []float32{}, GELUInput: []float32{}},
+		{Bias: []float32{}, GELU: []float32{}, Gate: QuickGELU}, {GELUInput: []float32{}, Gate: GELUTanh}}
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, mode := range []directMode{directAuto, directNever, directAlways} {
 		direct = mode
@@ -68,7 +77,7 @@ func TestEpilogue(t *testing.T) {
 						}
 						return randSlice(r, size)
 					}
-					e := Epilogue{Bias: like(tmpl.Bias), Add: like(tmpl.Add), GELU: like(tmpl.GELU), GELUInput: like(tmpl.GELUInput)}
+					e := Epilogue{Bias: like(tmpl.Bias), Add: like(tmpl.Add), GELU: like(tmpl.GELU), GELUInput: like(tmpl.GELUInput), Gate: tmpl.Gate}
 					if e.Bias != nil {
 						e.Bias = e.Bias[:s.n]
 					}

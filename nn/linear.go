@@ -24,11 +24,14 @@ func NewLinear(name string, in, out int, bias bool) *Linear {
 // Forward computes y = x·Wᵀ + b for n rows. x: [n, in], y: [n, out].
 func (l *Linear) Forward(y, x []float32, n int) { l.forward(y, x, n, kernels.Epilogue{}, false) }
 
-// ForwardGELU is Forward followed by act = GELU(y), fused into the product
-// (each block of y is activated while in cache); y keeps the
-// pre-activation, which GELU's backward needs. act: [n, out].
-func (l *Linear) ForwardGELU(act, y, x []float32, n int) {
-	l.forward(y, x, n, kernels.Epilogue{GELU: act}, false)
+// ForwardAct is Forward followed by act = f(y), f the activation kind
+// of Activate, fused into the product (each block of y is activated while
+// in cache); y keeps the pre-activation, which the backward needs. act:
+// [n, out].
+func (l *Linear) ForwardAct(kind string, act, y, x []float32, n int) {
+	e := epilogue(kind)
+	e.GELU = act
+	l.forward(y, x, n, e, false)
 }
 
 // ForwardResidual is Forward followed by y += skip, a residual connection,
@@ -68,10 +71,12 @@ func (l *Linear) Packed() *kernels.PackedB { return l.packed }
 // x: [n, in], y: [n, out].
 func (l *Linear) Infer(y, x []float32, n int) { l.forward(y, x, n, kernels.Epilogue{}, true) }
 
-// InferGELU is ForwardGELU through the packed weights when the layer has
+// InferAct is ForwardAct through the packed weights when the layer has
 // them.
-func (l *Linear) InferGELU(act, y, x []float32, n int) {
-	l.forward(y, x, n, kernels.Epilogue{GELU: act}, true)
+func (l *Linear) InferAct(kind string, act, y, x []float32, n int) {
+	e := epilogue(kind)
+	e.GELU = act
+	l.forward(y, x, n, e, true)
 }
 
 // InferResidual is ForwardResidual through the packed weights when the
@@ -123,12 +128,15 @@ func (l *Linear) BackwardOutputs(dx, dy, x []float32, ldx, n, o0, o1 int, accumu
 	}
 }
 
-// BackwardGELU is Backward for a layer whose input x was GELU(h): it
-// writes the gradient with respect to h, dh = (dy·W) ⊙ GELU'(h), the GELU
-// backward fused into the product. h, dh: [n, in].
-func (l *Linear) BackwardGELU(dh, dy, x, h []float32, n int) {
+// BackwardAct is Backward for a layer whose input x was f(h), f the
+// activation kind of Activate: it writes the gradient with respect to h,
+// dh = (dy·W) ⊙ f'(h), the activation's backward fused into the product.
+// h, dh: [n, in].
+func (l *Linear) BackwardAct(kind string, dh, dy, x, h []float32, n int) {
 	l.Backward(nil, dy, x, n)
-	kernels.SgemmEpilogue(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dh, l.In, kernels.Epilogue{GELUInput: h})
+	e := epilogue(kind)
+	e.GELUInput = h
+	kernels.SgemmEpilogue(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 0, dh, l.In, e)
 }
 
 // Replica returns a layer that shares l's weights (Param.Share) but has its

@@ -11,8 +11,9 @@ import (
 )
 
 // TestLinearFused checks the fused forms of a dense layer against the
-// layer followed by the separate op, bit for bit: ForwardGELU, ForwardResidual,
-// their Infer forms with and without packed weights, and BackwardGELU.
+// layer followed by the separate op, bit for bit: ForwardAct for every
+// activation, ForwardResidual, their Infer forms with and without packed
+// weights, and BackwardAct.
 func TestLinearFused(t *testing.T) { kernelpathtest.Run(t, testLinearFused) }
 
 func testLinearFused(t *testing.T) {
@@ -27,8 +28,6 @@ func testLinearFused(t *testing.T) {
 
 		wantY := make([]float32, n*out)
 		l.Forward(wantY, x, n)
-		wantAct := make([]float32, n*out)
-		GELU(wantAct, wantY)
 		wantSum := append([]float32(nil), wantY...)
 		kernels.AddTo(wantSum, skip)
 
@@ -37,12 +36,16 @@ func testLinearFused(t *testing.T) {
 				l.Pack(kernels.F32)
 			}
 			y, act := make([]float32, n*out), make([]float32, n*out)
-			l.ForwardGELU(act, y, x, n)
-			same(t, sz, "ForwardGELU y", y, wantY)
-			same(t, sz, "ForwardGELU act", act, wantAct)
-			l.InferGELU(act, y, x, n)
-			same(t, sz, "InferGELU y", y, wantY)
-			same(t, sz, "InferGELU act", act, wantAct)
+			for _, kind := range acts {
+				wantAct := make([]float32, n*out)
+				Activate(kind, wantAct, wantY)
+				l.ForwardAct(kind, act, y, x, n)
+				same(t, sz, "ForwardAct y", y, wantY)
+				same(t, sz, "ForwardAct "+kind, act, wantAct)
+				l.InferAct(kind, act, y, x, n)
+				same(t, sz, "InferAct y", y, wantY)
+				same(t, sz, "InferAct "+kind, act, wantAct)
+			}
 			l.ForwardResidual(y, x, skip, n)
 			same(t, sz, "ForwardResidual", y, wantSum)
 			l.InferResidual(y, x, skip, n)
@@ -50,27 +53,32 @@ func testLinearFused(t *testing.T) {
 		}
 		l.Unpack()
 
-		// The backward of FC2(GELU(h)) with respect to h.
-		h := gradcheck.Random(rng, n*in, 2)
-		gx := make([]float32, n*in)
-		GELU(gx, h)
-		dy := gradcheck.Random(rng, n*out, 1)
-		want := make([]float32, n*in)
-		l.Backward(want, dy, gx, n)
-		GELUBackward(want, want, h)
-		wantGW := append([]float32(nil), l.W.Grad...)
-		wantGB := append([]float32(nil), l.B.Grad...)
-		clear(l.W.Grad)
-		clear(l.B.Grad)
-		dh := make([]float32, n*in)
-		l.BackwardGELU(dh, dy, gx, h, n)
-		same(t, sz, "BackwardGELU dh", dh, want)
-		same(t, sz, "BackwardGELU dW", l.W.Grad, wantGW)
-		same(t, sz, "BackwardGELU db", l.B.Grad, wantGB)
-		clear(l.W.Grad)
-		clear(l.B.Grad)
+		// The backward of FC2(f(h)) with respect to h.
+		for _, kind := range acts {
+			h := gradcheck.Random(rng, n*in, 2)
+			gx := make([]float32, n*in)
+			Activate(kind, gx, h)
+			dy := gradcheck.Random(rng, n*out, 1)
+			want := make([]float32, n*in)
+			l.Backward(want, dy, gx, n)
+			ActivateBackward(kind, want, want, h)
+			wantGW := append([]float32(nil), l.W.Grad...)
+			wantGB := append([]float32(nil), l.B.Grad...)
+			clear(l.W.Grad)
+			clear(l.B.Grad)
+			dh := make([]float32, n*in)
+			l.BackwardAct(kind, dh, dy, gx, h, n)
+			same(t, sz, "BackwardAct dh "+kind, dh, want)
+			same(t, sz, "BackwardAct dW "+kind, l.W.Grad, wantGW)
+			same(t, sz, "BackwardAct db "+kind, l.B.Grad, wantGB)
+			clear(l.W.Grad)
+			clear(l.B.Grad)
+		}
 	}
 }
+
+// acts are the activation kinds of Activate.
+var acts = []string{"gelu", "gelu_tanh", "quick_gelu"}
 
 func same(t *testing.T, sz any, what string, got, want []float32) {
 	t.Helper()

@@ -114,16 +114,7 @@ func (m *Model) embed(dst []float32, ids [][]int) error {
 		blk.Proj.InferResidual(y, att, x, n)
 		x, y = y, x
 		blk.Norm2.Forward(h, x, nil, nil, n)
-		switch m.Act {
-		case ActGELU:
-			blk.FC1.InferGELU(g, f, h, n)
-		case ActQuickGELU:
-			blk.FC1.Infer(f, h, n)
-			nn.Activate("quick_gelu", g, f)
-		case ActGELUTanh:
-			blk.FC1.Infer(f, h, n)
-			nn.Activate("gelu_tanh", g, f)
-		}
+		blk.FC1.InferAct(nnAct(m.Act), g, f, h, n)
 		blk.FC2.InferResidual(y, g, x, n)
 		x, y = y, x
 	}
@@ -139,4 +130,12 @@ func (m *Model) embed(dst []float32, ids [][]int) error {
 	}
 	m.Proj.Infer(dst, pooled, batch)
 	return nil
+}
+
+// nnAct is nn.Activate's name of a text tower's activation.
+func nnAct(act string) string {
+	if act == ActGELUTanh {
+		return "gelu_tanh"
+	}
+	return act
 }
