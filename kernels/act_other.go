@@ -15,5 +15,5 @@ func addToAVX2(dst, src *float32, n int) { panic("unreachable") }
 
 func expAffineAVX2(x *float32, n int, shift, scale, add float32) { panic("unreachable") }
 
-func gateAVX2(y, x *float32, n int, k, c, bound float32)                { panic("unreachable") }
+func gateAVX2(y, x *float32, n int, k, c, bound float32)              { panic("unreachable") }
 func gateBackwardAVX2(dx, dy, x *float32, n int, k, c, bound float32) { panic("unreachable") }
