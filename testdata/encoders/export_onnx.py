@@ -10,7 +10,8 @@ clip-b16 is CLIPVisionModelWithProjection of openai/clip-vit-base-patch16
 (224 input, 512-wide embedding); dinov2-b14 is Dinov2Model of
 facebook/dinov2-base at 224 (the 37×37 position embeddings resampled
 bicubically in the graph, as at every call). Both match vit bench --model
-CLIP-B/16 and DINOv2-B/14 at --image 224.
+CLIP-B/16 and DINOv2-B/14 at --image 224. The input is named x, as the
+peer's bench_ort.js feeds it.
 """
 
 import sys
@@ -34,8 +35,8 @@ def main():
     gen.randomize(model, std=0.02)
     model.eval()
     x = torch.randn(1, 3, 224, 224)
-    torch.onnx.export(model, x, out, input_names=["pixel_values"], output_names=["embeddings"],
-                      dynamic_axes={"pixel_values": {0: "batch"}, "embeddings": {0: "batch"}}, opset_version=17)
+    torch.onnx.export(model, x, out, input_names=["x"], output_names=["embeddings"],
+                      dynamic_axes={"x": {0: "batch"}, "embeddings": {0: "batch"}}, opset_version=17)
     print(f"wrote {out}")
 
 
