@@ -319,7 +319,10 @@ type Explanation struct {
 // Explain computes rollout and gradient-weighted rollout for a batch of
 // images x: [batch, channels, height, width], normalised as the model was
 // trained. class[i] is the class to explain for image i; a nil class, or a
-// negative entry, explains the predicted class. Like
+// negative entry, explains the predicted class. A model without a
+// classifier (Config.Headless) has no class to explain: only Rollout is
+// set, Logits and Gradient are nil and Predicted and Class are −1; a class
+// asked for is refused with vit.ErrHeadless. Like
 // vit.Model.AttentionGradients it is not safe for concurrent use.
 func Explain(m *vit.Model, x []float32, batch int, class []int, opt RolloutOptions) ([]Explanation, error) {
 	c := m.Config
@@ -328,6 +331,12 @@ func Explain(m *vit.Model, x []float32, batch int, class []int, opt RolloutOptio
 	}
 	if class != nil && len(class) != batch {
 		return nil, fmt.Errorf("viz: %d classes for %d images", len(class), batch)
+	}
+	if c.Headless {
+		if slices.ContainsFunc(class, func(k int) bool { return k >= 0 }) {
+			return nil, fmt.Errorf("viz: a class to explain: %w", vit.ErrHeadless)
+		}
+		return rolloutOnly(m, x, batch, opt)
 	}
 	want := make([]int, batch)
 	needPred := class == nil || slices.ContainsFunc(class, func(k int) bool { return k < 0 })
@@ -373,6 +382,36 @@ func Explain(m *vit.Model, x []float32, batch int, class []int, opt RolloutOptio
 		k := argmax(lg)
 		out[i] = Explanation{Logits: lg, Predicted: k, Probability: p[k], Rollout: TokenMap(j, g),
 			Class: want[i], ClassProb: p[want[i]], Gradient: TokenMap(gj, g)}
+	}
+	return out, nil
+}
+
+// rolloutOnly is Explain for a model without a classifier: the attention
+// rollout of each image, from a forward pass alone.
+func rolloutOnly(m *vit.Model, x []float32, batch int, opt RolloutOptions) ([]Explanation, error) {
+	c := m.Config
+	layers := make([]int, c.Depth)
+	for l := range layers {
+		layers[l] = l
+	}
+	probs, _, err := m.Attention(x, batch, layers)
+	if err != nil {
+		return nil, err
+	}
+	g := GridOf(c)
+	t, h := g.Tokens(), c.Heads
+	per := h * t * t
+	out := make([]Explanation, batch)
+	for i := range out {
+		att := make([][]float32, c.Depth)
+		for l := range att {
+			att[l] = probs[l][i*per : (i+1)*per]
+		}
+		j, err := Rollout(att, h, t, g.first(), opt)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Explanation{Predicted: -1, Class: -1, Rollout: TokenMap(j, g)}
 	}
 	return out, nil
 }

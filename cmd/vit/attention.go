@@ -28,7 +28,7 @@ type attentionResult struct {
 	ClassLabel       string  `json:"class_label"`
 	ClassProbability float64 `json:"class_probability"`
 	Rollout          string  `json:"rollout"`
-	GradientRollout  string  `json:"gradient_rollout"`
+	GradientRollout  string  `json:"gradient_rollout,omitempty"` // none for a model without a classifier
 	Attention        string  `json:"attention,omitempty"`
 }
 
@@ -98,6 +98,9 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 	g := viz.GridOf(c)
 	want := -1
 	if f.class != "" {
+		if err := c.CheckHead(); err != nil {
+			return usageErrorf("--class %s: %v", f.class, err)
+		}
 		if want, err = parseClass(f.class, c); err != nil {
 			return err
 		}
@@ -155,12 +158,17 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 		res := attentionResult{File: path, Predicted: e.Predicted, Label: label(c.Labels, e.Predicted), Probability: e.Probability,
 			Class: e.Class, ClassLabel: label(c.Labels, e.Class), ClassProbability: e.ClassProb}
 		res.Rollout = filepath.Join(f.out, fmt.Sprintf("%s-rollout-%s.png", base, fileLabel(c.Labels, e.Predicted)))
+		if e.Predicted < 0 {
+			res.Rollout = filepath.Join(f.out, base+"-rollout.png")
+		}
 		if err := viz.WritePNG(res.Rollout, viz.Overlay(img, e.Rollout, g.H, g.W)); err != nil {
 			return err
 		}
-		res.GradientRollout = filepath.Join(f.out, fmt.Sprintf("%s-gradrollout-%s.png", base, fileLabel(c.Labels, e.Class)))
-		if err := viz.WritePNG(res.GradientRollout, viz.Overlay(img, e.Gradient, g.H, g.W)); err != nil {
-			return err
+		if e.Gradient != nil { // nil for a model without a classifier: no class to explain
+			res.GradientRollout = filepath.Join(f.out, fmt.Sprintf("%s-gradrollout-%s.png", base, fileLabel(c.Labels, e.Class)))
+			if err := viz.WritePNG(res.GradientRollout, viz.Overlay(img, e.Gradient, g.H, g.W)); err != nil {
+				return err
+			}
 		}
 		if f.layer > 0 {
 			probs, _, err := m.Attention(x, 1, []int{f.layer - 1})
@@ -188,9 +196,15 @@ func runAttention(cmd *cobra.Command, args []string, f *attentionFlags) error {
 			}
 			continue
 		}
-		files := res.Rollout + " " + res.GradientRollout
-		if res.Attention != "" {
-			files += " " + res.Attention
+		files := res.Rollout
+		for _, f := range []string{res.GradientRollout, res.Attention} {
+			if f != "" {
+				files += " " + f
+			}
+		}
+		if e.Predicted < 0 {
+			fmt.Fprintf(stdout, "%s\t(no classifier)\t%s\n", path, files)
+			continue
 		}
 		fmt.Fprintf(stdout, "%s\t%s (%d)\t%.2f%%\t%s\n", path, res.Label, res.Predicted, 100*res.Probability, files)
 	}

@@ -40,8 +40,10 @@ func goldenTensor(t *testing.T, name string) []float32 {
 // TestEncoderCommands runs vit predict, embed and attention on the
 // generated Hugging Face CLIP, SigLIP, DINOv2-with-registers and DeiT
 // checkpoints and a photo: embed writes the reference's embeddings (within
-// 1e-4), predict names DeiT's labels, attention draws rollouts over models
-// with register tokens, a distillation token, or no class token.
+// 1e-4), predict names DeiT's labels and refuses the encoders without a
+// classifier, attention draws rollouts over models with register tokens, a
+// distillation token, or no class token (and no gradient rollout where
+// there is no classifier).
 func TestEncoderCommands(t *testing.T) {
 	photo := filepath.Join(encoders, "chelsea.png")
 	for _, name := range []string{"hf_clip", "hf_siglip", "hf_dinov2_reg", "hf_deit"} {
@@ -101,7 +103,20 @@ func TestEncoderCommands(t *testing.T) {
 			if err := json.Unmarshal([]byte(strings.TrimSpace(so.String())), &r); err != nil {
 				t.Fatal(err)
 			}
-			for _, png := range []string{r.Rollout, r.GradientRollout} {
+			maps := []string{r.Rollout, r.GradientRollout}
+			if name != "hf_deit" {
+				// No classifier: no class to explain, so no gradient
+				// rollout, and --class is refused.
+				if r.GradientRollout != "" || r.Predicted != -1 {
+					t.Errorf("attention of a headless encoder: %+v; want the rollout alone", r)
+				}
+				maps = maps[:1]
+				err := runCmd("attention", []string{"--model", model, "--out", filepath.Join(dir, "att2"), "--class", "0", photo}, &so, &se)
+				if err == nil || !strings.Contains(err.Error(), "no classifier head") {
+					t.Errorf("attention --class on a headless encoder: %v", err)
+				}
+			}
+			for _, png := range maps {
 				if _, err := os.Stat(png); err != nil {
 					t.Errorf("attention map: %v", err)
 				}

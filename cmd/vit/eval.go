@@ -128,6 +128,9 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 }
 
 func label(names []string, i int) string {
+	if i < 0 {
+		return "" // no class: a model without a classifier
+	}
 	if i < len(names) {
 		return names[i]
 	}
