@@ -258,6 +258,15 @@ func checkElementwise(t *testing.T) {
 				t.Fatalf("AddTo[%d] = %g, want %g", i, sum[i], x[i]+dy[i])
 			}
 		}
+		for _, g := range []Gate{QuickGELU, GELUTanh, SiLU} {
+			GateForward(y, x, g)
+			GateBackward(dx, dy, x, g)
+			for i, v := range x {
+				want, d := gateRef(float64(v), g)
+				near("GateForward", i, y[i], want, 1e-6)
+				near("GateBackward", i, dx[i], float64(dy[i])*d, 2e-6)
+			}
+		}
 		e := append([]float32(nil), x...)
 		ExpAffine(e, 0.5, 2, 0.25)
 		for i, v := range x {
