@@ -80,25 +80,14 @@ predict reads (a run folder, a model folder, .safetensors, .npz) and measures it
 func runBench(cmd *cobra.Command, f *benchFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var c vit.Config
-	var saved *vit.Model // --model PATH
-	if path := f.model.preset; path != "" {
-		if _, err := os.Stat(path); err == nil {
-			for _, name := range []string{"arch", "patch", "stem", "dim", "depth", "heads", "mlp", "image", "channels", "classes", "pool", "pos-embed", "attention", "features", "width"} {
-				if changed(f.model.fs, name) {
-					return usageErrorf("--%s: --model %s is a saved model, measured as it is; give a preset (--model B/16) to set the shape", name, path)
-				}
-			}
-			if saved, err = loadModel(cmd.Context(), path, "", 0); err != nil {
-				return err
-			}
-			c = saved.Config
-		}
+	saved, err := f.model.saved(cmd.Context(), "measured")
+	if err != nil {
+		return err
 	}
-	if saved == nil {
-		var err error
-		if c, err = f.model.standalone(&f.training); err != nil {
-			return err
-		}
+	if saved != nil {
+		c = saved.Config
+	} else if c, err = f.model.standalone(&f.training); err != nil {
+		return err
 	}
 	dt, err := kernels.ParseDType(f.dtype)
 	if err != nil {

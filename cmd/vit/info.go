@@ -18,8 +18,17 @@ func infoCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "info [model flags] [--batch N] [--json]",
 		Short: "parameters, FLOPs per image and activation memory of a model",
-		Args:  noArgs,
+		Long: `Parameters, FLOPs per image and activation memory of a model: a preset and the model flags, or
+with --model PATH a saved model (anything vit predict reads), described as loaded.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			saved, err := mf.saved(cmd.Context(), "described")
+			if err != nil {
+				return err
+			}
+			if saved != nil {
+				return runInfo(cmd, saved.Config, batch, jsonOut)
+			}
 			c, err := mf.standalone(nil)
 			if err != nil {
 				return err
@@ -30,6 +39,7 @@ func infoCommand() *cobra.Command {
 	fl := flags{cmd.Flags()}
 	fl.count(&batch, "batch", 1, 1, "batch size for the activation memory")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
+	mf.savedOK = true
 	mf.register(cmd.Flags())
 	return cmd
 }
@@ -61,7 +71,11 @@ func runInfo(cmd *cobra.Command, c vit.Config, batch int, jsonOut bool) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
+		if c.Headless {
+			fmt.Fprintf(stdout, "%s, no classifier (image embeddings of %d values)\n", describe(c), c.FeatureDim())
+		} else {
+			fmt.Fprintf(stdout, "%s, %d classes\n", describe(c), c.Classes)
+		}
 		if c.IsViT() {
 			prefix := ""
 			for _, p := range []struct {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/vitgo/vit"
 	"github.com/vitgo/vit/resnet"
@@ -70,6 +72,25 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 		fl.enum(&f.attention, "attention", "softmax", attentions, "attention: softmax (exact, O(tokens²)) or performer (FAVOR+, O(tokens))")
 		fl.count(&f.features, "features", 0, 1, "Performer random features per head (default ⌊dh·ln dh⌋)")
 	})
+}
+
+// saved loads the model that --model names when it is a file or folder
+// (savedOK), and returns nil for a preset. A saved model is taken as it
+// is (what says what the command does with it): shape flags are refused.
+func (f *modelFlags) saved(ctx context.Context, what string) (*vit.Model, error) {
+	path := f.preset
+	if !f.savedOK || path == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	for _, name := range []string{"arch", "patch", "stem", "dim", "depth", "heads", "mlp", "image", "channels", "classes", "pool", "pos-embed", "attention", "features", "width"} {
+		if changed(f.fs, name) {
+			return nil, usageErrorf("--%s: --model %s is a saved model, %s as it is; give a preset (--model B/16) to set the shape", name, path, what)
+		}
+	}
+	return loadModel(ctx, path, "", 0)
 }
 
 func (f *trainingFlags) register(fs *pflag.FlagSet) {

@@ -208,3 +208,30 @@ func TestBenchSavedModel(t *testing.T) {
 		t.Errorf("a shape flag beside a saved model: exit %d, %s", code, errOut.String())
 	}
 }
+
+// TestInfoSavedModel: vit info --model PATH describes a saved model as
+// loaded (its own depth, not a preset's), says when it has no classifier,
+// and refuses shape flags beside it.
+func TestInfoSavedModel(t *testing.T) {
+	model := saveTiny(t)
+	var out, errOut strings.Builder
+	if code := run([]string{"info", "--model", model, "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var info struct {
+		Config struct{ Dim, Depth int }
+		Params int64
+	}
+	if err := json.Unmarshal([]byte(out.String()), &info); err != nil || info.Config.Dim != 16 || info.Config.Depth != 1 || info.Params == 0 {
+		t.Errorf("info of the saved model: %v %s", err, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"info", "--model", filepath.Join("..", "..", "testdata", "encoders", "hf_clip")}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "no classifier (image embeddings of 8 values)") {
+		t.Errorf("info of a CLIP image tower: exit %d, %s", code, out.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"info", "--model", model, "--heads", "3"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--heads: --model") {
+		t.Errorf("a shape flag beside a saved model: exit %d, %s", code, errOut.String())
+	}
+}
