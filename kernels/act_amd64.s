@@ -412,6 +412,15 @@ GLOBL smx<>(SB), RODATA|NOPTR, $512
 	VMULPS N, P, P; \
 	VANDPS K, P, P
 
+// EXP8SETUP loads the constants EXP8 expects into Y8–Y13.
+#define EXP8SETUP \
+	VMOVUPS smx<>+0(SB), Y13; \
+	VMOVUPS smx<>+32(SB), Y12; \
+	VMOVUPS smx<>+64(SB), Y11; \
+	VMOVUPS smx<>+96(SB), Y10; \
+	VMOVUPS smx<>+320(SB), Y9; \
+	VMOVDQU smx<>+352(SB), Y8
+
 // HMAX sets every lane of Y0 (and X0) to the maximum of Y0's lanes;
 // clobbers Y1.
 #define HMAX \
@@ -458,12 +467,7 @@ TEXT ·softmaxRowsAVX2(SB), NOSPLIT, $0-24
 	TESTQ CX, CX
 	JZ sdone
 	ROWSETUP
-	VMOVUPS smx<>+0(SB), Y13
-	VMOVUPS smx<>+32(SB), Y12
-	VMOVUPS smx<>+64(SB), Y11
-	VMOVUPS smx<>+96(SB), Y10
-	VMOVUPS smx<>+320(SB), Y9
-	VMOVDQU smx<>+352(SB), Y8
+	EXP8SETUP
 	CMPQ BX, $8
 	JLT sshort
 
@@ -753,12 +757,7 @@ TEXT ·expAffineAVX2(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), DI
 	MOVQ n+8(FP), CX
 	SHRQ $3, CX
-	VMOVUPS smx<>+0(SB), Y13
-	VMOVUPS smx<>+32(SB), Y12
-	VMOVUPS smx<>+64(SB), Y11
-	VMOVUPS smx<>+96(SB), Y10
-	VMOVUPS smx<>+320(SB), Y9
-	VMOVDQU smx<>+352(SB), Y8
+	EXP8SETUP
 	VBROADCASTSS shift+16(FP), Y7
 	VBROADCASTSS scale+20(FP), Y6
 	VBROADCASTSS add+24(FP), Y5
@@ -790,12 +789,7 @@ TEXT ·gateAVX2(SB), NOSPLIT, $0-36
 	MOVQ n+16(FP), CX
 	SHRQ $3, CX
 	JZ gtdone
-	VMOVUPS smx<>+0(SB), Y13
-	VMOVUPS smx<>+32(SB), Y12
-	VMOVUPS smx<>+64(SB), Y11
-	VMOVUPS smx<>+96(SB), Y10
-	VMOVUPS smx<>+320(SB), Y9
-	VMOVDQU smx<>+352(SB), Y8
+	EXP8SETUP
 	VXORPS Y1, Y1, Y1
 	VBROADCASTSS bound+32(FP), Y6
 	VSUBPS Y6, Y1, Y7   // −bound
@@ -834,12 +828,7 @@ TEXT ·gateBackwardAVX2(SB), NOSPLIT, $0-44
 	MOVQ n+24(FP), CX
 	SHRQ $3, CX
 	JZ gbdone
-	VMOVUPS smx<>+0(SB), Y13
-	VMOVUPS smx<>+32(SB), Y12
-	VMOVUPS smx<>+64(SB), Y11
-	VMOVUPS smx<>+96(SB), Y10
-	VMOVUPS smx<>+320(SB), Y9
-	VMOVDQU smx<>+352(SB), Y8
+	EXP8SETUP
 	VBROADCASTSS c+36(FP), Y14
 	VBROADCASTSS gatec<>+4(SB), Y7
 	VMULPS Y14, Y7, Y7  // 3C

@@ -363,12 +363,8 @@ func Explain(m *vit.Model, x []float32, batch int, class []int, opt RolloutOptio
 	per := h * t * t
 	out := make([]Explanation, batch)
 	for i := range out {
-		att := make([][]float32, c.Depth)
-		gr := make([][]float32, c.Depth)
-		for l := range att {
-			att[l] = probs[l][i*per : (i+1)*per]
-			gr[l] = grads[l][i*per : (i+1)*per]
-		}
+		att := imageMaps(func(l int) []float32 { return probs[l] }, c.Depth, per, i)
+		gr := imageMaps(func(l int) []float32 { return grads[l] }, c.Depth, per, i)
 		j, err := Rollout(att, h, t, g.first(), opt)
 		if err != nil {
 			return nil, err
@@ -403,10 +399,7 @@ func rolloutOnly(m *vit.Model, x []float32, batch int, opt RolloutOptions) ([]Ex
 	per := h * t * t
 	out := make([]Explanation, batch)
 	for i := range out {
-		att := make([][]float32, c.Depth)
-		for l := range att {
-			att[l] = probs[l][i*per : (i+1)*per]
-		}
+		att := imageMaps(func(l int) []float32 { return probs[l] }, c.Depth, per, i)
 		j, err := Rollout(att, h, t, g.first(), opt)
 		if err != nil {
 			return nil, err
@@ -414,6 +407,16 @@ func rolloutOnly(m *vit.Model, x []float32, batch int, opt RolloutOptions) ([]Ex
 		out[i] = Explanation{Predicted: -1, Class: -1, Rollout: TokenMap(j, g)}
 	}
 	return out, nil
+}
+
+// imageMaps returns image i's part, per values, of each of depth layers'
+// maps (layer(l): [batch, heads, tokens, tokens]).
+func imageMaps(layer func(l int) []float32, depth, per, i int) [][]float32 {
+	out := make([][]float32, depth)
+	for l := range out {
+		out[l] = layer(l)[i*per : (i+1)*per]
+	}
+	return out
 }
 
 func argmax(x []float32) int {
