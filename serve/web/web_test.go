@@ -44,6 +44,16 @@ func testServer(t *testing.T) (*vit.Model, string) {
 	if err := s.Add("tiny", m, 0); err != nil {
 		t.Fatal(err)
 	}
+	// "encoder": the same network without a classifier (a CLIP or DINOv2
+	// image tower): no labels, a rollout all the same.
+	c.Headless = true
+	enc, err := vit.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("encoder", enc, 0); err != nil {
+		t.Fatal(err)
+	}
 	s.SetReady(true)
 	mux := s.Handler()
 	Register(mux, s)
@@ -106,7 +116,9 @@ func TestPageAndRollout(t *testing.T) {
 // DOM.setFileInputFiles, what browser drivers use to upload), reads the
 // labels the page shows (they must be the library's top classes, in
 // order) and the rollout overlay, and saves a screenshot in the test's
-// artifact directory (go test -artifacts keeps it).
+// artifact directory (go test -artifacts keeps it). Then, with a model
+// without a classifier, the page shows no labels, the server's reason and
+// the rollout.
 func TestPageInChromium(t *testing.T) {
 	bin := "/usr/bin/chromium"
 	if _, err := os.Stat(bin); err != nil {
@@ -130,6 +142,8 @@ func TestPageInChromium(t *testing.T) {
 
 	b.call(t, page, "Page.navigate", map[string]any{"url": url + "/"}, nil)
 	b.waitFor(t, page, `document.readyState === "complete" && document.getElementById("model").options.length > 0`)
+	var picked string
+	b.eval(t, page, `document.getElementById("model").value = "tiny"`, &picked)
 	var doc struct {
 		Root struct {
 			NodeID int `json:"nodeId"`
@@ -148,7 +162,7 @@ func TestPageInChromium(t *testing.T) {
 
 	var labels []string
 	b.eval(t, page, `[...document.querySelectorAll("#labels .name")].map(e => e.textContent)`, &labels)
-	var state, picked, rollout string
+	var state, rollout string
 	b.eval(t, page, `document.body.dataset.state + " " + document.getElementById("status").textContent`, &state)
 	b.eval(t, page, `document.getElementById("file").files[0].name`, &picked)
 	b.eval(t, page, `document.getElementById("rollout").src`, &rollout)
@@ -180,7 +194,23 @@ func TestPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+
+	// The model without a classifier: no labels, the reason in the status
+	// line, and the rollout overlay.
+	b.eval(t, page, `(() => { document.getElementById("model").value = "encoder"; document.body.dataset.state = "";
+		document.getElementById("rollout").src = ""; document.getElementById("file").value = ""; return "ok"; })()`, &state)
+	b.call(t, page, "DOM.setFileInputFiles", map[string]any{"nodeId": input.NodeID, "files": []string{abs}}, nil)
+	b.waitFor(t, page, `document.body.dataset.state === "done" || document.body.dataset.state === "error"`)
+	b.eval(t, page, `[...document.querySelectorAll("#labels .name")].map(e => e.textContent)`, &labels)
+	b.eval(t, page, `document.body.dataset.state + " " + document.getElementById("status").textContent`, &state)
+	b.eval(t, page, `document.getElementById("rollout").src`, &rollout)
+	if len(labels) != 0 || !strings.HasPrefix(state, "done ") || !strings.Contains(state, "no classifier head") || !strings.HasPrefix(rollout, "blob:") {
+		t.Errorf("the model without a classifier: labels %q, page %q, rollout %q; want no labels, the reason and the rollout", labels, state, rollout)
+	}
 	for _, e := range b.problems() {
+		if strings.Contains(e, "status of 400") && strings.Contains(e, "/v1/models/encoder:predict") {
+			continue // the refusal the page shows for the model without a classifier
+		}
 		t.Errorf("console: %s", e)
 	}
 }

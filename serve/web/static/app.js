@@ -23,12 +23,15 @@ async function classify(blob) {
     fetch("/v1/models/" + name + ":predict?top=5", { method: "POST", body: blob }),
     fetch("/ui/models/" + name + "/rollout", { method: "POST", body: blob }),
   ]);
-  if (!pred.ok) {
-    status(await errorOf(pred), true);
+  // A model without a classifier (a CLIP or DINOv2 image tower) answers
+  // :predict 400 with the reason; its rollout is still shown.
+  const predError = pred.ok ? "" : await errorOf(pred);
+  if (predError && !roll.ok) {
+    status(predError, true);
     document.body.dataset.state = "error";
     return;
   }
-  const top = (await pred.json()).predictions[0].top;
+  const top = pred.ok ? (await pred.json()).predictions[0].top : [];
   const list = $("labels");
   list.replaceChildren();
   for (const c of top) {
@@ -58,7 +61,8 @@ async function classify(blob) {
     status(await errorOf(roll), true);
   }
   $("result").hidden = false;
-  if (roll.ok) status("");
+  if (predError) status(predError, true);
+  else if (roll.ok) status("");
   document.body.dataset.state = "done";
 }
 
