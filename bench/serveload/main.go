@@ -17,6 +17,10 @@
 // concurrency runs for at most -seconds and -requests requests, whichever
 // ends first.
 //
+// -images-per-request N posts N copies of the image in each request, as
+// multipart/form-data parts (what a client with a batch of its own sends);
+// throughputs and CPU times then count images, not requests.
+//
 // With -overload, it then checks the server at twice its capacity: the
 // capacity is the highest throughput the closed-loop levels measured, and
 // requests are sent open-loop (at a fixed rate, whether or not earlier ones
@@ -39,6 +43,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"runtime"
@@ -72,6 +77,31 @@ type config struct {
 	url                         string  // a running server's predict URL instead
 	cpuProfile                  string  // serverConfig.CPUProfile
 	computeNice                 int     // serverConfig.ComputeNice
+	perRequest                  int     // images in each request (multipart when more than 1)
+}
+
+// payload is the body every request posts: one image, or a multipart form
+// of images parts.
+type payload struct {
+	body   []byte
+	ctype  string
+	images int
+}
+
+// newPayload returns the body of one image, or of n copies of it as
+// multipart/form-data "image" parts.
+func newPayload(img []byte, n int) payload {
+	if n <= 1 {
+		return payload{img, "application/octet-stream", 1}
+	}
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for i := range n {
+		w, _ := mw.CreateFormFile("image", fmt.Sprintf("%d.png", i))
+		w.Write(img)
+	}
+	mw.Close()
+	return payload{b.Bytes(), mw.FormDataContentType(), n}
 }
 
 func main() {
@@ -99,6 +129,7 @@ func main() {
 	flag.IntVar(&c.httpProcs, "http-procs", 0, "raise the server's GOMAXPROCS to its compute workers plus this many, for HTTP handling (0: as vit serve, GOMAXPROCS = the cores)")
 	flag.Float64Var(&c.forwardSeconds, "forward-seconds", 10, "first measure the model alone at batch -max-batch for this long, as vit bench does, in the server process (0: not)")
 	flag.IntVar(&c.computeNice, "compute-nice", 0, "vit serve --compute-nice: the nice value of the forward passes' threads (0: the process's)")
+	flag.IntVar(&c.perRequest, "images-per-request", 1, "images in each request: more than 1 posts them as multipart/form-data parts, and the throughput counts images")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the server (from when it is ready to its end) to this file")
 	flag.Parse()
 	var err error
@@ -113,6 +144,9 @@ func main() {
 	}
 	if c.computeNice < 0 || c.computeNice > 19 {
 		fail(fmt.Errorf("-compute-nice %d: want 0 (the process's priority) to 19", c.computeNice))
+	}
+	if c.perRequest < 1 || c.perRequest > 256 {
+		fail(fmt.Errorf("-images-per-request %d: want 1 to 256", c.perRequest))
 	}
 	if c.rate < 0 || c.rate > 1e5 {
 		fail(fmt.Errorf("-rate %g: want 0 (twice the capacity) or a rate up to 100000 requests per second", c.rate))
@@ -176,6 +210,7 @@ type level struct {
 	refusedLatency                         []time.Duration // of the 429s
 	server                                 *stats          // nil when not known
 	clientCPU                              float64         // this process's CPU time during the level, s
+	perRequest                             int             // images in each request
 }
 
 func run(c config, out io.Writer) error {
@@ -186,6 +221,7 @@ func run(c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pl := newPayload(img, c.perRequest)
 	sc := serverConfig{Model: c.model, Preset: c.preset, Classes: c.classes, DType: c.dtype,
 		MaxBatch: c.opt.MaxBatch, MaxDelay: c.opt.MaxDelay, Queue: c.opt.Queue, HTTPProcs: c.httpProcs,
 		ForwardSeconds: c.forwardSeconds, CPUProfile: c.cpuProfile, ComputeNice: c.computeNice}
@@ -221,7 +257,7 @@ func run(c config, out io.Writer) error {
 			return err
 		}
 		cpu := cpuSeconds()
-		l := load(client, srv.url, img, n, c.requests, d)
+		l := load(client, srv.url, pl, n, c.requests, d)
 		l.clientCPU = cpuSeconds() - cpu
 		st, err := srv.stats(true)
 		if err != nil {
@@ -241,7 +277,7 @@ func run(c config, out io.Writer) error {
 	}
 	rate := c.rate
 	if rate == 0 {
-		rate = 2 * best.throughput()
+		rate = 2 * best.throughput() / float64(pl.images)
 	}
 	if rate <= 0 {
 		return errors.New("-overload: no request was answered at any concurrency, so there is no capacity to double")
@@ -249,7 +285,7 @@ func run(c config, out io.Writer) error {
 	if _, err := srv.stats(true); err != nil {
 		return err
 	}
-	o := openLoop(client, srv.url, img, rate, c.requests, d)
+	o := openLoop(client, srv.url, pl, rate, c.requests, d)
 	if o.server, err = srv.stats(true); err != nil {
 		return err
 	}
@@ -262,14 +298,14 @@ func (l level) throughput() float64 {
 	if l.seconds == 0 {
 		return 0
 	}
-	return float64(l.ok) / l.seconds
+	return float64(l.ok*max(l.perRequest, 1)) / l.seconds
 }
 
-// post sends img and returns the status (0 when no answer came) and the
+// post sends p and returns the status (0 when no answer came) and the
 // time to the whole answer.
-func post(client *http.Client, url string, img []byte) (int, time.Duration) {
+func post(client *http.Client, url string, p payload) (int, time.Duration) {
 	t := time.Now()
-	resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(img))
+	resp, err := client.Post(url, p.ctype, bytes.NewReader(p.body))
 	if err != nil {
 		return 0, time.Since(t)
 	}
@@ -300,8 +336,8 @@ const maxOutstanding = 4096
 // openLoop sends requests at rate per second, each on its own goroutine
 // whether or not the earlier ones were answered, until requests are sent
 // or d has passed, then waits for the answers.
-func openLoop(client *http.Client, url string, img []byte, rate float64, requests int, d time.Duration) level {
-	l := level{}
+func openLoop(client *http.Client, url string, p payload, rate float64, requests int, d time.Duration) level {
+	l := level{perRequest: p.images}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxOutstanding)
@@ -322,7 +358,7 @@ func openLoop(client *http.Client, url string, img []byte, rate float64, request
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code, lat := post(client, url, img)
+			code, lat := post(client, url, p)
 			<-sem
 			mu.Lock()
 			l.record(code, lat)
@@ -385,8 +421,8 @@ func name(c serverConfig) string {
 
 // load runs clients closed-loop clients until requests are sent or d has
 // passed.
-func load(client *http.Client, url string, img []byte, clients, requests int, d time.Duration) level {
-	l := level{clients: clients}
+func load(client *http.Client, url string, p payload, clients, requests int, d time.Duration) level {
+	l := level{clients: clients, perRequest: p.images}
 	var mu sync.Mutex
 	var sent int
 	deadline := time.Now().Add(d)
@@ -404,7 +440,7 @@ func load(client *http.Client, url string, img []byte, clients, requests int, d 
 				}
 				sent++
 				mu.Unlock()
-				code, lat := post(client, url, img)
+				code, lat := post(client, url, p)
 				mu.Lock()
 				l.record(code, lat)
 				mu.Unlock()
@@ -423,11 +459,11 @@ func (l level) row(forward float64) string {
 	q := func(p float64) float64 { return quantile(l.latency, p) }
 	mean, mx, rss, scpu, ccpu := "-", "-", "-", "-", "-"
 	if l.ok > 0 {
-		ccpu = fmt.Sprintf("%.2f", 1e3*l.clientCPU/float64(l.ok))
+		ccpu = fmt.Sprintf("%.2f", 1e3*l.clientCPU/float64(l.ok*max(l.perRequest, 1)))
 	}
 	if st := l.server; st != nil {
 		if l.ok > 0 && st.CPU > 0 {
-			scpu = fmt.Sprintf("%.2f", 1e3*st.CPU/float64(l.ok))
+			scpu = fmt.Sprintf("%.2f", 1e3*st.CPU/float64(l.ok*max(l.perRequest, 1)))
 		}
 		sum, m := 0, 0
 		for _, b := range st.Batches {
