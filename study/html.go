@@ -11,6 +11,8 @@ import (
 	"image/png"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -104,7 +106,8 @@ func (st *Study) Plot() (image.Image, error) {
 		p.X.Label.Text = "Training images"
 	} else {
 		p.Title.Text = "Accuracy against training compute (Figure 5)"
-		p.X.Label.Text = "Training FLOPs (3 × forward × images seen)"
+		p.X.Label.Text = "Training compute, TFLOPs (3 × forward × images seen)"
+		p.X.Tick.Marker = teraTicks{}
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = false, false
@@ -160,13 +163,59 @@ func (st *Study) Plot() (image.Image, error) {
 				return nil, err
 			}
 			l.Color, l.Width, l.Dashes = c, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(2)}
-			p.Add(l)
+			var names []string
+			for _, q := range pts {
+				if q.Family == fam {
+					names = append(names, pointLabel(q.Point))
+				}
+			}
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: names})
+			if err != nil {
+				return nil, err
+			}
+			for i := range lb.TextStyle {
+				lb.TextStyle[i].Color = c
+				lb.TextStyle[i].Font.Size = vg.Points(8)
+			}
+			lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(4)}
+			p.Add(l, lb)
 			p.Legend.Add(familyName[fam]+" (dashed: Pareto front)", s, l)
 		}
+	}
+	if st.Kind == "compute" {
+		// Room for the labels right of the last points, and for the
+		// legend below the lowest ones.
+		p.X.Min, p.X.Max = p.X.Min/1.3, p.X.Max*2.2
+		p.Y.Min -= 0.3 * (p.Y.Max - p.Y.Min)
 	}
 	c := vgimg.NewWith(vgimg.UseWH(7*vg.Inch, 4.8*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 	p.Draw(draw.New(c))
 	return c.Image(), nil
+}
+
+// pointLabel is a compute point's size without its family's name, as
+// written next to it on the plot: "d64 L4", "R26 w8".
+func pointLabel(point string) string {
+	for _, pre := range []string{"ViT ", "hybrid "} {
+		if rest, ok := strings.CutPrefix(point, pre); ok {
+			return rest
+		}
+	}
+	return strings.Replace(point, "ResNet-", "R", 1)
+}
+
+// teraTicks are log ticks labelled in units of 10¹² ("1", "10", "100").
+type teraTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (teraTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
+	for i, t := range ts {
+		if t.Label != "" {
+			ts[i].Label = strconv.FormatFloat(t.Value/1e12, 'g', -1, 64)
+		}
+	}
+	return ts
 }
 
 // valueTicks labels the given values (the training-set sizes) on a log
